@@ -1,0 +1,170 @@
+"""The REST plumbing every API function shares: resolver, CORS, error shape, body parsing.
+
+Handlers stay thin: they parse input with `parse_body`, call business code, and return a dict.
+Every failure, whether a domain error, a malformed body or an unexpected crash, leaves through
+one exception handler, in the standard shape and with the request id, so the client sees one
+format whatever went wrong. A 500 never carries internal text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.logging import correlation_paths
+from pydantic import BaseModel, ValidationError
+
+from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
+from receipt_vault.observability import Observability, hash_user_id
+from receipt_vault.settings import ApiSettings
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+CORS_ALLOWED_HEADERS = [
+    "Content-Type",
+    "Authorization",
+    "X-Amz-Date",
+    "X-Api-Key",
+    "X-Amz-Security-Token",
+    "X-Deletion-Token",
+]
+CORS_MAX_AGE_SECONDS = 3600
+# The custom domain maps the stage under /v1; the execute-api URL has no prefix.
+CUSTOM_DOMAIN_BASE_PATH = "/v1"
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_body(error: ApiError, request_id: str) -> dict[str, Any]:
+    return {
+        "error": error.code,
+        "message": error.message,
+        "requestId": request_id,
+        "details": error.details,
+        **error.body_extras(),
+    }
+
+
+def build_api(settings: ApiSettings, observability: Observability) -> APIGatewayRestResolver:
+    origins = list(settings.cors_allowed_origins)
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:],
+        allow_headers=CORS_ALLOWED_HEADERS,
+        max_age=CORS_MAX_AGE_SECONDS,
+    )
+    app = APIGatewayRestResolver(cors=cors, serializer=to_json, strip_prefixes=[CUSTOM_DOMAIN_BASE_PATH])
+    logger = observability.logger
+
+    def respond(error: ApiError) -> Response:
+        request_id = app.current_event.request_context.request_id or ""
+        return Response(
+            status_code=error.status_code,
+            content_type="application/json",
+            body=to_json(error_body(error, request_id)),
+        )
+
+    @app.exception_handler(ApiError)
+    def handle_api_error(error: ApiError) -> Response:
+        logger.info("request rejected", extra={"error": error.code, "status": error.status_code})
+        return respond(error)
+
+    @app.exception_handler(ValidationError)
+    def handle_validation_error(error: ValidationError) -> Response:
+        return handle_api_error(BadRequestError("invalid request", details=validation_details(error)))
+
+    @app.not_found
+    def handle_unknown_route(_: Exception) -> Response:
+        return respond(NotFoundError("no such route"))
+
+    @app.exception_handler(Exception)
+    def handle_unexpected_error(_: Exception) -> Response:
+        logger.exception("unhandled error")
+        return respond(ApiError("internal error"))
+
+    return app
+
+
+def make_lambda_handler(
+    app: APIGatewayRestResolver, observability: Observability
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    logger, tracer, metrics = observability
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+    @tracer.capture_lambda_handler(capture_response=False)
+    @metrics.log_metrics
+    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        subject = _claims(event).get("sub")
+        if subject:
+            logger.append_keys(user_hash=hash_user_id(subject))
+        response = app.resolve(event, context)
+        logger.info(
+            "request completed",
+            extra={
+                "route": event.get("resource"),
+                "method": event.get("httpMethod"),
+                "status": response.get("statusCode"),
+            },
+        )
+        return response
+
+    return lambda_handler
+
+
+def _claims(event: dict[str, Any]) -> dict[str, Any]:
+    context = event.get("requestContext") or {}
+    return (context.get("authorizer") or {}).get("claims") or {}
+
+
+def current_user_id(app: APIGatewayRestResolver) -> str:
+    """The caller is always the access token's `sub`; a client never names a user id.
+
+    API Gateway's Cognito authorizer has already checked the token. This guards against a
+    route deployed without the authorizer, and against ID tokens, which must not call the API.
+    """
+    claims = _claims(app.current_event.raw_event)
+    subject = claims.get("sub")
+    if not subject or claims.get("token_use", "access") != "access":
+        raise UnauthorizedError("an access token is required")
+    return str(subject)
+
+
+def parse_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+    body = app.current_event.body
+    if not body:
+        raise BadRequestError("a JSON request body is required")
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as error:
+        if any(issue["type"] == "json_invalid" for issue in error.errors()):
+            raise BadRequestError("the request body is not valid JSON") from None
+        raise BadRequestError("invalid request body", details=validation_details(error)) from None
+
+
+def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+    params = app.current_event.query_string_parameters or {}
+    try:
+        return model.model_validate(params)
+    except ValidationError as error:
+        raise BadRequestError("invalid query parameters", details=validation_details(error)) from None
+
+
+def validation_details(error: ValidationError) -> list[dict[str, str]]:
+    """Field paths and messages only: the input is never echoed, it may be personal data."""
+    return [
+        {"field": ".".join(str(part) for part in issue["loc"]) or "body", "message": issue["msg"]}
+        for issue in error.errors(include_url=False, include_context=False, include_input=False)
+    ]

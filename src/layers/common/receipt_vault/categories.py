@@ -1,0 +1,94 @@
+"""Categories: fixed defaults plus each user's custom list, versioned for concurrent devices."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from boto3.dynamodb.conditions import Attr
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from receipt_vault import keys
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.dynamo import WriteResult, conditional_put, conditional_update
+from receipt_vault.errors import VersionConflictError
+
+MAX_CUSTOM_CATEGORIES = 50
+DEFAULT_CATEGORIES = (
+    "Groceries",
+    "Electronics",
+    "Home & Garden",
+    "Clothing",
+    "Health & Pharmacy",
+    "Restaurants & Dining",
+    "Transport & Fuel",
+    "Entertainment",
+    "Services",
+    "Other",
+)
+
+CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+
+
+class CategoriesUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    custom: Annotated[list[CategoryName], Field(max_length=MAX_CUSTOM_CATEGORIES)]
+    version: Annotated[int, Field(ge=0)]
+
+    @field_validator("custom")
+    @classmethod
+    def _unique_ignoring_case(cls, names: list[str]) -> list[str]:
+        seen: set[str] = set()
+        duplicates = [name for name in names if name.casefold() in seen or seen.add(name.casefold())]
+        if duplicates:
+            raise ValueError(f"duplicate categories (case-insensitive): {', '.join(duplicates)}")
+        return names
+
+
+def categories_view(item: dict[str, Any] | None) -> dict[str, Any]:
+    """What GET returns; a user who never saved a list has version 0."""
+    item = item or {}
+    return {
+        "defaults": list(DEFAULT_CATEGORIES),
+        "custom": list(item.get("custom", [])),
+        "version": int(item.get("version", 0)),
+    }
+
+
+class CategoryStore:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, user_id: str) -> dict[str, Any] | None:
+        response = self.table.get_item(Key=keys.categories_key(user_id), ConsistentRead=True)
+        return response.get("Item")
+
+    def save(self, user_id: str, custom: list[str], base_version: int, now: str) -> WriteResult:
+        """Version 0 creates the list; any other version must match the stored one."""
+        if base_version == 0:
+            item = {**keys.categories_key(user_id), "custom": custom, "version": 1, "updatedAt": now}
+            return conditional_put(self.table, item, Attr("PK").not_exists())
+        return conditional_update(
+            self.table,
+            keys.categories_key(user_id),
+            {"custom": custom, "version": base_version + 1, "updatedAt": now},
+            [],
+            Attr("version").eq(base_version),
+        )
+
+
+class CategoryService:
+    def __init__(self, store: CategoryStore) -> None:
+        self.store = store
+
+    def get(self, user_id: str) -> dict[str, Any]:
+        return categories_view(self.store.get(user_id))
+
+    def replace(self, user_id: str, request: CategoriesUpdate, moment: dt.datetime) -> dict[str, Any]:
+        result = self.store.save(user_id, request.custom, request.version, iso_timestamp(moment))
+        if not result.succeeded:
+            raise VersionConflictError(
+                "the categories were changed by another device", categories_view(result.item)
+            )
+        return categories_view(result.item)

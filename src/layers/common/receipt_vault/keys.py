@@ -1,0 +1,79 @@
+"""Key builders for the single table: every PK, SK and index key is spelled here, once.
+
+Index attributes (see template.yaml, ReceiptVaultTable):
+  ByUserDate        PK           / byDateSK      `{purchaseDate}#{receiptId}`
+  ByUserCategory    PK           / byCategorySK  `CAT#{category}#{sortDate}#{receiptId}`
+  ByUserStore       PK           / byStoreSK     `STORE#{store}#{sortDate}#{receiptId}`
+  ByWarrantyExpiry  warrantyPK   / warrantySK    `USER#{sub}#ACTIVE` / `{expiry}#{receiptId}`
+  ByUserStatus      statusPK     / byDateSK      `USER#{sub}#STATUS#{status}`
+  ByUpdatedAt       PK           / byUpdatedSK   `{updatedAt}#{receiptId}` (KEYS_ONLY)
+Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+USER_PREFIX = "USER#"
+RECEIPT_PREFIX = "RECEIPT#"
+CATEGORIES_SK = "META#CATEGORIES"
+SETTINGS_SK = "META#SETTINGS"
+
+# A receipt without a purchase date (an offline capture awaiting OCR) lists first, as the
+# newest, and falls outside every date-range filter.
+UNDATED_SORT_DATE = "9999-12-31"
+# Sorts after every character a key component can hold, to close an inclusive range.
+RANGE_END = "\uffff"
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def user_pk(user_id: str) -> str:
+    return f"{USER_PREFIX}{user_id}"
+
+
+def receipt_sk(receipt_id: str) -> str:
+    return f"{RECEIPT_PREFIX}{receipt_id}"
+
+
+def receipt_key(user_id: str, receipt_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": receipt_sk(receipt_id)}
+
+
+def categories_key(user_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": CATEGORIES_SK}
+
+
+def normalize_text_key(value: str) -> str:
+    """Case- and spacing-insensitive, with `#` and `%` escaped."""
+    collapsed = _WHITESPACE.sub(" ", value.strip()).casefold()
+    return quote(collapsed, safe=" ")
+
+
+def by_date_sk(sort_date: str, receipt_id: str) -> str:
+    return f"{sort_date}#{receipt_id}"
+
+
+def category_prefix(category: str) -> str:
+    return f"CAT#{normalize_text_key(category)}#"
+
+
+def store_prefix(store_name: str) -> str:
+    return f"STORE#{normalize_text_key(store_name)}#"
+
+
+def status_pk(user_id: str, status: str) -> str:
+    return f"{user_pk(user_id)}#STATUS#{status}"
+
+
+def warranty_pk(user_id: str) -> str:
+    return f"{user_pk(user_id)}#ACTIVE"
+
+
+def warranty_sk(expiry_date: str, receipt_id: str) -> str:
+    return f"{expiry_date}#{receipt_id}"
+
+
+def by_updated_sk(updated_at: str, receipt_id: str) -> str:
+    return f"{updated_at}#{receipt_id}"

@@ -1,0 +1,174 @@
+"""Pydantic models of receipts: what a client may send, and what is stored and returned.
+
+Money is a decimal string with an ISO 4217 currency, never a float. Unknown fields are
+rejected, so a client can never write a server-owned field such as `serverVersion`,
+`imageKeys` or `refinement`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+MAX_LINE_ITEMS = 200
+MAX_TAGS = 50
+MAX_OCR_TEXT_BYTES = 20 * 1024
+UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+Money = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}(\.\d{1,4})?$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+
+ClientStatus = Literal["active", "returned", "archived"]
+Status = Literal["active", "returned", "archived", "deleted"]
+
+# Fields a client writes. Tier 3 of the sync merge (LLM-extractable) ...
+EXTRACTABLE_FIELDS = (
+    "storeName",
+    "purchaseDate",
+    "totalAmount",
+    "currency",
+    "taxAmount",
+    "items",
+    "warrantyMonths",
+    "warrantyExpiryDate",
+    "paymentMethod",
+)
+# ... and tier 2 (user-owned).
+USER_OWNED_FIELDS = ("notes", "tags", "category", "status")
+EditableField = Literal[
+    "storeName", "purchaseDate", "totalAmount", "currency", "taxAmount", "items",
+    "warrantyMonths", "warrantyExpiryDate", "paymentMethod", "notes", "tags", "category",
+    "status", "ocrRawText",
+]  # fmt: skip
+
+
+def _check_calendar_date(value: str | None) -> str | None:
+    if value is not None:
+        parsed = dt.date.fromisoformat(value)
+        if not 1900 <= parsed.year <= 2199:
+            raise ValueError("date out of range")
+    return value
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=12, decimal_places=4)] = Decimal(1)
+    unitPrice: Money | None = None
+    totalPrice: Money | None = None
+
+
+class ReceiptFields(BaseModel):
+    """The client-writable content of a receipt. Every field is optional: an offline capture
+    may exist before its store or date is known."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    storeName: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
+    ) = None
+    purchaseDate: IsoDate | None = None
+    totalAmount: Money | None = None
+    currency: CurrencyCode | None = None
+    taxAmount: Money | None = None
+    category: ShortText | None = None
+    items: Annotated[list[LineItem], Field(max_length=MAX_LINE_ITEMS)] | None = None
+    paymentMethod: ShortText | None = None
+    warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
+    warrantyExpiryDate: IsoDate | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    tags: Annotated[list[ShortText], Field(max_length=MAX_TAGS)] | None = None
+    ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES)] | None = None
+    userEditedFields: Annotated[list[EditableField], Field(max_length=20)] | None = None
+
+    _dates = field_validator("purchaseDate", "warrantyExpiryDate")(_check_calendar_date)
+
+    @field_validator("ocrRawText")
+    @classmethod
+    def _ocr_text_fits(cls, value: str | None) -> str | None:
+        if value is not None and len(value.encode("utf-8")) > MAX_OCR_TEXT_BYTES:
+            raise ValueError(f"ocrRawText exceeds {MAX_OCR_TEXT_BYTES} bytes")
+        return value
+
+    @field_validator("tags", "userEditedFields")
+    @classmethod
+    def _deduplicate(cls, value: list[str] | None) -> list[str] | None:
+        return list(dict.fromkeys(value)) if value is not None else None
+
+    def content(self) -> dict[str, Any]:
+        """The fields the client set, ready to store (money as strings, quantities as Decimal)."""
+        return self.model_dump(exclude_none=True, exclude={"receiptId", "serverVersion", "status"})
+
+
+class ReceiptCreate(ReceiptFields):
+    receiptId: ReceiptId | None = None
+    status: ClientStatus = "active"
+
+
+class ReceiptUpdate(ReceiptFields):
+    """A full update: fields left out are removed. `status` may change here too."""
+
+    serverVersion: Annotated[int, Field(ge=1)]
+    status: ClientStatus | None = None
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: ClientStatus
+    serverVersion: Annotated[int, Field(ge=1)]
+
+
+class ReceiptListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    from_: IsoDate | None = Field(default=None, alias="from")
+    to: IsoDate | None = None
+    category: ShortText | None = None
+    store: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
+        None
+    )
+    status: Status | None = None
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+    nextToken: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+
+    _dates = field_validator("from_", "to")(_check_calendar_date)
+
+    def filters(self) -> dict[str, str]:
+        """What a page token is bound to: every filter, but not the page size."""
+        return self.model_dump(by_alias=True, exclude_none=True, exclude={"limit", "nextToken"})
+
+
+class Refinement(BaseModel):
+    model: str | None = None
+    confidence: float | None = None
+    fieldConfidence: dict[str, float] | None = None
+    refinedAt: str | None = None
+    needsReview: bool | None = None
+    status: str | None = None
+
+
+class Receipt(ReceiptFields):
+    """A receipt as stored and returned: the client content plus server-owned fields."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    receiptId: str
+    status: Status
+    imageKeys: list[str] = Field(default_factory=list)
+    thumbnailKeys: list[str] = Field(default_factory=list)
+    refinement: Refinement | None = None
+    serverVersion: int
+    createdAt: str
+    updatedAt: str
+    deletedAt: str | None = None
+
+
+PUBLIC_FIELDS = frozenset(Receipt.model_fields)

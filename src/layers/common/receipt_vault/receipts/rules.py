@@ -1,0 +1,181 @@
+"""Receipt business rules, pure and free of boto3: derived fields and index placement.
+
+Index placement is the subtle part. Every index key is derived from the receipt's content and
+status (see keys.py), and a sparse key is removed, never blanked, when the receipt leaves an
+index. ByWarrantyExpiry holds only active receipts whose warranty has not expired.
+
+Writes never read the item first. A status change does not know the receipt's warranty, so
+the receipt keeps a shadow copy of its warranty sort key (`warrantyExpiryKey`). Rejoining the
+index copies that attribute inside the update, guarded by a condition that it is still live.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from receipt_vault import keys
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
+
+SOFT_DELETE_RETENTION = dt.timedelta(days=30)
+ACTIVE = "active"
+DELETED = "deleted"
+
+# Attributes derived from content; a full update recomputes or removes each of them.
+CONTENT_INDEX_ATTRIBUTES = ("byDateSK", "byCategorySK", "byStoreSK", "warrantyExpiryKey")
+WARRANTY_INDEX_ATTRIBUTES = ("warrantyPK", "warrantySK")
+
+
+def add_months(start: dt.date, months: int) -> dt.date:
+    """Calendar months, clamped to the month's end: 31 January + 1 month is 28/29 February."""
+    month_index = start.month - 1 + months
+    year, month = start.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+
+
+def warranty_expiry_date(content: dict[str, Any]) -> str | None:
+    """`warrantyExpiryDate` derived from purchaseDate + warrantyMonths.
+
+    The client's own date stands when it marked the field as user-edited, or when there is
+    nothing to derive from. A warranty of 0 months means no warranty.
+    """
+    given = content.get("warrantyExpiryDate")
+    months, purchased = content.get("warrantyMonths"), content.get("purchaseDate")
+    user_set = "warrantyExpiryDate" in (content.get("userEditedFields") or ())
+    if user_set or months is None or purchased is None:
+        return given
+    if months == 0:
+        return None
+    return add_months(dt.date.fromisoformat(purchased), months).isoformat()
+
+
+def with_derived_fields(content: dict[str, Any]) -> dict[str, Any]:
+    derived = dict(content)
+    expiry = warranty_expiry_date(content)
+    if expiry is None:
+        derived.pop("warrantyExpiryDate", None)
+    else:
+        derived["warrantyExpiryDate"] = expiry
+    return derived
+
+
+def is_warranty_live(expiry_date: str | None, today: dt.date) -> bool:
+    """A warranty is live through the whole of its expiry day."""
+    return expiry_date is not None and expiry_date >= today.isoformat()
+
+
+@dataclass
+class IndexPlacement:
+    """Index attributes to set and to remove for one write."""
+
+    set: dict[str, str] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+
+
+def content_index_placement(receipt_id: str, content: dict[str, Any], today: dt.date) -> IndexPlacement:
+    """Keys that depend on the content: date, category, store and the warranty shadow key."""
+    placement = IndexPlacement()
+    sort_date = content.get("purchaseDate") or keys.UNDATED_SORT_DATE
+    date_suffix = keys.by_date_sk(sort_date, receipt_id)
+    placement.set["byDateSK"] = date_suffix
+    for attribute, value, prefix in (
+        ("byCategorySK", content.get("category"), keys.category_prefix),
+        ("byStoreSK", content.get("storeName"), keys.store_prefix),
+    ):
+        if value:
+            placement.set[attribute] = prefix(value) + date_suffix
+        else:
+            placement.remove.append(attribute)
+    expiry = content.get("warrantyExpiryDate")
+    if is_warranty_live(expiry, today):
+        placement.set["warrantyExpiryKey"] = keys.warranty_sk(expiry, receipt_id)
+    else:
+        placement.remove.append("warrantyExpiryKey")
+    return placement
+
+
+def warranty_index_placement(user_id: str, status: str, warranty_expiry_key: str | None) -> IndexPlacement:
+    """ByWarrantyExpiry membership: active receipts with a live warranty only."""
+    if status == ACTIVE and warranty_expiry_key:
+        return IndexPlacement(
+            set={"warrantyPK": keys.warranty_pk(user_id), "warrantySK": warranty_expiry_key}
+        )
+    return IndexPlacement(remove=list(WARRANTY_INDEX_ATTRIBUTES))
+
+
+def version_fields(receipt_id: str, version: Any, now: str) -> dict[str, Any]:
+    """What every write stamps: the new version and the delta-sync position."""
+    return {
+        "serverVersion": version,
+        "updatedAt": now,
+        "byUpdatedSK": keys.by_updated_sk(now, receipt_id),
+    }
+
+
+def create_fingerprint(request: ReceiptCreate) -> str:
+    """Identifies a create request's content, so a retried create can be recognised as such."""
+    canonical = json.dumps(request.model_dump(mode="json", exclude_none=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def new_receipt_item(
+    user_id: str, receipt_id: str, request: ReceiptCreate, moment: dt.datetime
+) -> dict[str, Any]:
+    now = iso_timestamp(moment)
+    content = with_derived_fields(request.content())
+    placement = content_index_placement(receipt_id, content, moment.date())
+    warranty = warranty_index_placement(user_id, request.status, placement.set.get("warrantyExpiryKey"))
+    return {
+        **keys.receipt_key(user_id, receipt_id),
+        **content,
+        "receiptId": receipt_id,
+        "status": request.status,
+        "statusPK": keys.status_pk(user_id, request.status),
+        "imageKeys": [],
+        "thumbnailKeys": [],
+        "createdAt": now,
+        "createFingerprint": create_fingerprint(request),
+        **placement.set,
+        **warranty.set,
+        **version_fields(receipt_id, 1, now),
+    }
+
+
+def full_update_changes(
+    user_id: str, receipt_id: str, fields: ReceiptFields, status: str, moment: dt.datetime
+) -> IndexPlacement:
+    """The SET and REMOVE lists of a full update that leaves the receipt in `status`."""
+    content = with_derived_fields(fields.content())
+    placement = content_index_placement(receipt_id, content, moment.date())
+    warranty = warranty_index_placement(user_id, status, placement.set.get("warrantyExpiryKey"))
+    editable = set(ReceiptFields.model_fields)
+    return IndexPlacement(
+        set={
+            **content,
+            **placement.set,
+            **warranty.set,
+            "status": status,
+            "statusPK": keys.status_pk(user_id, status),
+        },
+        remove=sorted((editable - content.keys()) | set(placement.remove) | set(warranty.remove)),
+    )
+
+
+def soft_delete_expiry(moment: dt.datetime) -> int:
+    """The TTL (epoch seconds) after which DynamoDB removes a soft-deleted receipt."""
+    return int((moment + SOFT_DELETE_RETENTION).timestamp())
+
+
+def restore_cutoff(moment: dt.datetime) -> str:
+    """Receipts deleted before this instant are past the restore window."""
+    return iso_timestamp(moment - SOFT_DELETE_RETENTION)
+
+
+def to_api(item: dict[str, Any]) -> dict[str, Any]:
+    """The public representation: key and index attributes stay inside the table."""
+    return {name: value for name, value in item.items() if name in PUBLIC_FIELDS}

@@ -1,0 +1,126 @@
+"""DynamoDB access for receipts: one call per operation, every filter served by an index.
+
+List queries pick the index that serves the most selective filter and apply any remaining
+filter to that one query. They never scan. Deleted receipts are listed only when asked for
+by status; otherwise they are filtered out of the query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
+
+from receipt_vault import keys
+from receipt_vault.dynamo import WriteResult, conditional_put, conditional_update
+from receipt_vault.receipts.rules import DELETED
+
+
+@dataclass(frozen=True)
+class ListFilters:
+    from_date: str | None = None
+    to_date: str | None = None
+    category: str | None = None
+    store: str | None = None
+    status: str | None = None
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    last_key: dict[str, Any] | None = None
+
+
+@dataclass
+class QueryPlan:
+    index_name: str
+    key_condition: ConditionBase
+    filters: list[ConditionBase] = field(default_factory=list)
+
+
+def _sort_key_condition(attribute: str, prefix: str, filters: ListFilters) -> ConditionBase | None:
+    """The range of `{prefix}{date}#{receiptId}` keys the date filters allow.
+
+    Validation keeps dates before 2200, so any date filter also excludes undated receipts,
+    which sort as UNDATED_SORT_DATE.
+    """
+    if filters.from_date is None and filters.to_date is None:
+        return Key(attribute).begins_with(prefix) if prefix else None
+    lower = prefix + (filters.from_date or "0000-01-01")
+    upper = prefix + (filters.to_date or "2199-12-31") + "#" + keys.RANGE_END
+    return Key(attribute).between(lower, upper)
+
+
+def plan_list_query(user_id: str, filters: ListFilters) -> QueryPlan:
+    partition = keys.user_pk(user_id)
+    if filters.status:
+        index, key = "ByUserStatus", Key("statusPK").eq(keys.status_pk(user_id, filters.status))
+        sort = _sort_key_condition("byDateSK", "", filters)
+    elif filters.category:
+        index, key = "ByUserCategory", Key("PK").eq(partition)
+        sort = _sort_key_condition("byCategorySK", keys.category_prefix(filters.category), filters)
+    elif filters.store:
+        index, key = "ByUserStore", Key("PK").eq(partition)
+        sort = _sort_key_condition("byStoreSK", keys.store_prefix(filters.store), filters)
+    else:
+        index, key = "ByUserDate", Key("PK").eq(partition)
+        sort = _sort_key_condition("byDateSK", "", filters)
+    plan = QueryPlan(index, key & sort if sort is not None else key)
+    if not filters.status:
+        plan.filters.append(Attr("status").ne(DELETED))
+    if filters.category and plan.index_name != "ByUserCategory":
+        plan.filters.append(Attr("byCategorySK").begins_with(keys.category_prefix(filters.category)))
+    if filters.store and plan.index_name != "ByUserStore":
+        plan.filters.append(Attr("byStoreSK").begins_with(keys.store_prefix(filters.store)))
+    return plan
+
+
+class ReceiptStore:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, user_id: str, receipt_id: str) -> dict[str, Any] | None:
+        response = self.table.get_item(Key=keys.receipt_key(user_id, receipt_id), ConsistentRead=True)
+        return response.get("Item")
+
+    def create(self, item: dict[str, Any]) -> WriteResult:
+        return conditional_put(self.table, item, Attr("PK").not_exists())
+
+    def update(
+        self,
+        user_id: str,
+        receipt_id: str,
+        set_values: dict[str, Any],
+        remove: list[str],
+        condition: ConditionBase,
+    ) -> WriteResult:
+        """A conditional update of an existing receipt; a missing one never gets created."""
+        return conditional_update(
+            self.table,
+            keys.receipt_key(user_id, receipt_id),
+            set_values,
+            remove,
+            Attr("PK").exists() & condition,
+        )
+
+    def list_page(
+        self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None
+    ) -> Page:
+        """One Query, newest purchase first. Filtered pages may hold fewer than `limit` items."""
+        plan = plan_list_query(user_id, filters)
+        request: dict[str, Any] = {
+            "IndexName": plan.index_name,
+            "KeyConditionExpression": plan.key_condition,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if plan.filters:
+            combined = plan.filters[0]
+            for condition in plan.filters[1:]:
+                combined = combined & condition
+            request["FilterExpression"] = combined
+        if start_key:
+            request["ExclusiveStartKey"] = start_key
+        response = self.table.query(**request)
+        return Page(response.get("Items", []), response.get("LastEvaluatedKey"))
