@@ -113,7 +113,8 @@ def lambda_handler(event: dict[str, Any], context: Any) -> None:
     except InvalidPropertiesError as error:
         send_response(event, "FAILED", event.get("PhysicalResourceId", ""), str(error))
     except Exception as error:  # any failure must still be answered, without leaking secrets
-        logger.exception("platform application request failed")
+        # The type only: an SNS error message may echo the credential it rejected.
+        logger.error("platform application request failed", extra={"error": type(error).__name__})
         send_response(event, "FAILED", event.get("PhysicalResourceId", ""), type(error).__name__)
     else:
         send_response(event, "SUCCESS", physical_id)

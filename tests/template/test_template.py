@@ -1,0 +1,275 @@
+"""Properties of template.yaml and api/openapi.yaml that must hold for every function and route."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
+from receipt_vault import settings as settings_module
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+FUNCTIONS = resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+OPENAPI = load_yaml(OPENAPI_PATH)
+LAYER_PACKAGE = PROJECT_ROOT / "src" / "layers" / "common" / "receipt_vault"
+
+# Actions that support no resource-level permissions, so "*" is the only possible resource.
+STAR_RESOURCE_EXCEPTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "sns:CreatePlatformApplication",
+}
+HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _role_statements(role_name: str) -> list[dict[str, Any]]:
+    role = RESOURCES[role_name]
+    assert role["Type"] == "AWS::IAM::Role"
+    return [
+        statement
+        for policy in role["Properties"].get("Policies", [])
+        for statement in policy["PolicyDocument"]["Statement"]
+    ]
+
+
+def _function_role(properties: dict[str, Any]) -> str:
+    return properties["Role"]["Fn::GetAtt"][0]
+
+
+def test_the_template_declares_functions():
+    assert {"ReceiptCrudFunction", "CategoryHandlerFunction", "HealthFunction"} <= set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_has_its_own_log_group_with_30_day_retention(name):
+    properties = FUNCTIONS[name]["Properties"]
+    log_group = RESOURCES[properties["LoggingConfig"]["LogGroup"]["Ref"]]
+
+    assert log_group["Type"] == "AWS::Logs::LogGroup"
+    assert log_group["Properties"]["RetentionInDays"] == 30
+    function_name = properties["FunctionName"]["Fn::Sub"]
+    assert log_group["Properties"]["LogGroupName"]["Fn::Sub"] == f"/aws/lambda/{function_name}"
+    assert log_group.get("Condition") == FUNCTIONS[name].get("Condition")
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_has_its_own_role_that_logs_only_to_its_log_group(name):
+    properties = FUNCTIONS[name]["Properties"]
+    role = _function_role(properties)
+    others = [_function_role(f["Properties"]) for n, f in FUNCTIONS.items() if n != name]
+
+    assert role not in others
+    log_statements = [
+        s for s in _role_statements(role) if any(a.startswith("logs:") for a in _as_list(s["Action"]))
+    ]
+    assert log_statements == [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": {"Fn::GetAtt": [properties["LoggingConfig"]["LogGroup"]["Ref"], "Arn"]},
+        }
+    ]
+    assert "Policies" not in properties  # no SAM policy templates: they are broader than needed
+
+
+def test_no_iam_statement_grants_wildcard_actions_or_undocumented_wildcard_resources():
+    for name, _role in resources_of_type(TEMPLATE, "AWS::IAM::Role").items():
+        for statement in _role_statements(name):
+            actions = _as_list(statement["Action"])
+            assert statement["Effect"] == "Allow", name
+            assert not any(action == "*" or action.endswith(":*") for action in actions), (name, actions)
+            if "*" in _as_list(statement["Resource"]):
+                assert set(actions) <= STAR_RESOURCE_EXCEPTIONS, (name, actions)
+
+
+def test_function_roles_sit_on_the_path_the_key_policy_trusts():
+    key_statements = RESOURCES["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    [usage] = [s for s in key_statements if s["Sid"] == "StackFunctionsUseTheKeyThroughS3"]
+    trusted = usage["Condition"]["ArnLike"]["aws:PrincipalArn"]["Fn::Sub"]
+
+    for properties in (f["Properties"] for f in FUNCTIONS.values()):
+        path = RESOURCES[_function_role(properties)]["Properties"]["Path"]["Fn::Sub"]
+        assert trusted.endswith(f"role{path}*")
+
+
+def _declared_environment(name: str) -> set[str]:
+    global_variables = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    own = FUNCTIONS[name]["Properties"].get("Environment", {}).get("Variables", {})
+    return set(global_variables) | set(own)
+
+
+def _environment_reads(source_files: list[Path]) -> set[str]:
+    """Literal names read through os.environ / os.getenv, plus the settings models loaded."""
+    names: set[str] = set()
+    for path in source_files:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                func = ast.unparse(node.func)
+                if func in ("os.getenv", "os.environ.get") and isinstance(node.args[0], ast.Constant):
+                    names.add(node.args[0].value)
+                if func == "load_settings" and isinstance(node.args[0], ast.Name):
+                    names.update(getattr(settings_module, node.args[0].id).env_names())
+            is_environ_lookup = isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ"
+            if is_environ_lookup and isinstance(node.slice, ast.Constant):
+                names.add(node.slice.value)
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_environment_variable_a_handler_reads_is_declared(name):
+    code_dir = PROJECT_ROOT / FUNCTIONS[name]["Properties"]["CodeUri"]
+    reads = _environment_reads(sorted(code_dir.rglob("*.py")) + sorted(LAYER_PACKAGE.rglob("*.py")))
+
+    assert reads, "the settings model of the function was not found"
+    assert reads <= _declared_environment(name), reads - _declared_environment(name)
+    assert "POWERTOOLS_SERVICE_NAME" in _declared_environment(name)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_function_points_at_code_that_exists(name):
+    properties = FUNCTIONS[name]["Properties"]
+    module, handler = properties["Handler"].split(".")
+    source = PROJECT_ROOT / properties["CodeUri"] / f"{module}.py"
+
+    assert source.is_file()
+    assert re.search(rf"^{handler} = |^def {handler}\(", source.read_text(encoding="utf-8"), re.MULTILINE)
+
+
+def test_globals_pin_runtime_architecture_tracing_and_the_common_layer():
+    function_globals = TEMPLATE["Globals"]["Function"]
+
+    assert function_globals["Runtime"] == "python3.12"
+    assert function_globals["Architectures"] == ["arm64"]
+    assert function_globals["Tracing"] == "Active"
+    assert function_globals["Layers"] == [{"Ref": "CommonLayer"}]
+
+
+def test_the_table_has_the_specs_indexes_ttl_pitr_and_deletion_protection():
+    properties = RESOURCES["ReceiptVaultTable"]["Properties"]
+    indexes = {index["IndexName"]: index for index in properties["GlobalSecondaryIndexes"]}
+
+    assert set(indexes) == {
+        "ByUserDate",
+        "ByUserCategory",
+        "ByUserStore",
+        "ByWarrantyExpiry",
+        "ByUserStatus",
+        "ByUpdatedAt",
+    }
+    assert indexes["ByUpdatedAt"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert all(i["Projection"] == {"ProjectionType": "ALL"} for n, i in indexes.items() if n != "ByUpdatedAt")
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert properties["DeletionProtectionEnabled"] is True
+    assert properties["BillingMode"] == "PAY_PER_REQUEST"
+
+
+@pytest.mark.parametrize("bucket", ["ImagesBucket", "ExportsBucket", "AccessLogsBucket"])
+def test_every_bucket_blocks_public_access_and_denies_plain_http(bucket):
+    properties = RESOURCES[bucket]["Properties"]
+    [policy] = [
+        r
+        for r in resources_of_type(TEMPLATE, "AWS::S3::BucketPolicy").values()
+        if r["Properties"]["Bucket"] == {"Ref": bucket}
+    ]
+
+    assert all(properties["PublicAccessBlockConfiguration"].values())
+    assert any(
+        s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+    )
+
+
+def test_images_are_versioned_and_encrypted_with_the_customer_managed_key():
+    properties = RESOURCES["ImagesBucket"]["Properties"]
+    [rule] = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+
+    assert properties["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert rule["ServerSideEncryptionByDefault"] == {
+        "SSEAlgorithm": "aws:kms",
+        "KMSMasterKeyID": {"Fn::GetAtt": ["DataKey", "Arn"]},
+    }
+    assert rule["BucketKeyEnabled"] is True
+    assert RESOURCES["DataKey"]["Properties"]["EnableKeyRotation"] is True
+
+
+# -- the API: OpenAPI routes and the functions' Api events must agree ---------------------------
+
+
+def _openapi_routes() -> dict[tuple[str, str], str]:
+    routes = {}
+    for path, operations in OPENAPI["paths"].items():
+        for method, operation in operations.items():
+            integration = operation["x-amazon-apigateway-integration"]
+            if integration["type"] == "aws_proxy":
+                function = re.search(r"\$\{(\w+)\.Arn\}", integration["uri"]["Fn::Sub"]).group(1)
+                routes[(path, method)] = function
+    return routes
+
+
+def _template_routes() -> dict[tuple[str, str], str]:
+    return {
+        (event["Properties"]["Path"], event["Properties"]["Method"]): name
+        for name, function in FUNCTIONS.items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] == "Api"
+    }
+
+
+def test_every_openapi_route_is_an_api_event_of_the_same_function_and_back():
+    assert _openapi_routes() == _template_routes()
+
+
+def test_every_route_but_health_requires_a_cognito_access_token():
+    for path, operations in OPENAPI["paths"].items():
+        for method, operation in operations.items():
+            if method not in HTTP_METHODS:
+                continue
+            if path == "/health":
+                assert operation["security"] == []
+            else:
+                assert operation["security"] == [
+                    {"receiptvault-cognito-authorizer": ["aws.cognito.signin.user.admin"]}
+                ]
+
+
+def test_every_path_answers_a_cors_preflight():
+    assert all("options" in operations for operations in OPENAPI["paths"].values())
+
+
+@pytest.mark.parametrize("response_type", ["DEFAULT_4XX", "DEFAULT_5XX", "BAD_REQUEST_BODY", "UNAUTHORIZED"])
+def test_gateway_responses_carry_cors_and_the_standard_error_shape(response_type):
+    response = OPENAPI["x-amazon-apigateway-gateway-responses"][response_type]
+    template = response["responseTemplates"]["application/json"]
+
+    assert "gatewayresponse.header.Access-Control-Allow-Origin" in response["responseParameters"]
+    for field in ('"error":', '"message":', '"requestId":"$context.requestId"', '"details":[]'):
+        assert field in template
+
+
+def test_request_bodies_are_validated_against_draft_4_models():
+    schemas = OPENAPI["components"]["schemas"]
+    forbidden = {"nullable", "format", "readOnly", "writeOnly", "oneOf", "anyOf", "discriminator"}
+
+    def keywords(node: Any) -> set[str]:
+        if isinstance(node, dict):
+            return set(node) | {k for value in node.values() for k in keywords(value)}
+        if isinstance(node, list):
+            return {k for value in node for k in keywords(value)}
+        return set()
+
+    assert OPENAPI["x-amazon-apigateway-request-validator"] == "body-and-params"
+    assert not (keywords(schemas) - {"properties"}) & forbidden
+    for name in ("ReceiptCreate", "ReceiptUpdate", "StatusChange", "CategoriesUpdate"):
+        assert schemas[name]["additionalProperties"] is False

@@ -1,0 +1,29 @@
+"""The update-expression builder used by every conditional write."""
+
+from __future__ import annotations
+
+from receipt_vault.dynamo import CopyOf, Increment, update_expression
+
+
+def test_set_copy_increment_and_remove_use_their_own_placeholders():
+    expression, names, values = update_expression(
+        {"status": "deleted", "previousStatus": CopyOf("status"), "serverVersion": Increment(1)},
+        ["warrantyPK"],
+    )
+
+    assert expression == "SET #u0 = :u0, #u1 = #u2, #u3 = #u3 + :u1 REMOVE #u4"
+    assert names == {
+        "#u0": "status",
+        "#u1": "previousStatus",
+        "#u2": "status",
+        "#u3": "serverVersion",
+        "#u4": "warrantyPK",
+    }
+    assert values == {":u0": "deleted", ":u1": 1}
+
+
+def test_an_attribute_both_set_and_removed_is_only_set():
+    expression, names, _ = update_expression({"category": "x"}, ["category", "notes"])
+
+    assert expression == "SET #u0 = :u0 REMOVE #u1"
+    assert names["#u1"] == "notes"

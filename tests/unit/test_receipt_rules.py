@@ -1,0 +1,125 @@
+"""Receipt rules are pure: no boto3, no moto."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from receipt_vault import keys
+from receipt_vault.receipts import rules
+from receipt_vault.receipts.models import ReceiptCreate, ReceiptUpdate
+
+TODAY = dt.date(2026, 11, 22)
+NOW = dt.datetime(2026, 11, 22, 10, 15, 30, 123000, tzinfo=dt.UTC)
+
+
+@pytest.mark.parametrize(
+    ("start", "months", "expected"),
+    [
+        ("2026-01-31", 1, "2026-02-28"),
+        ("2024-01-31", 1, "2024-02-29"),
+        ("2026-03-15", 24, "2028-03-15"),
+        ("2026-11-30", 3, "2027-02-28"),
+        ("2026-12-01", 1, "2027-01-01"),
+    ],
+)
+def test_add_months_clamps_to_the_end_of_the_month(start, months, expected):
+    assert rules.add_months(dt.date.fromisoformat(start), months).isoformat() == expected
+
+
+def test_expiry_is_derived_from_purchase_date_and_months():
+    content = {"purchaseDate": "2026-01-10", "warrantyMonths": 12, "warrantyExpiryDate": "2030-01-01"}
+
+    assert rules.warranty_expiry_date(content) == "2027-01-10"
+
+
+def test_a_user_edited_expiry_wins_over_the_derived_one():
+    content = {
+        "purchaseDate": "2026-01-10",
+        "warrantyMonths": 12,
+        "warrantyExpiryDate": "2030-01-01",
+        "userEditedFields": ["warrantyExpiryDate"],
+    }
+
+    assert rules.warranty_expiry_date(content) == "2030-01-01"
+
+
+def test_without_months_the_clients_expiry_stands_and_zero_months_is_no_warranty():
+    assert rules.warranty_expiry_date({"warrantyExpiryDate": "2028-05-05"}) == "2028-05-05"
+    assert rules.warranty_expiry_date({"purchaseDate": "2026-01-10", "warrantyMonths": 0}) is None
+
+
+def test_a_warranty_is_live_through_its_expiry_day():
+    assert rules.is_warranty_live("2026-11-22", TODAY)
+    assert not rules.is_warranty_live("2026-11-21", TODAY)
+    assert not rules.is_warranty_live(None, TODAY)
+
+
+def test_a_new_active_receipt_with_a_live_warranty_is_placed_in_every_index():
+    request = ReceiptCreate(
+        storeName="Media  Markt", category="Home#Garden", purchaseDate="2026-10-01", warrantyMonths=24
+    )
+
+    item = rules.new_receipt_item("u1", "r1", request, NOW)
+
+    assert item["PK"] == "USER#u1" and item["SK"] == "RECEIPT#r1"
+    assert item["byDateSK"] == "2026-10-01#r1"
+    assert item["byCategorySK"] == "CAT#home%23garden#2026-10-01#r1"
+    assert item["byStoreSK"] == "STORE#media markt#2026-10-01#r1"
+    assert item["statusPK"] == "USER#u1#STATUS#active"
+    assert item["warrantyPK"] == "USER#u1#ACTIVE"
+    assert item["warrantySK"] == item["warrantyExpiryKey"] == "2028-10-01#r1"
+    assert item["byUpdatedSK"] == "2026-11-22T10:15:30.123Z#r1"
+    assert item["serverVersion"] == 1
+
+
+def test_an_archived_receipt_keeps_only_the_warranty_shadow_key():
+    request = ReceiptCreate(purchaseDate="2026-10-01", warrantyMonths=24, status="archived")
+
+    item = rules.new_receipt_item("u1", "r1", request, NOW)
+
+    assert "warrantyPK" not in item and "warrantySK" not in item
+    assert item["warrantyExpiryKey"] == "2028-10-01#r1"
+
+
+def test_an_undated_receipt_sorts_as_the_newest():
+    item = rules.new_receipt_item("u1", "r1", ReceiptCreate(), NOW)
+
+    assert item["byDateSK"] == f"{keys.UNDATED_SORT_DATE}#r1"
+    assert "byCategorySK" not in item and "byStoreSK" not in item
+
+
+def test_a_full_update_removes_fields_and_keys_it_no_longer_has():
+    changes = rules.full_update_changes(
+        "u1",
+        "r1",
+        ReceiptUpdate(serverVersion=3, purchaseDate="2020-01-01", warrantyMonths=12),
+        "active",
+        NOW,
+    )
+
+    assert {"storeName", "category", "byCategorySK", "byStoreSK", "warrantyPK", "warrantySK"} <= set(
+        changes.remove
+    )
+    assert "warrantyExpiryKey" in changes.remove  # expired in 2021
+    assert changes.set["warrantyExpiryDate"] == "2021-01-01"  # the data stays; only the keys go
+    assert "serverVersion" not in changes.set and "serverVersion" not in changes.remove
+
+
+def test_create_fingerprint_ignores_nothing_the_client_sent():
+    first = ReceiptCreate(receiptId="0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1", totalAmount="1.00")
+    same = ReceiptCreate(receiptId="0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1", totalAmount="1.00")
+    other = ReceiptCreate(receiptId="0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1", totalAmount="1.01")
+
+    assert rules.create_fingerprint(first) == rules.create_fingerprint(same)
+    assert rules.create_fingerprint(first) != rules.create_fingerprint(other)
+
+
+def test_to_api_hides_keys_and_internal_attributes():
+    item = rules.new_receipt_item("u1", "r1", ReceiptCreate(purchaseDate="2026-10-01"), NOW)
+
+    public = rules.to_api(item)
+
+    assert not {"PK", "SK", "byDateSK", "statusPK", "createFingerprint", "byUpdatedSK"} & public.keys()
+    assert public["receiptId"] == "r1"
