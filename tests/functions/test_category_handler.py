@@ -25,7 +25,7 @@ def test_a_new_user_gets_the_defaults_and_an_empty_list_at_version_0(categories)
 
 
 def test_saving_from_version_0_creates_version_1_with_one_put(categories):
-    calls = DynamoCalls(categories.module.categories.store.table.meta.client)
+    calls = DynamoCalls(categories.module.categories.store.table.client)
 
     response = put(categories, ["Kids", "Pets"], 0)
 
@@ -37,7 +37,7 @@ def test_saving_from_version_0_creates_version_1_with_one_put(categories):
 
 def test_saving_on_the_current_version_replaces_the_list_with_one_update(categories):
     put(categories, ["Kids"], 0)
-    calls = DynamoCalls(categories.module.categories.store.table.meta.client)
+    calls = DynamoCalls(categories.module.categories.store.table.client)
 
     response = put(categories, ["Kids", "Garden tools"], 1)
 

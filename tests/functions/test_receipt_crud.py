@@ -40,7 +40,7 @@ def crud(api_env) -> ApiClient:
 
 @pytest.fixture
 def calls(crud) -> DynamoCalls:
-    return DynamoCalls(crud.module.receipts.store.table.meta.client)
+    return DynamoCalls(crud.module.receipts.store.table.client)
 
 
 def create(crud: ApiClient, user: str = "user-a", **overrides: Any) -> dict[str, Any]:

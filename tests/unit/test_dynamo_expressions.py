@@ -27,3 +27,24 @@ def test_an_attribute_both_set_and_removed_is_only_set():
 
     assert expression == "SET #u0 = :u0 REMOVE #u1"
     assert names["#u1"] == "notes"
+
+
+def test_an_update_with_only_removals_and_copies_sends_no_empty_value_map(aws):
+    import boto3
+    from boto3.dynamodb.conditions import Attr
+
+    from receipt_vault.dynamo import DynamoTable
+
+    client = boto3.client("dynamodb")
+    client.create_table(
+        TableName="t",
+        AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table = DynamoTable(client, "t")
+    table.put_item({"PK": "a", "status": "active", "note": "x"})
+
+    item = table.update_item({"PK": "a"}, {"previous": CopyOf("status")}, ["note"], Attr("PK").exists())
+
+    assert item == {"PK": "a", "status": "active", "previous": "active"}

@@ -6,12 +6,13 @@ import datetime as dt
 from typing import Annotated, Any
 
 from boto3.dynamodb.conditions import Attr
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import WriteResult, conditional_put, conditional_update
+from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_put, conditional_update
 from receipt_vault.errors import VersionConflictError
+from receipt_vault.model_base import InputModel
 
 MAX_CUSTOM_CATEGORIES = 50
 DEFAULT_CATEGORIES = (
@@ -30,9 +31,7 @@ DEFAULT_CATEGORIES = (
 CategoryName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
-class CategoriesUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CategoriesUpdate(InputModel):
     custom: Annotated[list[CategoryName], Field(max_length=MAX_CUSTOM_CATEGORIES)]
     version: Annotated[int, Field(ge=0)]
 
@@ -57,12 +56,11 @@ def categories_view(item: dict[str, Any] | None) -> dict[str, Any]:
 
 
 class CategoryStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     def get(self, user_id: str) -> dict[str, Any] | None:
-        response = self.table.get_item(Key=keys.categories_key(user_id), ConsistentRead=True)
-        return response.get("Item")
+        return self.table.get_item(keys.categories_key(user_id))
 
     def save(self, user_id: str, custom: list[str], base_version: int, now: str) -> WriteResult:
         """Version 0 creates the list; any other version must match the stored one."""

@@ -19,7 +19,8 @@ class ConfigurationError(RuntimeError):
 
 
 class FunctionSettings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built when loaded: a function pays only for the one settings model it uses.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     @classmethod
     def env_names(cls) -> list[str]:

@@ -11,7 +11,9 @@ import datetime as dt
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, field_validator
+
+from receipt_vault.model_base import InputModel, VaultModel
 
 MAX_LINE_ITEMS = 200
 MAX_TAGS = 50
@@ -56,20 +58,16 @@ def _check_calendar_date(value: str | None) -> str | None:
     return value
 
 
-class LineItem(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class LineItem(InputModel):
     description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=12, decimal_places=4)] = Decimal(1)
     unitPrice: Money | None = None
     totalPrice: Money | None = None
 
 
-class ReceiptFields(BaseModel):
+class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
-
-    model_config = ConfigDict(extra="forbid")
 
     storeName: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
@@ -119,16 +117,12 @@ class ReceiptUpdate(ReceiptFields):
     status: ClientStatus | None = None
 
 
-class StatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class StatusChange(InputModel):
     status: ClientStatus
     serverVersion: Annotated[int, Field(ge=1)]
 
 
-class ReceiptListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReceiptListQuery(InputModel):
     from_: IsoDate | None = Field(default=None, alias="from")
     to: IsoDate | None = None
     category: ShortText | None = None
@@ -146,7 +140,7 @@ class ReceiptListQuery(BaseModel):
         return self.model_dump(by_alias=True, exclude_none=True, exclude={"limit", "nextToken"})
 
 
-class Refinement(BaseModel):
+class Refinement(VaultModel):
     model: str | None = None
     confidence: float | None = None
     fieldConfidence: dict[str, float] | None = None

@@ -13,7 +13,7 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from receipt_vault import keys
-from receipt_vault.dynamo import WriteResult, conditional_put, conditional_update
+from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_put, conditional_update
 from receipt_vault.receipts.rules import DELETED
 
 
@@ -77,12 +77,11 @@ def plan_list_query(user_id: str, filters: ListFilters) -> QueryPlan:
 
 
 class ReceiptStore:
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
     def get(self, user_id: str, receipt_id: str) -> dict[str, Any] | None:
-        response = self.table.get_item(Key=keys.receipt_key(user_id, receipt_id), ConsistentRead=True)
-        return response.get("Item")
+        return self.table.get_item(keys.receipt_key(user_id, receipt_id))
 
     def create(self, item: dict[str, Any]) -> WriteResult:
         return conditional_put(self.table, item, Attr("PK").not_exists())
@@ -109,18 +108,10 @@ class ReceiptStore:
     ) -> Page:
         """One Query, newest purchase first. Filtered pages may hold fewer than `limit` items."""
         plan = plan_list_query(user_id, filters)
-        request: dict[str, Any] = {
-            "IndexName": plan.index_name,
-            "KeyConditionExpression": plan.key_condition,
-            "ScanIndexForward": False,
-            "Limit": limit,
-        }
-        if plan.filters:
-            combined = plan.filters[0]
-            for condition in plan.filters[1:]:
-                combined = combined & condition
-            request["FilterExpression"] = combined
-        if start_key:
-            request["ExclusiveStartKey"] = start_key
-        response = self.table.query(**request)
-        return Page(response.get("Items", []), response.get("LastEvaluatedKey"))
+        combined = None
+        for condition in plan.filters:
+            combined = condition if combined is None else combined & condition
+        items, last_key = self.table.query(
+            plan.index_name, plan.key_condition, combined, limit, start_key, newest_first=True
+        )
+        return Page(items, last_key)

@@ -1,0 +1,131 @@
+"""Cold start: each handler's import and init, in fresh processes, against a boto3 baseline.
+
+The baseline is what any Python function pays anyway: `import boto3` plus one client. Each
+handler is imported the way Lambda imports it, with its code directory and the common layer on
+the path and the environment the template declares, plus the variables the Lambda runtime sets
+(some libraries, the X-Ray SDK among them, behave differently inside Lambda). Both are timed
+inside the child process, so interpreter start-up is not counted. Runs are interleaved and the
+median is taken, so a noisy neighbour slows both sides alike.
+
+Usage: python bench/cold_start.py [--runs N] [--json PATH]. Exits 1 if a handler exceeds 1.5x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from local.cfn_template import load_template, resources_of_type  # noqa: E402
+
+LIMIT = 1.5
+LAYER_DIR = ROOT / "src" / "layers" / "common"
+
+BASELINE_CODE = """
+import time
+started = time.perf_counter()
+import boto3
+boto3.client("dynamodb")
+print(time.perf_counter() - started)
+"""
+
+HANDLER_CODE = """
+import sys, time
+sys.path[:0] = [{code_dir!r}, {layer_dir!r}]
+started = time.perf_counter()
+import app
+assert callable(app.lambda_handler)
+print(time.perf_counter() - started)
+"""
+
+PLACEHOLDERS = {
+    "TABLE_NAME": "ReceiptVault-bench",
+    "CORS_ALLOWED_ORIGINS": "https://app.receiptvault.app",
+    "PAGINATION_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench",
+}
+
+
+def resolve(name: str, value: Any, parameters: dict[str, Any]) -> str:
+    """A literal as is, a parameter reference as its default, anything else a placeholder."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("Ref") in parameters:
+        return str(parameters[value["Ref"]]["Default"])
+    return PLACEHOLDERS.get(name, "placeholder")
+
+
+def lambda_environment(function_name: str, declared: dict[str, str]) -> dict[str, str]:
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_REGION": "eu-west-1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_LAMBDA_FUNCTION_NAME": function_name,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+        "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "LAMBDA_TASK_ROOT": "/var/task",
+    }
+    return {**environment, **declared, "REGION": "eu-west-1"}
+
+
+def time_once(code: str, environment: dict[str, str]) -> float:
+    output = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    ).stdout
+    return float(output.strip().splitlines()[-1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+
+    template = load_template()
+    global_environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    functions = {}
+    for name, resource in sorted(resources_of_type(template, "AWS::Serverless::Function").items()):
+        properties = resource["Properties"]
+        variables = {**global_environment, **properties.get("Environment", {}).get("Variables", {})}
+        declared = {key: resolve(key, value, template["Parameters"]) for key, value in variables.items()}
+        code = HANDLER_CODE.format(code_dir=str(ROOT / properties["CodeUri"]), layer_dir=str(LAYER_DIR))
+        functions[name] = (code, lambda_environment(name, declared))
+
+    baseline_environment = lambda_environment("baseline", {})
+    samples: dict[str, list[float]] = {"baseline": [], **{name: [] for name in functions}}
+    for _ in range(args.runs):
+        samples["baseline"].append(time_once(BASELINE_CODE, baseline_environment))
+        for name, (code, environment) in functions.items():
+            samples[name].append(time_once(code, environment))
+
+    baseline = statistics.median(samples["baseline"])
+    rows = []
+    print(
+        f"Cold start (median of {args.runs} fresh processes), Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores"
+    )
+    print(f"baseline: import boto3 + one client = {baseline * 1000:.0f} ms\n")
+    print("| function | import + init (ms) | ratio to baseline | within 1.5x |")
+    print("|---|---|---|---|")
+    for name in functions:
+        median = statistics.median(samples[name])
+        ratio = median / baseline
+        rows.append({"function": name, "ms": round(median * 1000), "ratio": round(ratio, 2)})
+        print(f"| {name} | {median * 1000:.0f} | {ratio:.2f} | {'yes' if ratio <= LIMIT else 'NO'} |")
+    if args.json:
+        args.json.write_text(json.dumps({"baseline_ms": round(baseline * 1000), "functions": rows}, indent=2))
+    return 0 if all(row["ratio"] <= LIMIT for row in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
