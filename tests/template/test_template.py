@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -273,3 +274,16 @@ def test_request_bodies_are_validated_against_draft_4_models():
     assert not (keywords(schemas) - {"properties"}) & forbidden
     for name in ("ReceiptCreate", "ReceiptUpdate", "StatusChange", "CategoriesUpdate"):
         assert schemas[name]["additionalProperties"] is False
+
+
+def test_env_json_overrides_only_declared_variables_of_real_functions():
+    overrides = json.loads((PROJECT_ROOT / "env.json").read_text())
+    global_names = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
+
+    assert set(overrides.pop("Parameters", {})) <= global_names
+    for name, variables in overrides.items():
+        assert name in FUNCTIONS, name
+        assert set(variables) <= _declared_environment(name), (
+            name,
+            set(variables) - _declared_environment(name),
+        )
