@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 import uuid
 from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from receipt_vault.observability import hash_user_id
 from tests.conftest import ALLOWED_ORIGIN, ApiClient, DynamoCalls, assert_error_shape, load_function
 
 RECEIPT = "/receipts/{receiptId}"
@@ -671,3 +674,28 @@ def test_responses_carry_cors_headers_for_an_allowed_origin_only(crud):
     assert allowed.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
     assert "Access-Control-Allow-Origin" not in other.headers
     assert error.headers.get("Access-Control-Allow-Origin") == ALLOWED_ORIGIN
+
+
+# -- observability ----------------------------------------------------------------------------
+
+
+def test_logs_carry_a_hashed_user_id_and_never_the_user_or_receipt_content(crud):
+    logs = io.StringIO()
+    crud.module.observability.logger.registered_handler.setStream(logs)
+    crud.module.observability.logger.setLevel("INFO")
+
+    crud.call("POST", "/receipts", body=a_receipt(notes="private note"), user="sub-1234-secret")
+
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert any(line.get("user_hash") == hash_user_id("sub-1234-secret") for line in lines)
+    assert "sub-1234-secret" not in logs.getvalue() and "private note" not in logs.getvalue()
+    assert any(line["message"] == "request completed" and line["status"] == 201 for line in lines)
+
+
+def test_a_new_receipt_is_counted_as_an_emf_metric(crud, capsys):
+    create(crud)
+
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(
+        "ReceiptCreateCount" in blob and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in emitted
+    )
