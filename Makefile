@@ -5,10 +5,12 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # `sam build` insists on the runtime's own Python (3.12).
 PY312_BIN := $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin
+PORT ?= 3000
+AWS_PORT ?= 5000
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: venv dev test lint unit build bench clean
+.PHONY: venv dev token invoke test lint unit build bench clean
 
 $(INSTALLED): requirements-dev.txt src/layers/common/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +20,18 @@ $(INSTALLED): requirements-dev.txt src/layers/common/requirements.txt
 
 venv: $(INSTALLED)
 
+# The whole API on http://127.0.0.1:$(PORT), backed by an embedded AWS emulation; Ctrl-C stops it.
 dev: venv
-	@echo "make dev: the Docker-free local stack is not built yet (issue 3)." >&2
-	@echo "Until then, run the tests with 'make test'." >&2
-	@exit 1
+	$(BIN)/python -m local --port $(PORT) --aws-port $(AWS_PORT)
+
+# A fresh access token for the demo user of the running local stack.
+token: venv
+	@$(BIN)/python -m local.token --api http://127.0.0.1:$(PORT)
+
+# One function with a captured event, as `sam local invoke` would: make invoke FN=HealthFunction EVENT=events/health/get_health.json
+invoke: venv
+	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<LogicalId> EVENT=<events/...json>" >&2; exit 2)
+	@$(BIN)/python -m local.invoke $(FN) $(EVENT) --api http://127.0.0.1:$(PORT)
 
 lint: venv
 	$(BIN)/ruff check .

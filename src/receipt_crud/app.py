@@ -45,9 +45,7 @@ def create_receipt() -> Response:
     receipt, created = receipts.create(current_user_id(app), parse_body(app, ReceiptCreate), utc_now())
     if created:
         metrics.add_metric(name="ReceiptCreateCount", unit=MetricUnit.Count, value=1)
-    return Response(
-        status_code=201 if created else 200, content_type="application/json", body=to_json(receipt)
-    )
+    return Response(status_code=201 if created else 200, content_type="application/json", body=to_json(receipt))
 
 
 @app.get("/receipts")

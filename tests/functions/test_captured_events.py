@@ -45,9 +45,7 @@ API_SCENARIOS = {
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
     on_disk = {
-        str(path.relative_to(EVENTS))
-        for path in EVENTS.glob("*/*.json")
-        if "requestContext" in path.read_text()
+        str(path.relative_to(EVENTS)) for path in EVENTS.glob("*/*.json") if "requestContext" in path.read_text()
     }
 
     assert on_disk == covered

@@ -144,9 +144,7 @@ def test_delete_removes_the_application(provisioner, cloudformation):
     provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
     arn = cloudformation.received[0]["PhysicalResourceId"]
 
-    provisioner.lambda_handler(
-        request(cloudformation, "Delete", FCM, PhysicalResourceId=arn), LambdaContext()
-    )
+    provisioner.lambda_handler(request(cloudformation, "Delete", FCM, PhysicalResourceId=arn), LambdaContext())
 
     assert cloudformation.received[1]["Status"] == "SUCCESS"
     assert boto3.client("sns").list_platform_applications()["PlatformApplications"] == []

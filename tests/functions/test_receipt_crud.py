@@ -26,9 +26,7 @@ def a_receipt(**overrides: Any) -> dict[str, Any]:
         "currency": "EUR",
         "taxAmount": "24.70",
         "category": "Electronics",
-        "items": [
-            {"description": "Headphones", "quantity": 1, "unitPrice": "129.99", "totalPrice": "129.99"}
-        ],
+        "items": [{"description": "Headphones", "quantity": 1, "unitPrice": "129.99", "totalPrice": "129.99"}],
         "warrantyMonths": 24,
         "tags": ["audio"],
     }
@@ -388,9 +386,7 @@ def test_update_replaces_the_content_and_bumps_the_version_with_one_update_item(
 
 def test_update_with_a_stale_version_is_409_with_the_current_item_and_changes_nothing(crud, table):
     receipt = create(crud)
-    assert (
-        update(crud, receipt["receiptId"], **{**a_receipt(notes="first"), "serverVersion": 1}).status == 200
-    )
+    assert update(crud, receipt["receiptId"], **{**a_receipt(notes="first"), "serverVersion": 1}).status == 200
 
     response = update(crud, receipt["receiptId"], **{**a_receipt(notes="stale"), "serverVersion": 1})
 
@@ -524,9 +520,7 @@ def test_status_change_with_a_stale_version_is_409(crud, table):
 def test_status_change_of_another_users_receipt_is_404(crud, table):
     receipt = create(crud, user="user-a")
 
-    assert_error_shape(
-        change_status(crud, receipt["receiptId"], "returned", 1, user="user-b"), 404, "NOT_FOUND"
-    )
+    assert_error_shape(change_status(crud, receipt["receiptId"], "returned", 1, user="user-b"), 404, "NOT_FOUND")
     assert stored_items(table)[0]["status"] == "active"
 
 
@@ -534,9 +528,7 @@ def test_status_change_of_another_users_receipt_is_404(crud, table):
 def test_invalid_status_changes_are_400(crud, body):
     receipt = create(crud)
 
-    response = crud.call(
-        "PATCH", f"{RECEIPT}/status", path_parameters={"receiptId": receipt["receiptId"]}, body=body
-    )
+    response = crud.call("PATCH", f"{RECEIPT}/status", path_parameters={"receiptId": receipt["receiptId"]}, body=body)
 
     assert_error_shape(response, 400, "VALIDATION_ERROR")
 
@@ -696,6 +688,4 @@ def test_a_new_receipt_is_counted_as_an_emf_metric(crud, capsys):
     create(crud)
 
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert any(
-        "ReceiptCreateCount" in blob and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in emitted
-    )
+    assert any("ReceiptCreateCount" in blob and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in emitted)

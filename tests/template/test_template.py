@@ -69,9 +69,7 @@ def test_every_function_has_its_own_role_that_logs_only_to_its_log_group(name):
     others = [_function_role(f["Properties"]) for n, f in FUNCTIONS.items() if n != name]
 
     assert role not in others
-    log_statements = [
-        s for s in _role_statements(role) if any(a.startswith("logs:") for a in _as_list(s["Action"]))
-    ]
+    log_statements = [s for s in _role_statements(role) if any(a.startswith("logs:") for a in _as_list(s["Action"]))]
     assert log_statements == [
         {
             "Sid": "Logs",
@@ -240,9 +238,7 @@ def test_every_route_but_health_requires_a_cognito_access_token():
             if path == "/health":
                 assert operation["security"] == []
             else:
-                assert operation["security"] == [
-                    {"receiptvault-cognito-authorizer": ["aws.cognito.signin.user.admin"]}
-                ]
+                assert operation["security"] == [{"receiptvault-cognito-authorizer": ["aws.cognito.signin.user.admin"]}]
 
 
 def test_every_path_answers_a_cors_preflight():

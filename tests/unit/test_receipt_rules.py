@@ -99,9 +99,7 @@ def test_a_full_update_removes_fields_and_keys_it_no_longer_has():
         NOW,
     )
 
-    assert {"storeName", "category", "byCategorySK", "byStoreSK", "warrantyPK", "warrantySK"} <= set(
-        changes.remove
-    )
+    assert {"storeName", "category", "byCategorySK", "byStoreSK", "warrantyPK", "warrantySK"} <= set(changes.remove)
     assert "warrantyExpiryKey" in changes.remove  # expired in 2021
     assert changes.set["warrantyExpiryDate"] == "2021-01-01"  # the data stays; only the keys go
     assert "serverVersion" not in changes.set and "serverVersion" not in changes.remove

@@ -86,7 +86,5 @@ class CategoryService:
     def replace(self, user_id: str, request: CategoriesUpdate, moment: dt.datetime) -> dict[str, Any]:
         result = self.store.save(user_id, request.custom, request.version, iso_timestamp(moment))
         if not result.succeeded:
-            raise VersionConflictError(
-                "the categories were changed by another device", categories_view(result.item)
-            )
+            raise VersionConflictError("the categories were changed by another device", categories_view(result.item))
         return categories_view(result.item)

@@ -97,9 +97,7 @@ class DynamoTable:
             request["ExclusiveStartKey"] = serialize(start_key)
         response = self.client.query(**request)
         last_key = response.get("LastEvaluatedKey")
-        return [deserialize(item) for item in response.get("Items", [])], deserialize(
-            last_key
-        ) if last_key else None
+        return [deserialize(item) for item in response.get("Items", [])], deserialize(last_key) if last_key else None
 
 
 def _expression_fields(
@@ -150,9 +148,7 @@ class WriteResult:
     item: dict[str, Any] | None
 
 
-def update_expression(
-    set_values: dict[str, Any], remove: list[str]
-) -> tuple[str, dict[str, str], dict[str, Any]]:
+def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[str, dict[str, str], dict[str, Any]]:
     """SET/REMOVE expression with its own placeholders (#u*, :u*), which cannot collide with
     the #n*/:v* that boto3 generates for condition objects."""
     names: dict[str, str] = {}

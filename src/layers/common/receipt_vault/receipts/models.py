@@ -69,9 +69,7 @@ class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
 
-    storeName: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None
-    ) = None
+    storeName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     purchaseDate: IsoDate | None = None
     totalAmount: Money | None = None
     currency: CurrencyCode | None = None
@@ -126,9 +124,7 @@ class ReceiptListQuery(InputModel):
     from_: IsoDate | None = Field(default=None, alias="from")
     to: IsoDate | None = None
     category: ShortText | None = None
-    store: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = (
-        None
-    )
+    store: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     nextToken: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None

@@ -102,9 +102,7 @@ def content_index_placement(receipt_id: str, content: dict[str, Any], today: dt.
 def warranty_index_placement(user_id: str, status: str, warranty_expiry_key: str | None) -> IndexPlacement:
     """ByWarrantyExpiry membership: active receipts with a live warranty only."""
     if status == ACTIVE and warranty_expiry_key:
-        return IndexPlacement(
-            set={"warrantyPK": keys.warranty_pk(user_id), "warrantySK": warranty_expiry_key}
-        )
+        return IndexPlacement(set={"warrantyPK": keys.warranty_pk(user_id), "warrantySK": warranty_expiry_key})
     return IndexPlacement(remove=list(WARRANTY_INDEX_ATTRIBUTES))
 
 
@@ -123,9 +121,7 @@ def create_fingerprint(request: ReceiptCreate) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def new_receipt_item(
-    user_id: str, receipt_id: str, request: ReceiptCreate, moment: dt.datetime
-) -> dict[str, Any]:
+def new_receipt_item(user_id: str, receipt_id: str, request: ReceiptCreate, moment: dt.datetime) -> dict[str, Any]:
     now = iso_timestamp(moment)
     content = with_derived_fields(request.content())
     placement = content_index_placement(receipt_id, content, moment.date())

@@ -54,9 +54,7 @@ class ReceiptService:
 
     # -- writes --------------------------------------------------------------------------
 
-    def create(
-        self, user_id: str, request: ReceiptCreate, moment: dt.datetime
-    ) -> tuple[dict[str, Any], bool]:
+    def create(self, user_id: str, request: ReceiptCreate, moment: dt.datetime) -> tuple[dict[str, Any], bool]:
         """Returns the receipt and whether it is new. A retried create with the same id and
         content returns the stored receipt; the same id with other content is a conflict."""
         receipt_id = _normalize_id(request.receiptId) if request.receiptId else str(uuid.uuid4())
@@ -67,13 +65,9 @@ class ReceiptService:
         current = result.item or {}
         if current.get("createFingerprint") == item["createFingerprint"]:
             return to_api(current), False
-        raise VersionConflictError(
-            "a receipt with this id already exists with other content", to_api(current)
-        )
+        raise VersionConflictError("a receipt with this id already exists with other content", to_api(current))
 
-    def update(
-        self, user_id: str, receipt_id: str, request: ReceiptUpdate, moment: dt.datetime
-    ) -> dict[str, Any]:
+    def update(self, user_id: str, receipt_id: str, request: ReceiptUpdate, moment: dt.datetime) -> dict[str, Any]:
         receipt_id = _normalize_id(receipt_id)
         status = request.status or ACTIVE
         for _ in range(2):
@@ -109,9 +103,7 @@ class ReceiptService:
                 _explain_failed_write(result.item, request.serverVersion)
                 raise VersionConflictError("the receipt changed", to_api(result.item or {}))
             return to_api(result.item or {})
-        return self._reactivate(
-            user_id, receipt_id, base, [], condition, moment.date(), request.serverVersion
-        )
+        return self._reactivate(user_id, receipt_id, base, [], condition, moment.date(), request.serverVersion)
 
     def delete(self, user_id: str, receipt_id: str, moment: dt.datetime) -> dict[str, Any]:
         """Soft delete: restorable for 30 days, then DynamoDB's TTL removes the item."""
@@ -148,9 +140,7 @@ class ReceiptService:
             **_incremented_version(receipt_id, now),
         }
         removed = ["previousStatus", "previousStatusPK", "deletedAt", "ttl"]
-        within_window = (
-            Attr("status").eq(DELETED) & Attr("deletedAt").gt(cutoff) & Attr("previousStatus").exists()
-        )
+        within_window = Attr("status").eq(DELETED) & Attr("deletedAt").gt(cutoff) & Attr("previousStatus").exists()
         # Returning to a status other than active never rejoins the warranty index.
         result = self.store.update(
             user_id,

@@ -103,9 +103,7 @@ class ReceiptStore:
             Attr("PK").exists() & condition,
         )
 
-    def list_page(
-        self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None
-    ) -> Page:
+    def list_page(self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None) -> Page:
         """One Query, newest purchase first. Filtered pages may hold fewer than `limit` items."""
         plan = plan_list_query(user_id, filters)
         combined = None

@@ -1,0 +1,54 @@
+"""The Cognito authorizer, as API Gateway applies it, against the emulated user pool's JWKS.
+
+API Gateway checks the signature, expiry and issuer of the token, and the app client. The
+methods require the `aws.cognito.signin.user.admin` scope, which only access tokens carry, so
+an ID token is refused. Moto's access tokens carry no `scope` claim; `token_use` stands in for it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.request
+from typing import Any
+
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+
+class TokenRejectedError(Exception):
+    """The request is unauthorised; the message is safe to return."""
+
+
+class CognitoAuthorizer:
+    def __init__(self, aws_endpoint: str, region: str, user_pool_id: str, client_ids: set[str]) -> None:
+        self.issuer = f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+        self.client_ids = client_ids
+        self._jwks_url = f"{aws_endpoint}/{user_pool_id}/.well-known/jwks.json"
+        self._keys: KeySet | None = None
+
+    @property
+    def keys(self) -> KeySet:
+        if self._keys is None:  # fetched once, as API Gateway caches the pool's keys
+            with urllib.request.urlopen(self._jwks_url, timeout=5) as response:  # noqa: S310 (local emulator URL)
+                self._keys = KeySet.import_key_set(json.load(response))
+        return self._keys
+
+    def claims(self, authorization: str | None) -> dict[str, str]:
+        """The verified claims as API Gateway passes them to the function: all strings."""
+        if not authorization:
+            raise TokenRejectedError("Unauthorized")
+        token = authorization.removeprefix("Bearer ").strip()
+        try:
+            decoded = jwt.decode(token, self.keys, algorithms=["RS256"])
+        except (JoseError, ValueError):
+            raise TokenRejectedError("Unauthorized") from None
+        claims: dict[str, Any] = decoded.claims
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+            raise TokenRejectedError("The incoming token has expired")
+        if claims.get("iss") != self.issuer or claims.get("token_use") != "access":
+            raise TokenRejectedError("Unauthorized")
+        if claims.get("client_id") not in self.client_ids:
+            raise TokenRejectedError("Unauthorized")
+        return {name: value if isinstance(value, str) else json.dumps(value) for name, value in claims.items()}

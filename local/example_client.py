@@ -1,0 +1,170 @@
+"""A client that knows nothing but the local stack's /_local/config, as a Flutter app would.
+
+It signs up a new user in the emulated Cognito pool, confirms and signs in, then creates,
+lists, updates, changes the status of, deletes and restores a receipt, and saves categories,
+all over HTTP with the access token. Run it against `make dev`:
+
+    .venv/bin/python -m local.example_client --api http://127.0.0.1:3000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from typing import Any
+
+import boto3
+
+
+class ApiClient:
+    def __init__(self, api_url: str, token: str | None = None) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.token = token
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = json.dumps(body).encode("utf-8") if body is not None else None
+        request = urllib.request.Request(  # noqa: S310 (the local stack's http URL)
+            self.api_url + path, data=data, method=method, headers=headers
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (local URL)
+                payload = response.read()
+                return response.status, json.loads(payload) if payload else None
+        except urllib.error.HTTPError as error:
+            payload = error.read()
+            return error.code, json.loads(payload) if payload else None
+
+
+def sign_up_and_sign_in(config: dict[str, Any], email: str, password: str) -> str:
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=config["region"],
+        endpoint_url=config["cognitoEndpoint"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
+    )
+    client_id = config["userPoolClientId"]
+    cognito.sign_up(
+        ClientId=client_id,
+        Username=email,
+        Password=password,
+        UserAttributes=[{"Name": "email", "Value": email}],
+    )
+    cognito.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode="123456")  # any code locally
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return result["AuthenticationResult"]["AccessToken"]
+
+
+def check(condition: bool, message: Any) -> None:
+    if not condition:
+        raise AssertionError(message)
+
+
+def expect(step: str, status: int, body: Any, wanted: int) -> Any:
+    if status != wanted:
+        raise AssertionError(f"{step}: expected {wanted}, got {status}: {body}")
+    print(f"  {step}: {status}")
+    return body
+
+
+def run(api_url: str) -> dict[str, Any]:
+    """The whole flow; returns the final receipt. Raises AssertionError on any unexpected answer."""
+    status, config = ApiClient(api_url).call("GET", "/_local/config")
+    expect("read /_local/config", status, config, 200)
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    token = sign_up_and_sign_in(config, email, "Sup3r-Secret!")
+    api = ApiClient(config["apiUrl"], token)
+
+    receipt = expect(
+        "create a receipt",
+        *api.call(
+            "POST",
+            "/receipts",
+            {
+                "storeName": "Kotsovolos",
+                "purchaseDate": "2026-10-05",
+                "totalAmount": "349.00",
+                "currency": "EUR",
+                "category": "Electronics",
+                "warrantyMonths": 24,
+                "items": [
+                    {
+                        "description": "Vacuum cleaner",
+                        "quantity": 1,
+                        "unitPrice": "349.00",
+                        "totalPrice": "349.00",
+                    }
+                ],
+            },
+        ),
+        201,
+    )
+    receipt_id = receipt["receiptId"]
+    listed = expect("list receipts", *api.call("GET", "/receipts?category=Electronics"), 200)
+    check([item["receiptId"] for item in listed["items"]] == [receipt_id], listed)
+    updated = expect(
+        "update it",
+        *api.call(
+            "PUT",
+            f"/receipts/{receipt_id}",
+            {
+                "storeName": "Kotsovolos Athens",
+                "purchaseDate": "2026-10-05",
+                "totalAmount": "329.00",
+                "currency": "EUR",
+                "category": "Electronics",
+                "warrantyMonths": 24,
+                "notes": "price matched",
+                "serverVersion": receipt["serverVersion"],
+            },
+        ),
+        200,
+    )
+    expect(
+        "update it again from a stale version",
+        *api.call("PUT", f"/receipts/{receipt_id}", {"notes": "stale", "serverVersion": receipt["serverVersion"]}),
+        409,
+    )
+    archived = expect(
+        "archive it",
+        *api.call(
+            "PATCH",
+            f"/receipts/{receipt_id}/status",
+            {"status": "archived", "serverVersion": updated["serverVersion"]},
+        ),
+        200,
+    )
+    expect("delete it", *api.call("DELETE", f"/receipts/{receipt_id}"), 200)
+    restored = expect("restore it", *api.call("POST", f"/receipts/{receipt_id}/restore"), 200)
+    check(restored["status"] == "archived" and restored["serverVersion"] == archived["serverVersion"] + 2, restored)
+    expect("save categories", *api.call("PUT", "/categories", {"custom": ["Appliances"], "version": 0}), 200)
+    return restored
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.example_client", description=__doc__)
+    parser.add_argument("--api", default="http://127.0.0.1:3000")
+    args = parser.parse_args(argv)
+    print(f"Client flow against {args.api}")
+    try:
+        run(args.api)
+    except (AssertionError, OSError) as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        return 1
+    print("All steps passed.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

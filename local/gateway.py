@@ -1,0 +1,286 @@
+"""The local API Gateway: the REST API of api/openapi.yaml in front of the in-process functions.
+
+As API Gateway does, it routes by the OpenAPI document's paths and integrations, enforces the
+Cognito authorizer, validates request bodies against the models, answers preflights from the
+mock integrations, shapes its own errors with the gateway responses, and hands the function a
+REST proxy event. It logs one JSON line per request: function, status, milliseconds.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from jsonschema import Draft4Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT4
+
+from local.auth import CognitoAuthorizer, TokenRejectedError
+
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+_INTEGRATION_FUNCTION = re.compile(r"\$\{(\w+)\.Arn\}")
+_OPENAPI_URI = "urn:receiptvault:openapi"
+
+
+@dataclass
+class Route:
+    path: str
+    method: str
+    operation: dict[str, Any]
+    function: str | None  # None: a mock integration (CORS preflight)
+    pattern: re.Pattern[str]
+
+    @property
+    def secured(self) -> bool:
+        return bool(self.operation.get("security"))
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+    function: str | None = None
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
+    return re.compile(f"^{regex}$")
+
+
+class Gateway:
+    def __init__(
+        self,
+        openapi: dict[str, Any],
+        resolve: Callable[[Any], Any],
+        authorizer: CognitoAuthorizer,
+        invoke: Callable[[str, dict[str, Any]], Any],
+        stage: str,
+        log: Callable[[dict[str, Any]], None],
+    ) -> None:
+        self.authorizer = authorizer
+        self.invoke = invoke
+        self.stage = stage
+        self.log = log
+        self.gateway_responses = resolve(openapi.get("x-amazon-apigateway-gateway-responses", {}))
+        self.routes: list[Route] = []
+        for path, operations in openapi["paths"].items():
+            for method, operation in operations.items():
+                integration = operation.get("x-amazon-apigateway-integration", {})
+                match = _INTEGRATION_FUNCTION.search(json.dumps(integration.get("uri", "")))
+                self.routes.append(
+                    Route(
+                        path,
+                        method.upper(),
+                        resolve(operation),
+                        match.group(1) if match else None,
+                        _path_pattern(path),
+                    )
+                )
+        document = {key: value for key, value in openapi.items() if key == "components"}
+        self._registry = Registry().with_resource(_OPENAPI_URI, Resource(document, specification=DRAFT4))
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> HttpResponse:
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        response = self._dispatch(method, raw_path, headers, body, source_ip, request_id)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        self.log(
+            {
+                "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "requestId": request_id,
+                "method": method,
+                "path": urlsplit(raw_path).path,
+                "function": response.function,
+                "status": response.status,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+        return response
+
+    def _dispatch(
+        self,
+        method: str,
+        raw_path: str,
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+    ) -> HttpResponse:
+        url = urlsplit(raw_path)
+        route, path_parameters = self._match(method, url.path)
+        if route is None:
+            return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, "Missing Authentication Token")
+        if route.function is None:
+            return self._mock(route)
+        if len(body) > MAX_BODY_BYTES:
+            return self._gateway_error("REQUEST_TOO_LARGE", request_id, "Request Too Long")
+        claims = None
+        if route.secured:
+            try:
+                claims = self.authorizer.claims(_header(headers, "Authorization"))
+            except TokenRejectedError as rejection:
+                return self._gateway_error("UNAUTHORIZED", request_id, str(rejection))
+        problems = self._validate(route, body, parse_qs(url.query))
+        if problems is not None:
+            response_type, detail = problems
+            return self._gateway_error(response_type, request_id, detail, details=[detail])
+        event = self._proxy_event(
+            route, url.path, url.query, path_parameters, headers, body, source_ip, request_id, claims
+        )
+        try:
+            result = self.invoke(route.function, event)
+            response = _proxy_response(result)
+        except Exception:  # a crashed or malformed function is API Gateway's 502
+            response = self._gateway_error("DEFAULT_5XX", request_id, "Internal server error", status=502)
+        response.function = route.function
+        return response
+
+    def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
+        for route in self.routes:
+            if route.method == method:
+                match = route.pattern.match(path)
+                if match:
+                    return route, match.groupdict()
+        return None, {}
+
+    # -- validation ----------------------------------------------------------------------------
+
+    def _validate(self, route: Route, body: bytes, query: dict[str, list[str]]) -> tuple[str, str] | None:
+        for parameter in route.operation.get("parameters", []):
+            if parameter.get("in") == "query" and parameter.get("required") and parameter["name"] not in query:
+                return "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{parameter['name']}]"
+        request_body = route.operation.get("requestBody")
+        if not request_body:
+            return None
+        schema = request_body.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            return None
+        try:
+            document = json.loads(body) if body else None
+        except ValueError:
+            return "BAD_REQUEST_BODY", "Invalid request body"
+        if document is None and request_body.get("required"):
+            return "BAD_REQUEST_BODY", "Invalid request body"
+        reference = schema.get("$ref", "").removeprefix("#")
+        validator = Draft4Validator(
+            {"$ref": f"{_OPENAPI_URI}#{reference}"} if reference else schema, registry=self._registry
+        )
+        errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+        if errors:
+            first = errors[0]
+            where = "/".join(str(part) for part in first.absolute_path) or "(root)"
+            return "BAD_REQUEST_BODY", f"Invalid request body: {where}: {first.message}"
+        return None
+
+    # -- responses -----------------------------------------------------------------------------
+
+    def _gateway_error(
+        self,
+        response_type: str,
+        request_id: str,
+        message: str,
+        status: int | None = None,
+        details: list[str] | None = None,
+    ) -> HttpResponse:
+        """API Gateway's own error, shaped by the gateway response of its type. Locally, the
+        validation problem also goes into `details`, which helps a client developer most."""
+        configured = self.gateway_responses.get(response_type) or self.gateway_responses.get(
+            "DEFAULT_5XX" if response_type == "DEFAULT_5XX" else "DEFAULT_4XX", {}
+        )
+        template = configured.get("responseTemplates", {}).get("application/json", "")
+        body = template.replace("$context.requestId", request_id).replace(
+            "$context.error.messageString", json.dumps(message)
+        )
+        if details:
+            body = body.replace('"details":[]', f'"details":{json.dumps(details)}')
+        headers = [("Content-Type", "application/json")]
+        for name, value in configured.get("responseParameters", {}).items():
+            headers.append((name.removeprefix("gatewayresponse.header."), str(value).strip("'")))
+        return HttpResponse(status or int(configured.get("statusCode", 500)), headers, body.encode("utf-8"))
+
+    def _mock(self, route: Route) -> HttpResponse:
+        integration = route.operation["x-amazon-apigateway-integration"]
+        default = integration.get("responses", {}).get("default", {})
+        headers = [
+            (name.removeprefix("method.response.header."), str(value).strip("'"))
+            for name, value in default.get("responseParameters", {}).items()
+        ]
+        return HttpResponse(int(default.get("statusCode", 200)), headers, b"")
+
+    def _proxy_event(
+        self,
+        route: Route,
+        path: str,
+        query_string: str,
+        path_parameters: dict[str, str],
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        request_id: str,
+        claims: dict[str, str] | None,
+    ) -> dict[str, Any]:
+        query = parse_qs(query_string, keep_blank_values=True)
+        try:
+            text_body: str | None = body.decode("utf-8") if body else None
+            encoded = False
+        except UnicodeDecodeError:
+            text_body, encoded = base64.b64encode(body).decode("ascii"), True
+        now = datetime.now(UTC)
+        context: dict[str, Any] = {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "resourceId": route.path,
+            "resourcePath": route.path,
+            "httpMethod": route.method,
+            "path": f"/{self.stage}{path}",
+            "stage": self.stage,
+            "protocol": "HTTP/1.1",
+            "requestId": request_id,
+            "extendedRequestId": request_id,
+            "requestTime": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "requestTimeEpoch": int(now.timestamp() * 1000),
+            "identity": {"sourceIp": source_ip, "userAgent": _header(headers, "User-Agent")},
+        }
+        if claims is not None:
+            context["authorizer"] = {"claims": claims}
+        return {
+            "resource": route.path,
+            "path": path,
+            "httpMethod": route.method,
+            "headers": headers,
+            "multiValueHeaders": {name: [value] for name, value in headers.items()},
+            "queryStringParameters": {name: values[-1] for name, values in query.items()} or None,
+            "multiValueQueryStringParameters": query or None,
+            "pathParameters": path_parameters or None,
+            "stageVariables": None,
+            "requestContext": context,
+            "body": text_body,
+            "isBase64Encoded": encoded,
+        }
+
+
+def _header(headers: dict[str, str], name: str) -> str | None:
+    wanted = name.lower()
+    return next((value for key, value in headers.items() if key.lower() == wanted), None)
+
+
+def _proxy_response(result: Any) -> HttpResponse:
+    if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
+        raise ValueError("malformed Lambda proxy response")
+    headers = list((result.get("headers") or {}).items())
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers.extend((name, value) for value in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+    return HttpResponse(result["statusCode"], [(k, str(v)) for k, v in headers], raw)

@@ -1,0 +1,384 @@
+"""The whole backend on one machine, without Docker: emulation, functions, gateway, triggers.
+
+Start-up: the AWS emulation (moto server) starts, every resource in the template is
+provisioned in it, the stand-ins start, the functions are registered (each is loaded on its
+first call), event sources are wired from the functions' `Events`, a demo user is seeded, and
+the gateway serves the API. Everything is read from template.yaml and api/openapi.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from moto.server import ThreadedMotoServer
+
+from local.auth import CognitoAuthorizer
+from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
+from local.gateway import Gateway, HttpResponse
+from local.intrinsics import ACCOUNT_ID
+from local.provision import LocalResources
+from local.runtime import LocalFunction
+from local.schedule_expressions import Schedule
+from local.standins import StandInServer
+from local.triggers import QueueSource, ScheduleSource, Triggers
+
+DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
+LOCAL_PARAMETERS = {"Stage": "dev", "CorsAllowedOrigins": "http://localhost:3000,http://localhost:8080"}
+
+
+@dataclass
+class StackConfig:
+    host: str = "127.0.0.1"
+    api_port: int = 3000
+    aws_port: int = 5000
+    region: str = "eu-west-1"
+    template: dict[str, Any] | None = None  # default: template.yaml
+    template_root: Path = PROJECT_ROOT  # CodeUri and ContentUri are relative to it
+    openapi_path: Path = OPENAPI_PATH
+    parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
+    run_schedules: bool = True
+    seed_demo_user: bool = True
+    log: Callable[[dict[str, Any]], None] | None = None
+
+
+@dataclass
+class _Running:
+    """The parts of a started stack; they exist together or not at all."""
+
+    moto: ThreadedMotoServer
+    http: ThreadingHTTPServer
+    resources: LocalResources
+    standins: StandInServer
+    triggers: Triggers
+    gateway: Gateway | None = None
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig | None = None) -> None:
+        self.config = config or StackConfig()
+        self.template = self.config.template or load_template()
+        self.functions: dict[str, LocalFunction] = {}
+        self._log = self.config.log or _print_json
+        self._running: _Running | None = None
+
+    @property
+    def running(self) -> _Running:
+        if self._running is None:
+            raise RuntimeError("the local stack is not started")
+        return self._running
+
+    @property
+    def resources(self) -> LocalResources:
+        return self.running.resources
+
+    @property
+    def standins(self) -> StandInServer:
+        return self.running.standins
+
+    @property
+    def triggers(self) -> Triggers:
+        return self.running.triggers
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        moto.start()
+        http = ThreadingHTTPServer((self.config.host, self.config.api_port), self._request_handler())
+        http.daemon_threads = True
+        host, port = moto.get_host_and_port()
+        resources = LocalResources(
+            self.template,
+            self.config.parameters,
+            self.config.region,
+            f"http://{host}:{port}",
+            _url_of(http),
+        )
+        resources.provision_all()
+        standins = StandInServer(self._read_s3_object, host=self.config.host)
+        standins.start()
+        triggers = Triggers(resources.client("sqs"), self.invoke, self.config.region, ACCOUNT_ID)
+        self._running = _Running(moto, http, resources, standins, triggers)
+        self._register_functions()
+        self._wire_event_sources()
+        self._running.gateway = Gateway(
+            load_yaml(self.config.openapi_path),
+            resources.resolve,
+            self._authorizer(),
+            self.invoke,
+            self.stage,
+            self._log,
+        )
+        if self.config.seed_demo_user:
+            self._seed_demo_user()
+        triggers.start(run_schedules=self.config.run_schedules)
+        threading.Thread(target=http.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._running is None:
+            return
+        running, self._running = self._running, None
+        running.triggers.stop()
+        running.http.shutdown()
+        running.http.server_close()
+        running.standins.stop()
+        running.moto.stop()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    # -- facts -----------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return _url_of(self.running.http)
+
+    @property
+    def aws_endpoint(self) -> str:
+        return self.resources.endpoint_url
+
+    @property
+    def stage(self) -> str:
+        return str(self.config.parameters.get("Stage", "dev"))
+
+    def _logical_ids_of(self, resource_type: str) -> list[str]:
+        return [
+            name for name in resources_of_type(self.template, resource_type) if self.resources.resolver.is_enabled(name)
+        ]
+
+    @property
+    def user_pool_id(self) -> str:
+        return self.resources.physical_id(self._logical_ids_of("AWS::Cognito::UserPool")[0])
+
+    @property
+    def user_pool_client_id(self) -> str:
+        return self.resources.physical_id(self._logical_ids_of("AWS::Cognito::UserPoolClient")[0])
+
+    def config_document(self) -> dict[str, Any]:
+        """What a client or script needs to sign up, sign in and call the API."""
+        return {
+            "apiUrl": self.api_url,
+            "region": self.config.region,
+            "userPoolId": self.user_pool_id,
+            "userPoolClientId": self.user_pool_client_id,
+            "cognitoEndpoint": self.aws_endpoint,
+            "awsEndpoint": self.aws_endpoint,
+            "standInsEndpoint": self.standins.url,
+            "demoUser": dict(DEMO_USER) if self.config.seed_demo_user else None,
+            "functions": sorted(self.functions),
+            "schedules": sorted(self.triggers.schedules),
+        }
+
+    def access_token(self, email: str = DEMO_USER["email"], password: str = DEMO_USER["password"]) -> str:
+        result = self.resources.client("cognito-idp").initiate_auth(
+            ClientId=self.user_pool_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return result["AuthenticationResult"]["AccessToken"]
+
+    # -- functions -------------------------------------------------------------------------------
+
+    def invoke(self, logical_id: str, event: Any) -> Any:
+        if logical_id not in self.functions:
+            raise KeyError(f"no function {logical_id} in the template")
+        return self.functions[logical_id].invoke(event)
+
+    def _register_functions(self) -> None:
+        resolve = self.resources.resolve
+        function_globals = self.template.get("Globals", {}).get("Function", {})
+        for logical_id in self._logical_ids_of("AWS::Serverless::Function"):
+            properties = {**function_globals, **self.template["Resources"][logical_id]["Properties"]}
+            variables = {
+                **function_globals.get("Environment", {}).get("Variables", {}),
+                **self.template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}),
+            }
+            name = self.resources.physical_id(logical_id)
+            environment = {key: _as_env(value) for key, value in resolve(variables).items()}
+            environment.update(
+                {
+                    "AWS_ENDPOINT_URL": self.aws_endpoint,
+                    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": self.standins.url,
+                    "AWS_ENDPOINT_URL_TEXTRACT": self.standins.url,
+                    "AWS_ACCESS_KEY_ID": "local",
+                    "AWS_SECRET_ACCESS_KEY": "local",
+                    "AWS_SESSION_TOKEN": "local",
+                    "AWS_REGION": self.config.region,
+                    "AWS_DEFAULT_REGION": self.config.region,
+                    "AWS_LAMBDA_FUNCTION_NAME": name,
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(properties.get("MemorySize", 128)),
+                    "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon locally
+                }
+            )
+            layers = [self._layer_dir(layer) for layer in properties.get("Layers", [])]
+            self.functions[logical_id] = LocalFunction(
+                logical_id=logical_id,
+                function_name=name,
+                arn=self.resources.attribute(logical_id, "Arn"),
+                code_dir=self.config.template_root / properties["CodeUri"],
+                handler=properties["Handler"],
+                layer_dirs=[layer for layer in layers if layer is not None],
+                environment=environment,
+                timeout_seconds=int(properties.get("Timeout", 3)),
+                memory_mb=int(properties.get("MemorySize", 128)),
+                events=properties.get("Events", {}),
+            )
+
+    def _layer_dir(self, layer: Any) -> Path | None:
+        if isinstance(layer, dict) and "Ref" in layer:
+            resource = self.template["Resources"].get(layer["Ref"], {})
+            if resource.get("Type") == "AWS::Serverless::LayerVersion":
+                return self.config.template_root / resource["Properties"]["ContentUri"]
+        return None  # a published layer ARN has no local source
+
+    def _wire_event_sources(self) -> None:
+        for logical_id, function in self.functions.items():
+            for name, event in function.events.items():
+                properties = event.get("Properties", {})
+                kind = event["Type"]
+                if kind == "SQS":
+                    queue_arn = self.resources.resolve(properties["Queue"])
+                    queue_url = self.resources.client("sqs").get_queue_url(QueueName=queue_arn.rsplit(":", 1)[1])[
+                        "QueueUrl"
+                    ]
+                    self.triggers.add_queue(
+                        QueueSource(
+                            logical_id,
+                            queue_url,
+                            queue_arn,
+                            batch_size=int(properties.get("BatchSize", 10)),
+                            report_item_failures="ReportBatchItemFailures"
+                            in properties.get("FunctionResponseTypes", []),
+                        )
+                    )
+                elif kind == "S3":
+                    events = properties["Events"] if isinstance(properties["Events"], list) else [properties["Events"]]
+                    rules = properties.get("Filter", {}).get("S3Key", {}).get("Rules", [])
+                    self.triggers.add_s3_source(
+                        self.resources.client("s3"),
+                        logical_id,
+                        self.resources.resolve(properties["Bucket"]),
+                        events,
+                        self.resources.resolve(rules),
+                    )
+                elif kind in ("Schedule", "ScheduleV2"):
+                    expression = properties.get("Schedule") or properties.get("ScheduleExpression")
+                    payload = properties.get("Input")
+                    self.triggers.add_schedule(
+                        ScheduleSource(
+                            logical_id,
+                            properties.get("Name", f"{logical_id}-{name}"),
+                            Schedule(expression),
+                            json.loads(payload) if isinstance(payload, str) else None,
+                        )
+                    )
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _authorizer(self) -> CognitoAuthorizer:
+        return CognitoAuthorizer(self.aws_endpoint, self.config.region, self.user_pool_id, {self.user_pool_client_id})
+
+    def _seed_demo_user(self) -> None:
+        cognito = self.resources.client("cognito-idp")
+        cognito.admin_create_user(
+            UserPoolId=self.user_pool_id,
+            Username=DEMO_USER["email"],
+            MessageAction="SUPPRESS",
+            UserAttributes=[
+                {"Name": "email", "Value": DEMO_USER["email"]},
+                {"Name": "email_verified", "Value": "true"},
+            ],
+        )
+        cognito.admin_set_user_password(
+            UserPoolId=self.user_pool_id,
+            Username=DEMO_USER["email"],
+            Password=DEMO_USER["password"],
+            Permanent=True,
+        )
+
+    def _read_s3_object(self, bucket: str, key: str) -> bytes:
+        return self.resources.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    def _local_endpoint(self, method: str, path: str, body: bytes) -> HttpResponse:
+        parts = path.strip("/").split("/")
+        try:
+            if method == "GET" and parts == ["_local", "config"]:
+                return _json_response(200, self.config_document())
+            if method == "GET" and parts == ["_local", "triggers"]:
+                return _json_response(200, {"history": self.triggers.stats.history})
+            if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "schedules"]:
+                if parts[2] not in self.triggers.schedules:
+                    return _json_response(404, {"error": "NOT_FOUND", "message": f"no schedule for {parts[2]}"})
+                return _json_response(200, {"function": parts[2], "result": self.triggers.fire(parts[2])})
+            if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "invoke"]:
+                if parts[2] not in self.functions:
+                    return _json_response(404, {"error": "NOT_FOUND", "message": f"no function {parts[2]}"})
+                return _json_response(200, {"result": self.invoke(parts[2], json.loads(body or b"{}"))})
+        except Exception as error:
+            return _json_response(500, {"error": "INTERNAL_ERROR", "message": repr(error)})
+        return _json_response(404, {"error": "NOT_FOUND", "message": "no such local endpoint"})
+
+    def _request_handler(self) -> type[BaseHTTPRequestHandler]:
+        stack = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.path.startswith("/_local/"):
+                    response = stack._local_endpoint(self.command, self.path.split("?", 1)[0], body)
+                elif stack.running.gateway is None:
+                    response = _json_response(503, {"error": "INTERNAL_ERROR", "message": "starting"})
+                else:
+                    response = stack.running.gateway.handle(
+                        self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+                    )
+                self.send_response(response.status)
+                for name, value in response.headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(response.body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(response.body)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+            def log_message(self, *_: Any) -> None:
+                pass  # the gateway logs one structured line per request
+
+        return Handler
+
+
+def _url_of(server: ThreadingHTTPServer) -> str:
+    host, port = server.server_address[:2]
+    return f"http://{host}:{port}"
+
+
+def _as_env(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+def _json_response(status: int, body: Any) -> HttpResponse:
+    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body, default=str).encode("utf-8"))
+
+
+def _print_json(line: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(line) + "\n")
+    sys.stdout.flush()

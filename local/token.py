@@ -1,0 +1,48 @@
+"""`make token`: print a fresh access token for the demo user of a running local stack."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import urllib.request
+
+import boto3
+
+
+def fetch_config(api_url: str) -> dict:
+    with urllib.request.urlopen(f"{api_url}/_local/config", timeout=5) as response:  # noqa: S310 (local URL)
+        return json.load(response)
+
+
+def access_token(config: dict, email: str, password: str) -> str:
+    cognito = boto3.client(
+        "cognito-idp",
+        region_name=config["region"],
+        endpoint_url=config["cognitoEndpoint"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
+    )
+    result = cognito.initiate_auth(
+        ClientId=config["userPoolClientId"],
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return result["AuthenticationResult"]["AccessToken"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local.token", description=__doc__)
+    parser.add_argument("--api", default="http://127.0.0.1:3000")
+    args = parser.parse_args(argv)
+    try:
+        config = fetch_config(args.api)
+    except OSError:
+        print(f"No local stack answers at {args.api}; start it with `make dev`.", file=sys.stderr)
+        return 1
+    print(access_token(config, config["demoUser"]["email"], config["demoUser"]["password"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

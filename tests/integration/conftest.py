@@ -1,0 +1,132 @@
+"""One local stack per test module, on free ports, from template.yaml plus probe functions."""
+
+from __future__ import annotations
+
+import copy
+import json
+import urllib.error
+import urllib.request
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from local.cfn_template import load_template
+from local.stack import LocalStack, StackConfig
+
+PROBES = Path(__file__).parent / "probes"
+
+
+def _function(code_uri: str, environment: dict[str, Any], events: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "CodeUri": code_uri,
+            "Handler": "app.lambda_handler",
+            "Environment": {"Variables": environment},
+            "Events": events or {},
+        },
+    }
+
+
+def probe_template(reloadable_dir: Path) -> dict[str, Any]:
+    """template.yaml with probe functions: an SQS consumer, a schedule, twins, a reloadable one."""
+    template = copy.deepcopy(load_template())
+    table = {"TABLE_NAME": {"Ref": "ReceiptVaultTable"}}
+    template["Resources"].update(
+        {
+            "ProbeDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "probe-dlq"}},
+            "ProbeQueue": {
+                "Type": "AWS::SQS::Queue",
+                "Properties": {
+                    "QueueName": "probe",
+                    "VisibilityTimeout": 30,
+                    "RedrivePolicy": {
+                        "deadLetterTargetArn": {"Fn::GetAtt": ["ProbeDeadLetterQueue", "Arn"]},
+                        "maxReceiveCount": 2,
+                    },
+                },
+            },
+            "ProbeQueueFunction": _function(
+                str(PROBES / "queue_probe"),
+                table,
+                {
+                    "Work": {
+                        "Type": "SQS",
+                        "Properties": {
+                            "Queue": {"Fn::GetAtt": ["ProbeQueue", "Arn"]},
+                            "BatchSize": 5,
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                        },
+                    },
+                },
+            ),
+            "ProbeScheduleFunction": _function(
+                str(PROBES / "schedule_probe"),
+                table,
+                {
+                    "Daily": {"Type": "Schedule", "Properties": {"Schedule": "cron(0 8 * * ? *)"}},
+                },
+            ),
+            "TwinAFunction": _function(str(PROBES / "twin_a"), {"TWIN_VARIABLE": "a"}),
+            "TwinBFunction": _function(str(PROBES / "twin_b"), {"TWIN_VARIABLE": "b"}),
+            "ReloadableFunction": _function(str(reloadable_dir), {}),
+        }
+    )
+    return template
+
+
+@dataclass
+class HttpResult:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+
+def http(
+    stack: LocalStack,
+    method: str,
+    path: str,
+    body: Any = None,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    raw: bytes | None = None,
+) -> HttpResult:
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(  # noqa: S310 (the local stack's http URL)
+        stack.api_url + path, data=data, method=method, headers=all_headers
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local stack)
+            payload, status, response_headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        payload, status, response_headers = error.read(), error.code, dict(error.headers)
+    return HttpResult(status, json.loads(payload) if payload else None, response_headers)
+
+
+@pytest.fixture(scope="module")
+def reloadable_dir(tmp_path_factory) -> Path:
+    directory = tmp_path_factory.mktemp("reloadable")
+    (directory / "app.py").write_text("def lambda_handler(event, context):\n    return {'version': 1}\n")
+    return directory
+
+
+@pytest.fixture(scope="module")
+def stack(reloadable_dir):
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    log_lines: list[dict[str, Any]] = []
+    config = StackConfig(
+        api_port=0,
+        aws_port=0,
+        run_schedules=False,
+        template=probe_template(reloadable_dir),
+        log=log_lines.append,
+    )
+    with LocalStack(config) as running:
+        running.log_lines = log_lines
+        yield running

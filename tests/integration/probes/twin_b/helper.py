@@ -1,0 +1,3 @@
+"""A helper module whose name the other twin uses too."""
+
+NAME = "twin-b"

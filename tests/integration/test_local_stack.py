@@ -1,0 +1,300 @@
+"""The local stack over HTTP, as a client developer meets it: auth, validation, CORS, flows, triggers."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import moto
+import pytest
+from joserfc import jwk, jwt
+
+from local import example_client
+from tests.integration.conftest import http
+
+MOTO_SIGNING_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
+
+
+def new_user_token(stack) -> str:
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    return example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
+
+
+def forged_token(stack, **claims) -> str:
+    """A token signed with the emulated pool's own key, so only the claims are wrong."""
+    key = jwk.RSAKey.import_key(json.loads(gzip.decompress(MOTO_SIGNING_KEY.read_bytes())))
+    now = int(time.time())
+    payload = {
+        "iss": f"https://cognito-idp.eu-west-1.amazonaws.com/{stack.user_pool_id}",
+        "sub": str(uuid.uuid4()),
+        "client_id": stack.user_pool_client_id,
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 3600,
+        **claims,
+    }
+    return jwt.encode({"alg": "RS256", "kid": "dummy"}, payload, key)
+
+
+def aws(stack, service: str):
+    return stack.resources.client(service)
+
+
+# -- the gateway -----------------------------------------------------------------------------
+
+
+def test_health_is_served_without_a_token(stack):
+    response = http(stack, "GET", "/health")
+
+    assert response.status == 200 and response.body["status"] == "ok"
+
+
+def test_a_request_without_a_token_is_401_in_the_standard_shape(stack):
+    response = http(stack, "GET", "/receipts")
+
+    assert response.status == 401
+    assert response.body["error"] == "UNAUTHORIZED" and response.body["requestId"]
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+@pytest.mark.parametrize(
+    "make_token",
+    [
+        pytest.param(lambda stack: forged_token(stack, exp=int(time.time()) - 60), id="expired"),
+        pytest.param(lambda stack: new_user_token(stack)[:-4] + "AAAA", id="tampered-signature"),
+        pytest.param(lambda stack: forged_token(stack, client_id="another-client"), id="another-app-client"),
+        pytest.param(
+            lambda stack: forged_token(stack, iss="https://cognito-idp.eu-west-1.amazonaws.com/x"),
+            id="another-pool",
+        ),
+        pytest.param(lambda stack: "not.a.jwt", id="garbage"),
+    ],
+)
+def test_an_invalid_token_is_401(stack, make_token):
+    response = http(stack, "GET", "/receipts", token=make_token(stack))
+
+    assert response.status == 401 and response.body["error"] == "UNAUTHORIZED"
+
+
+def test_an_id_token_is_refused_where_an_access_token_is_required(stack):
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
+    id_token = aws(stack, "cognito-idp").initiate_auth(
+        ClientId=stack.user_pool_client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": "Sup3r-Secret!"},
+    )["AuthenticationResult"]["IdToken"]
+
+    assert http(stack, "GET", "/receipts", token=id_token).status == 401
+
+
+def test_the_claims_of_a_valid_token_reach_the_function(stack):
+    token = new_user_token(stack)
+
+    created = http(stack, "POST", "/receipts", {"storeName": "Lidl"}, token=token)
+    listed_by_other = http(stack, "GET", "/receipts", token=new_user_token(stack))
+
+    assert created.status == 201
+    assert listed_by_other.body["items"] == []
+
+
+def test_a_body_that_breaks_the_model_is_400_before_the_function_runs(stack):
+    token = new_user_token(stack)
+
+    response = http(stack, "POST", "/receipts", {"totalAmount": 12.5, "serverVersion": 3}, token=token)
+
+    assert response.status == 400
+    assert response.body["error"] == "VALIDATION_ERROR" and response.body["details"]
+    assert http(stack, "GET", "/receipts", token=token).body["items"] == []
+    assert stack.log_lines[-2]["function"] is None  # the gateway answered, no function ran
+
+
+def test_malformed_json_is_400(stack):
+    response = http(stack, "POST", "/receipts", token=new_user_token(stack), raw=b"{oops")
+
+    assert response.status == 400 and response.body["error"] == "VALIDATION_ERROR"
+
+
+def test_an_unknown_route_is_404(stack):
+    response = http(stack, "GET", "/nowhere", token=new_user_token(stack))
+
+    assert response.status == 404 and response.body["error"] == "NOT_FOUND"
+
+
+def test_a_cors_preflight_is_answered_without_auth(stack):
+    response = http(
+        stack,
+        "OPTIONS",
+        "/receipts/0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "PUT"},
+    )
+
+    assert response.status == 204
+    assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "PUT" in response.headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+
+
+def test_every_request_is_logged_in_one_structured_line(stack):
+    http(stack, "GET", "/health")
+
+    line = stack.log_lines[-1]
+    assert line["function"] == "HealthFunction" and line["status"] == 200
+    assert line["method"] == "GET" and line["path"] == "/health" and isinstance(line["ms"], float)
+
+
+# -- the flows -------------------------------------------------------------------------------
+
+
+def test_a_client_that_knows_only_the_config_can_sign_up_and_manage_receipts(stack):
+    restored = example_client.run(stack.api_url)
+
+    assert restored["status"] == "archived"
+
+
+def test_receipts_and_categories_over_http(stack):
+    token = new_user_token(stack)
+    receipt_id = str(uuid.uuid4())
+
+    created = http(
+        stack,
+        "POST",
+        "/receipts",
+        {
+            "receiptId": receipt_id,
+            "storeName": "IKEA",
+            "totalAmount": "89.90",
+            "currency": "EUR",
+            "purchaseDate": "2026-09-01",
+        },
+        token=token,
+    )
+    again = http(
+        stack,
+        "POST",
+        "/receipts",
+        {
+            "receiptId": receipt_id,
+            "storeName": "IKEA",
+            "totalAmount": "89.90",
+            "currency": "EUR",
+            "purchaseDate": "2026-09-01",
+        },
+        token=token,
+    )
+    fetched = http(stack, "GET", f"/receipts/{receipt_id}", token=token)
+    foreign = http(stack, "GET", f"/receipts/{receipt_id}", token=new_user_token(stack))
+    status = http(
+        stack,
+        "PATCH",
+        f"/receipts/{receipt_id}/status",
+        {"status": "returned", "serverVersion": 1},
+        token=token,
+    )
+    categories = http(stack, "PUT", "/categories", {"custom": ["Furniture"], "version": 0}, token=token)
+    stale = http(stack, "PUT", "/categories", {"custom": ["Other"], "version": 0}, token=token)
+
+    assert (created.status, again.status, fetched.status, foreign.status) == (201, 200, 200, 404)
+    assert status.body["status"] == "returned"
+    assert categories.body["version"] == 1 and stale.status == 409
+
+
+def test_local_config_tells_a_client_everything_it_needs(stack):
+    config = http(stack, "GET", "/_local/config").body
+
+    assert config["apiUrl"] == stack.api_url
+    assert {
+        "region",
+        "userPoolId",
+        "userPoolClientId",
+        "cognitoEndpoint",
+        "awsEndpoint",
+        "demoUser",
+    } <= config.keys()
+    demo = config["demoUser"]
+    assert stack.access_token(demo["email"], demo["password"])
+
+
+# -- triggers --------------------------------------------------------------------------------
+
+
+def _probe_items(stack, prefix: str) -> list[dict]:
+    table = stack.resources.physical_id("ReceiptVaultTable")
+    return aws(stack, "dynamodb").query(
+        TableName=table,
+        KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": "PROBE"}, ":prefix": {"S": prefix}},
+    )["Items"]
+
+
+def _eventually(check, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_a_schedule_fires_on_demand_with_an_eventbridge_event(stack):
+    response = http(stack, "POST", "/_local/schedules/ProbeScheduleFunction")
+
+    assert response.status == 200
+    assert response.body["result"] == {"detailType": "Scheduled Event", "function": "ProbeScheduleFunction"}
+    assert _probe_items(stack, "SCHEDULE#")[0]["source"]["S"] == "aws.events"
+    assert http(stack, "POST", "/_local/schedules/NoSuchFunction").status == 404
+
+
+def test_sqs_messages_are_processed_and_a_poison_message_lands_in_the_dlq(stack):
+    sqs = aws(stack, "sqs")
+    queue = sqs.get_queue_url(QueueName="probe")["QueueUrl"]
+    dlq = sqs.get_queue_url(QueueName="probe-dlq")["QueueUrl"]
+    good = [str(uuid.uuid4()) for _ in range(3)]
+
+    for message_id in good:
+        sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": message_id}))
+    sqs.send_message(QueueUrl=queue, MessageBody=json.dumps({"id": "bad", "poison": True}))
+
+    processed = _eventually(
+        lambda: {item["SK"]["S"] for item in _probe_items(stack, "MESSAGE#")} >= {f"MESSAGE#{m}" for m in good}
+    )
+    dead = _eventually(lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages"))
+    assert processed
+    assert dead and json.loads(dead[0]["Body"]) == {"id": "bad", "poison": True}
+    assert "MESSAGE#bad" not in {item["SK"]["S"] for item in _probe_items(stack, "MESSAGE#")}
+
+
+# -- the runtime -----------------------------------------------------------------------------
+
+
+def test_functions_with_same_named_modules_and_own_variables_stay_isolated(stack):
+    first = http(stack, "POST", "/_local/invoke/TwinAFunction", {}).body["result"]
+    second = http(stack, "POST", "/_local/invoke/TwinBFunction", {}).body["result"]
+    third = http(stack, "POST", "/_local/invoke/TwinAFunction", {}).body["result"]
+
+    assert first == third == {"helper": "twin-a", "variable": "a"}
+    assert second == {"helper": "twin-b", "variable": "b"}
+
+
+def test_a_handler_change_is_picked_up_without_a_restart(stack, reloadable_dir):
+    assert http(stack, "POST", "/_local/invoke/ReloadableFunction", {}).body["result"] == {"version": 1}
+    source = reloadable_dir / "app.py"
+    source.write_text(source.read_text().replace("'version': 1", "'version': 2"))
+    later = time.time() + 5
+    os.utime(source, (later, later))  # a coarse file-system clock must still see a change
+
+    assert http(stack, "POST", "/_local/invoke/ReloadableFunction", {}).body["result"] == {"version": 2}
+
+
+def test_functions_reach_the_emulation_and_the_stand_ins_through_their_endpoints(stack):
+    function = stack.functions["ReceiptCrudFunction"]
+
+    assert function.environment["AWS_ENDPOINT_URL"] == stack.aws_endpoint
+    assert function.environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == stack.standins.url
+    assert function.environment["TABLE_NAME"] == "ReceiptVault-dev"
+    assert boto3.client  # the functions use plain boto3: nothing in src/ knows about the local stack
