@@ -20,12 +20,12 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from local.cfn_template import load_template, resources_of_type  # noqa: E402
+from local.intrinsics import Resolver  # noqa: E402
 
 LIMIT = 1.5
 LAYER_DIR = ROOT / "src" / "layers" / "common"
@@ -46,21 +46,6 @@ import app
 assert callable(app.lambda_handler)
 print(time.perf_counter() - started)
 """
-
-PLACEHOLDERS = {
-    "TABLE_NAME": "ReceiptVault-bench",
-    "CORS_ALLOWED_ORIGINS": "https://app.receiptvault.app",
-    "PAGINATION_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench",
-}
-
-
-def resolve(name: str, value: Any, parameters: dict[str, Any]) -> str:
-    """A literal as is, a parameter reference as its default, anything else a placeholder."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and value.get("Ref") in parameters:
-        return str(parameters[value["Ref"]]["Default"])
-    return PLACEHOLDERS.get(name, "placeholder")
 
 
 def lambda_environment(function_name: str, declared: dict[str, str]) -> dict[str, str]:
@@ -93,11 +78,19 @@ def main() -> int:
 
     template = load_template()
     global_environment = template["Globals"]["Function"]["Environment"]["Variables"]
+    # Deployed values: parameter defaults, and a placeholder name for every resource.
+    resolver = Resolver(
+        template,
+        {},
+        "eu-west-1",
+        lambda name: f"{name}-bench",
+        lambda name, attribute: f"arn:aws:bench:eu-west-1:123456789012:{name}",
+    )
     functions = {}
     for name, resource in sorted(resources_of_type(template, "AWS::Serverless::Function").items()):
         properties = resource["Properties"]
         variables = {**global_environment, **properties.get("Environment", {}).get("Variables", {})}
-        declared = {key: resolve(key, value, template["Parameters"]) for key, value in variables.items()}
+        declared = {key: str(value) for key, value in resolver.resolve(variables).items()}
         code = HANDLER_CODE.format(code_dir=str(ROOT / properties["CodeUri"]), layer_dir=str(LAYER_DIR))
         functions[name] = (code, lambda_environment(name, declared))
 

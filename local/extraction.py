@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 _AMOUNT = r"(-?\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{2})|-?\d+(?:[.,]\d{2}))"
 _AMOUNT_AT_END = re.compile(_AMOUNT + r"\s*(?:€|EUR|\$|USD|£|GBP|CHF)?\s*[A-Z]?$")
-_TOTAL_WORDS = re.compile(
-    r"\b(total|gesamt|summe|zu zahlen|betrag|σύνολο|συνολο|πληρωτέο|montant|à payer|a payer|ttc|amount due)\b",
-    re.IGNORECASE,
-)
-_TAX_WORDS = re.compile(r"\b(vat|tax|mwst|ust|φπα|φ\.π\.α|tva)\b", re.IGNORECASE)
+# Keywords are matched on text folded to lower case without accents (see _plain).
+_TOTAL_WORDS = re.compile(r"\b(total|gesamt|summe|zu zahlen|betrag|συνολο|πληρωτεο|montant|a payer|ttc|amount due)\b")
+_TAX_WORDS = re.compile(r"\b(vat|tax|mwst|ust|φπα|φ\.π\.α|tva)\b")
 _SKIP_WORDS = re.compile(
-    r"\b(subtotal|zwischensumme|change|rückgeld|ρέστα|rendu|visa|mastercard|card|karte|cash|bar|μετρητά|"
-    r"κάρτα|espèces|cb|tip|trinkgeld|pourboire|φιλοδώρημα)\b",
-    re.IGNORECASE,
+    r"\b(subtotal|zwischensumme|change|ruckgeld|ρεστα|rendu|visa|mastercard|card|karte|cash|bar|μετρητα|"
+    r"καρτα|especes|cb|tip|trinkgeld|pourboire|φιλοδωρημα)\b"
 )
 _DATES = (
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
@@ -39,14 +37,20 @@ _CURRENCIES = (
     ("$", "USD"),
 )
 _PAYMENT = (
-    (re.compile(r"\b(visa|mastercard|maestro|amex|card|karte|ec-karte|κάρτα|carte|cb)\b", re.I), "card"),
-    (re.compile(r"\b(cash|bar|bargeld|μετρητά|espèces)\b", re.I), "cash"),
+    (re.compile(r"\b(visa|mastercard|maestro|amex|card|karte|ec-karte|καρτα|carte|cb)\b"), "card"),
+    (re.compile(r"\b(cash|bar|bargeld|μετρητα|especes)\b"), "cash"),
 )
 _WARRANTY = re.compile(
-    r"(warranty|garantie|gewährleistung|εγγύηση)\D{0,20}(\d{1,2})\s*(months?|monate?|μήνες|mois|years?|jahre?|έτη|χρόνια|ans?)",
-    re.IGNORECASE,
+    r"(warranty|garantie|gewahrleistung|εγγυηση)\D{0,20}(\d{1,2})\s*"
+    r"(months?|monate?|μηνες|mois|years?|jahre?|ετη|χρονια|ans?)"
 )
 _QUANTITY = re.compile(r"^(\d+(?:[.,]\d+)?)\s*[xX×]\s+")
+
+
+def _plain(text: str) -> str:
+    """Lower case without accents, so that ΚΑΡΤΑ matches κάρτα and à payer matches a payer."""
+    decomposed = unicodedata.normalize("NFD", text.casefold())
+    return "".join(char for char in decomposed if unicodedata.category(char) != "Mn")
 
 
 def parse_amount(text: str) -> Decimal | None:
@@ -86,6 +90,7 @@ def _amount_at_end(line: str) -> Decimal | None:
 def extract_receipt(ocr_text: str) -> dict[str, Any]:
     """Structured fields, a confidence in 0..1 and a confidence per field."""
     lines = [line.strip() for line in ocr_text.splitlines() if line.strip()]
+    plain = {line: _plain(line) for line in lines}
     result: dict[str, Any] = {}
     field_confidence: dict[str, float] = {}
 
@@ -102,14 +107,14 @@ def extract_receipt(ocr_text: str) -> dict[str, Any]:
     totals = [
         amount
         for line in lines
-        if _TOTAL_WORDS.search(line) and not _TAX_WORDS.search(line)
+        if _TOTAL_WORDS.search(plain[line]) and not _TAX_WORDS.search(plain[line])
         if (amount := _amount_at_end(line)) is not None
     ]
     if totals:
         result["total"] = str(max(totals))
         field_confidence["total"] = 0.95
 
-    taxes = [amount for line in lines if _TAX_WORDS.search(line) if (amount := _amount_at_end(line)) is not None]
+    taxes = [amount for line in lines if _TAX_WORDS.search(plain[line]) if (amount := _amount_at_end(line)) is not None]
     if taxes:
         result["tax"] = str(taxes[0])
         field_confidence["tax"] = 0.8
@@ -122,7 +127,8 @@ def extract_receipt(ocr_text: str) -> dict[str, Any]:
 
     items = []
     for line in lines[1:]:
-        if _TOTAL_WORDS.search(line) or _TAX_WORDS.search(line) or _SKIP_WORDS.search(line) or _date(line):
+        folded = plain[line]
+        if _TOTAL_WORDS.search(folded) or _TAX_WORDS.search(folded) or _SKIP_WORDS.search(folded) or _date(line):
             continue
         price = _amount_at_end(line)
         if price is None:
@@ -147,16 +153,17 @@ def extract_receipt(ocr_text: str) -> dict[str, Any]:
         result["items"] = items
         field_confidence["items"] = 0.75
 
+    folded_text = _plain(ocr_text)
     for pattern, method in _PAYMENT:
-        if pattern.search(ocr_text):
+        if pattern.search(folded_text):
             result["paymentMethod"] = method
             field_confidence["paymentMethod"] = 0.85
             break
 
-    warranty = _WARRANTY.search(ocr_text)
+    warranty = _WARRANTY.search(folded_text)
     if warranty:
         amount = int(warranty.group(2))
-        is_years = warranty.group(3).lower()[0] in "yjέχa"
+        is_years = warranty.group(3)[0] in "yjεχa"
         result["warrantyMonths"] = amount * 12 if is_years else amount
         field_confidence["warrantyMonths"] = 0.8
 

@@ -31,7 +31,15 @@ from local.standins import StandInServer
 from local.triggers import QueueSource, ScheduleSource, Triggers
 
 DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
-LOCAL_PARAMETERS = {"Stage": "dev", "CorsAllowedOrigins": "http://localhost:3000,http://localhost:8080"}
+# Locally both push platforms exist, with emulated credentials, so pushes can be observed.
+LOCAL_PARAMETERS = {
+    "Stage": "dev",
+    "CorsAllowedOrigins": "http://localhost:3000,http://localhost:8080",
+    "FcmCredentialsParameterName": "/receiptvault/local/fcm-service-account",
+    "ApnsSigningKeyParameterName": "/receiptvault/local/apns-signing-key",
+    "ApnsKeyId": "LOCALKEY01",
+    "ApnsTeamId": "LOCALTEAM1",
+}
 
 
 @dataclass
@@ -335,7 +343,10 @@ class LocalStack:
         stack = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+            protocol_version = "HTTP/1.1"  # keep-alive, as clients expect of API Gateway
+            # Headers and body go out in two writes; without this, Nagle's algorithm and the
+            # client's delayed ACK add about 40 ms to every keep-alive response.
+            disable_nagle_algorithm = True
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

@@ -19,10 +19,17 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 from local.schedule_expressions import Schedule
 
 POLL_WAIT_SECONDS = 1
+
+
+def _as_aws_encodes(key: str) -> str:
+    """S3 events carry keys URL-encoded with `+` for spaces but `/` left alone; moto also
+    encodes `/`. Functions decode with unquote_plus either way."""
+    return quote_plus(unquote_plus(key), safe="/")
 
 
 @dataclass
@@ -150,6 +157,8 @@ class Triggers:
     def _deliver_s3(self, source: QueueSource, messages: list[dict[str, Any]]) -> None:
         for message in messages:
             records = json.loads(message["Body"]).get("Records", [])  # moto also sends an s3:TestEvent
+            for record in records:
+                record["s3"]["object"]["key"] = _as_aws_encodes(record["s3"]["object"]["key"])
             try:
                 if records:
                     self.invoke(source.function, {"Records": records})

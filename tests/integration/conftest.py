@@ -70,6 +70,20 @@ def probe_template(reloadable_dir: Path) -> dict[str, Any]:
                     "Daily": {"Type": "Schedule", "Properties": {"Schedule": "cron(0 8 * * ? *)"}},
                 },
             ),
+            "ProbeS3Function": _function(
+                str(PROBES / "s3_probe"),
+                table,
+                {
+                    "Upload": {
+                        "Type": "S3",
+                        "Properties": {
+                            "Bucket": {"Ref": "ImagesBucket"},
+                            "Events": "s3:ObjectCreated:*",
+                            "Filter": {"S3Key": {"Rules": [{"Name": "prefix", "Value": "probe-uploads/"}]}},
+                        },
+                    },
+                },
+            ),
             "TwinAFunction": _function(str(PROBES / "twin_a"), {"TWIN_VARIABLE": "a"}),
             "TwinBFunction": _function(str(PROBES / "twin_b"), {"TWIN_VARIABLE": "b"}),
             "ReloadableFunction": _function(str(reloadable_dir), {}),

@@ -269,6 +269,42 @@ def test_sqs_messages_are_processed_and_a_poison_message_lands_in_the_dlq(stack)
     assert "MESSAGE#bad" not in {item["SK"]["S"] for item in _probe_items(stack, "MESSAGE#")}
 
 
+def test_an_s3_upload_under_the_declared_prefix_reaches_its_function(stack):
+    s3 = aws(stack, "s3")
+    bucket = stack.resources.physical_id("ImagesBucket")
+
+    s3.put_object(Bucket=bucket, Key="elsewhere/ignored.jpg", Body=b"x")
+    s3.put_object(Bucket=bucket, Key="probe-uploads/receipt.jpg", Body=b"x")
+
+    delivered = _eventually(lambda: _probe_items(stack, "OBJECT#"))
+    assert [item["SK"]["S"] for item in delivered] == ["OBJECT#probe-uploads/receipt.jpg"]
+    assert delivered[0]["event"]["S"].startswith("ObjectCreated") and delivered[0]["bucket"]["S"] == bucket
+
+
+def test_push_platform_applications_are_provisioned_locally(stack):
+    applications = aws(stack, "sns").list_platform_applications()["PlatformApplications"]
+
+    assert {app["PlatformApplicationArn"].split("/")[1] for app in applications} >= {"GCM", "APNS_SANDBOX"}
+
+
+def test_make_invoke_runs_a_captured_event_inside_the_running_stack(stack, capsys):
+    from local import invoke
+
+    code = invoke.main(["HealthFunction", "events/health/get_health.json", "--api", stack.api_url])
+
+    printed = capsys.readouterr().out
+    result = json.loads(printed[printed.index('{\n  "statusCode"') :])
+    assert code == 0 and result["statusCode"] == 200
+    assert stack.log_lines is not None
+
+
+def test_make_invoke_reports_an_unknown_function(stack, capsys):
+    from local import invoke
+
+    assert invoke.main(["NoSuchFunction", "events/health/get_health.json", "--api", stack.api_url]) == 1
+    assert "NOT_FOUND" in capsys.readouterr().err
+
+
 # -- the runtime -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,173 @@
+"""The local gateway on its own: routing, the proxy event, mocks, gateway errors, validation."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from local.auth import TokenRejectedError
+from local.cfn_template import OPENAPI_PATH, load_yaml
+from local.gateway import Gateway
+
+RECEIPT_ID = "0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1"
+ORIGIN = "http://localhost:3000"
+
+
+def _resolve(value: Any) -> Any:
+    """Stands in for the provisioner: intrinsics become strings a test can recognise."""
+    if isinstance(value, list):
+        return [_resolve(item) for item in value]
+    if isinstance(value, dict):
+        if "Fn::Sub" in value and isinstance(value["Fn::Sub"], list):  # the CORS origin
+            return f"'{ORIGIN}'"
+        if len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+            return "resolved"
+        return {key: _resolve(item) for key, item in value.items()}
+    return value
+
+
+class FakeAuthorizer:
+    def claims(self, authorization: str | None) -> dict[str, str]:
+        if authorization != "Bearer good":
+            raise TokenRejectedError("Unauthorized")
+        return {"sub": "user-1", "token_use": "access", "client_id": "client"}
+
+
+class Recorder:
+    def __init__(self, result: Any = None, error: Exception | None = None) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.result = result if result is not None else {"statusCode": 200, "headers": {"X-Test": "1"}, "body": "{}"}
+        self.error = error
+
+    def __call__(self, function: str, event: dict[str, Any]) -> Any:
+        self.calls.append((function, event))
+        if self.error:
+            raise self.error
+        return self.result
+
+
+def gateway(invoke: Recorder, log: list[dict[str, Any]] | None = None) -> Gateway:
+    lines = log if log is not None else []
+    return Gateway(load_yaml(OPENAPI_PATH), _resolve, FakeAuthorizer(), invoke, "dev", lines.append)
+
+
+def test_a_route_reaches_its_function_with_a_rest_proxy_event():
+    invoke = Recorder()
+
+    response = gateway(invoke).handle(
+        "GET", f"/receipts/{RECEIPT_ID}?x=1&x=2", {"Authorization": "Bearer good", "Origin": ORIGIN}, b"", "10.1.2.3"
+    )
+
+    assert response.status == 200 and response.function == "ReceiptCrudFunction"
+    [(function, event)] = invoke.calls
+    assert function == "ReceiptCrudFunction"
+    assert event["resource"] == "/receipts/{receiptId}" and event["path"] == f"/receipts/{RECEIPT_ID}"
+    assert event["pathParameters"] == {"receiptId": RECEIPT_ID}
+    assert event["queryStringParameters"] == {"x": "2"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    context = event["requestContext"]
+    assert context["stage"] == "dev" and context["requestId"]
+    assert context["identity"]["sourceIp"] == "10.1.2.3"
+    assert context["authorizer"]["claims"]["sub"] == "user-1"
+    assert ("x-amzn-RequestId", context["requestId"]) in response.headers
+
+
+def test_health_needs_no_authorizer():
+    invoke = Recorder()
+
+    response = gateway(invoke).handle("GET", "/health", {}, b"", "127.0.0.1")
+
+    assert response.status == 200
+    assert "authorizer" not in invoke.calls[0][1]["requestContext"]
+
+
+def test_a_rejected_token_never_reaches_the_function():
+    invoke = Recorder()
+
+    response = gateway(invoke).handle("GET", "/receipts", {"Authorization": "Bearer bad"}, b"", "127.0.0.1")
+
+    assert response.status == 401 and invoke.calls == []
+    body = json.loads(response.body)
+    assert body["error"] == "UNAUTHORIZED" and body["requestId"]
+    assert ("Access-Control-Allow-Origin", ORIGIN) in response.headers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"totalAmount": 1}', b'{"unknown": true}', b'{"items": [{"quantity": 1}]}', b"[]", b"{bad json", b""],
+)
+def test_a_body_that_breaks_the_model_is_400_with_details(body):
+    invoke = Recorder()
+
+    response = gateway(invoke).handle("POST", "/receipts", {"Authorization": "Bearer good"}, body, "127.0.0.1")
+
+    assert response.status == 400 and invoke.calls == []
+    payload = json.loads(response.body)
+    assert payload["error"] == "VALIDATION_ERROR" and payload["details"]
+
+
+def test_a_valid_body_passes_the_model():
+    invoke = Recorder()
+    body = json.dumps({"storeName": "Lidl", "items": [{"description": "Milk", "unitPrice": "1.09"}]}).encode()
+
+    assert gateway(invoke).handle("POST", "/receipts", {"Authorization": "Bearer good"}, body, "::1").status == 200
+
+
+def test_an_unknown_route_or_method_is_the_404_gateway_response():
+    invoke = Recorder()
+    local = gateway(invoke)
+
+    assert local.handle("GET", "/nope", {}, b"", "::1").status == 404
+    assert local.handle("PATCH", "/categories", {"Authorization": "Bearer good"}, b"{}", "::1").status == 404
+    assert invoke.calls == []
+
+
+def test_a_preflight_is_answered_by_the_mock_integration():
+    response = gateway(Recorder()).handle("OPTIONS", "/categories", {}, b"", "::1")
+
+    headers = dict(response.headers)
+    assert response.status == 204
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN and headers["Access-Control-Max-Age"] == "3600"
+
+
+def test_a_crashing_or_malformed_function_is_a_502_in_the_standard_shape():
+    crashed = gateway(Recorder(error=RuntimeError("boom"))).handle("GET", "/health", {}, b"", "::1")
+    malformed = gateway(Recorder(result={"body": "no status"})).handle("GET", "/health", {}, b"", "::1")
+
+    for response in (crashed, malformed):
+        assert response.status == 502
+        assert json.loads(response.body)["error"] == "INTERNAL_ERROR"
+        assert b"boom" not in response.body
+
+
+def test_a_body_over_10_mib_is_413():
+    response = gateway(Recorder()).handle(
+        "POST", "/receipts", {"Authorization": "Bearer good"}, b"x" * (10 * 1024 * 1024 + 1), "::1"
+    )
+
+    assert response.status == 413 and json.loads(response.body)["error"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_multi_value_headers_and_base64_bodies_come_back_intact():
+    result = {
+        "statusCode": 201,
+        "multiValueHeaders": {"Set-Cookie": ["a=1", "b=2"]},
+        "body": "aGk=",
+        "isBase64Encoded": True,
+    }
+
+    response = gateway(Recorder(result=result)).handle("GET", "/health", {}, b"", "::1")
+
+    assert response.status == 201 and response.body == b"hi"
+    assert [value for name, value in response.headers if name == "Set-Cookie"] == ["a=1", "b=2"]
+
+
+def test_each_request_is_logged_with_function_status_and_duration():
+    lines: list[dict[str, Any]] = []
+
+    gateway(Recorder(), lines).handle("GET", "/health", {}, b"", "::1")
+
+    [line] = lines
+    assert line["function"] == "HealthFunction" and line["status"] == 200 and line["ms"] >= 0
