@@ -17,7 +17,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-import boto3
+from local.token import access_token, cognito_client
 
 
 class ApiClient:
@@ -43,27 +43,13 @@ class ApiClient:
 
 
 def sign_up_and_sign_in(config: dict[str, Any], email: str, password: str) -> str:
-    cognito = boto3.client(
-        "cognito-idp",
-        region_name=config["region"],
-        endpoint_url=config["cognitoEndpoint"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
-    )
+    cognito = cognito_client(config)
     client_id = config["userPoolClientId"]
     cognito.sign_up(
-        ClientId=client_id,
-        Username=email,
-        Password=password,
-        UserAttributes=[{"Name": "email", "Value": email}],
+        ClientId=client_id, Username=email, Password=password, UserAttributes=[{"Name": "email", "Value": email}]
     )
     cognito.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode="123456")  # any code locally
-    result = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
-    )
-    return result["AuthenticationResult"]["AccessToken"]
+    return access_token(config, email, password)
 
 
 def check(condition: bool, message: Any) -> None:

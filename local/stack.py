@@ -28,6 +28,7 @@ from local.provision import LocalResources
 from local.runtime import LocalFunction
 from local.schedule_expressions import Schedule
 from local.standins import StandInServer
+from local.token import access_token
 from local.triggers import QueueSource, ScheduleSource, Triggers
 
 DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
@@ -191,12 +192,7 @@ class LocalStack:
         }
 
     def access_token(self, email: str = DEMO_USER["email"], password: str = DEMO_USER["password"]) -> str:
-        result = self.resources.client("cognito-idp").initiate_auth(
-            ClientId=self.user_pool_client_id,
-            AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": email, "PASSWORD": password},
-        )
-        return result["AuthenticationResult"]["AccessToken"]
+        return access_token(self.config_document(), email, password)
 
     # -- functions -------------------------------------------------------------------------------
 

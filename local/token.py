@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import urllib.request
+from typing import Any
 
 import boto3
 
@@ -15,15 +16,19 @@ def fetch_config(api_url: str) -> dict:
         return json.load(response)
 
 
-def access_token(config: dict, email: str, password: str) -> str:
-    cognito = boto3.client(
+def cognito_client(config: dict) -> Any:
+    """A Cognito client for the emulated pool that /_local/config describes."""
+    return boto3.client(
         "cognito-idp",
         region_name=config["region"],
         endpoint_url=config["cognitoEndpoint"],
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 (the emulator accepts any)
     )
-    result = cognito.initiate_auth(
+
+
+def access_token(config: dict, email: str, password: str) -> str:
+    result = cognito_client(config).initiate_auth(
         ClientId=config["userPoolClientId"],
         AuthFlow="USER_PASSWORD_AUTH",
         AuthParameters={"USERNAME": email, "PASSWORD": password},

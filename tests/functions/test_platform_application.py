@@ -103,41 +103,25 @@ def test_apns_uses_token_authentication_attributes(provisioner, cloudformation):
     assert attributes["Attributes"]["ApplePlatformTeamID"] == "TEAM123456"
 
 
-def test_update_of_credentials_keeps_the_same_application(provisioner, cloudformation):
+def create_then_update(provisioner, cloudformation, new_properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Create from FCM, then update to `new_properties`; the created ARN and the update's answer."""
     provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
     arn = cloudformation.received[0]["PhysicalResourceId"]
+    update = request(cloudformation, "Update", new_properties, PhysicalResourceId=arn, OldResourceProperties=FCM)
+    provisioner.lambda_handler(update, LambdaContext())
+    return arn, cloudformation.received[1]
 
-    provisioner.lambda_handler(
-        request(
-            cloudformation,
-            "Update",
-            {**FCM, "CredentialsRevision": "2"},
-            PhysicalResourceId=arn,
-            OldResourceProperties=FCM,
-        ),
-        LambdaContext(),
-    )
 
-    assert cloudformation.received[1]["Status"] == "SUCCESS"
-    assert cloudformation.received[1]["PhysicalResourceId"] == arn
+def test_update_of_credentials_keeps_the_same_application(provisioner, cloudformation):
+    arn, answer = create_then_update(provisioner, cloudformation, {**FCM, "CredentialsRevision": "2"})
+
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] == arn
 
 
 def test_a_new_name_replaces_the_application(provisioner, cloudformation):
-    provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
-    arn = cloudformation.received[0]["PhysicalResourceId"]
+    arn, answer = create_then_update(provisioner, cloudformation, {**FCM, "Name": "receiptvault-test-fcm2"})
 
-    provisioner.lambda_handler(
-        request(
-            cloudformation,
-            "Update",
-            {**FCM, "Name": "receiptvault-test-fcm2"},
-            PhysicalResourceId=arn,
-            OldResourceProperties=FCM,
-        ),
-        LambdaContext(),
-    )
-
-    assert cloudformation.received[1]["PhysicalResourceId"] != arn
+    assert answer["Status"] == "SUCCESS" and answer["PhysicalResourceId"] != arn
 
 
 def test_delete_removes_the_application(provisioner, cloudformation):

@@ -161,32 +161,16 @@ def test_receipts_and_categories_over_http(stack):
     token = new_user_token(stack)
     receipt_id = str(uuid.uuid4())
 
-    created = http(
-        stack,
-        "POST",
-        "/receipts",
-        {
-            "receiptId": receipt_id,
-            "storeName": "IKEA",
-            "totalAmount": "89.90",
-            "currency": "EUR",
-            "purchaseDate": "2026-09-01",
-        },
-        token=token,
-    )
-    again = http(
-        stack,
-        "POST",
-        "/receipts",
-        {
-            "receiptId": receipt_id,
-            "storeName": "IKEA",
-            "totalAmount": "89.90",
-            "currency": "EUR",
-            "purchaseDate": "2026-09-01",
-        },
-        token=token,
-    )
+    body = {
+        "receiptId": receipt_id,
+        "storeName": "IKEA",
+        "totalAmount": "89.90",
+        "currency": "EUR",
+        "purchaseDate": "2026-09-01",
+    }
+
+    created = http(stack, "POST", "/receipts", body, token=token)
+    again = http(stack, "POST", "/receipts", body, token=token)  # an offline client retrying
     fetched = http(stack, "GET", f"/receipts/{receipt_id}", token=token)
     foreign = http(stack, "GET", f"/receipts/{receipt_id}", token=new_user_token(stack))
     status = http(
