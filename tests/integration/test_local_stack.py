@@ -318,3 +318,19 @@ def test_functions_reach_the_emulation_and_the_stand_ins_through_their_endpoints
     assert function.environment["AWS_ENDPOINT_URL_BEDROCK_RUNTIME"] == stack.standins.url
     assert function.environment["TABLE_NAME"] == "ReceiptVault-dev"
     assert boto3.client  # the functions use plain boto3: nothing in src/ knows about the local stack
+
+
+def test_make_token_prints_an_access_token_the_api_accepts(stack, capsys):
+    from local import token
+
+    assert token.main(["--api", stack.api_url]) == 0
+
+    printed = capsys.readouterr().out.strip()
+    assert http(stack, "GET", "/categories", token=printed).status == 200
+
+
+def test_make_token_without_a_running_stack_says_how_to_start_one(capsys):
+    from local import token
+
+    assert token.main(["--api", "http://127.0.0.1:9"]) == 1
+    assert "make dev" in capsys.readouterr().err
