@@ -12,7 +12,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 
 .PHONY: venv dev token invoke test lint unit build bench clean
 
-$(INSTALLED): requirements-dev.txt src/layers/common/requirements.txt
+$(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt

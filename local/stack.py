@@ -205,7 +205,10 @@ class LocalStack:
         resolve = self.resources.resolve
         function_globals = self.template.get("Globals", {}).get("Function", {})
         for logical_id in self._logical_ids_of("AWS::Serverless::Function"):
-            properties = {**function_globals, **self.template["Resources"][logical_id]["Properties"]}
+            own = self.template["Resources"][logical_id]["Properties"]
+            properties = {**function_globals, **own}
+            # As SAM does: a function's layers follow the global ones.
+            properties["Layers"] = [*function_globals.get("Layers", []), *own.get("Layers", [])]
             variables = {
                 **function_globals.get("Environment", {}).get("Variables", {}),
                 **self.template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {}),

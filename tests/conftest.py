@@ -79,12 +79,21 @@ def api_env(monkeypatch, table, pagination_secret) -> None:
 
 
 def load_function(name: str) -> ModuleType:
-    """Import src/<name>/app.py under a unique module name, as its own Lambda would."""
-    path = ROOT / "src" / name / "app.py"
-    spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", path)
+    """Import src/<name>/app.py under a unique module name, as its own Lambda would: with its
+    directory first on the path, and its own helper modules forgotten afterwards, so that two
+    functions' helpers of the same name never meet."""
+    code_dir = ROOT / "src" / name
+    spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", code_dir / "app.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(code_dir))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(code_dir))
+        for loaded, candidate in list(sys.modules.items()):
+            if (getattr(candidate, "__file__", None) or "").startswith(str(code_dir)):
+                del sys.modules[loaded]
     return module
 
 
@@ -137,3 +146,48 @@ def assert_error_shape(response: ApiResponse, status: int, code: str) -> None:
     assert isinstance(response.body["message"], str) and response.body["message"]
     assert response.body["requestId"]
     assert isinstance(response.body["details"], list)
+
+
+IMAGES_BUCKET = "receiptvault-images-test"
+CDN_DOMAIN = "d111111abcdef8.cloudfront.net"
+
+
+@pytest.fixture
+def images_bucket(monkeypatch, aws) -> dict[str, str]:
+    """The images bucket as the template declares it: versioned, SSE-KMS with the stack's key."""
+    key_arn = boto3.client("kms").create_key(Description="test data key")["KeyMetadata"]["Arn"]
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=IMAGES_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_versioning(Bucket=IMAGES_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_bucket_encryption(
+        Bucket=IMAGES_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key_arn}}]
+        },
+    )
+    for name, value in {
+        "S3_BUCKET": IMAGES_BUCKET,
+        "KMS_KEY_ID": key_arn,
+        "URL_EXPIRY_SECONDS": "600",
+        "MAX_FILE_SIZE": "10485760",
+        "THUMBNAIL_CDN_DOMAIN": CDN_DOMAIN,
+        "THUMBNAIL_WIDTH": "200",
+        "THUMBNAIL_HEIGHT": "300",
+        "THUMBNAIL_QUALITY": "70",
+    }.items():
+        monkeypatch.setenv(name, value)
+    return {"bucket": IMAGES_BUCKET, "key_arn": key_arn}
+
+
+def put_receipt(table, user: str = "user-a", status: str = "active", **fields: Any) -> dict[str, Any]:
+    """A stored receipt, written directly: tests of other functions need one to exist."""
+    import datetime as dt
+
+    from receipt_vault.receipts.models import ReceiptCreate
+    from receipt_vault.receipts.rules import new_receipt_item
+
+    item = new_receipt_item(user, str(uuid.uuid4()), ReceiptCreate(status="active", **fields), dt.datetime.now(dt.UTC))
+    if status != "active":
+        item.update(status=status, statusPK=f"USER#{user}#STATUS#{status}")
+    table.put_item(Item=item)
+    return item

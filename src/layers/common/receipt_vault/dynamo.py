@@ -141,6 +141,14 @@ class Increment:
 
 
 @dataclass(frozen=True)
+class ListAppend:
+    """An update value that appends to a list attribute, creating it if absent. DynamoDB
+    applies it atomically, so concurrent appends never lose an element."""
+
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """The outcome of a conditional write: the new item, or the current one if it lost."""
 
@@ -163,6 +171,10 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
     for attribute, value in set_values.items():
         if isinstance(value, CopyOf):
             assignments.append(f"{name(attribute)} = {name(value.attribute)}")
+        elif isinstance(value, ListAppend):
+            target, appended, empty = name(attribute), f":u{len(values)}", f":u{len(values) + 1}"
+            values[appended], values[empty] = list(value.values), []
+            assignments.append(f"{target} = list_append(if_not_exists({target}, {empty}), {appended})")
         elif isinstance(value, Increment):
             target, amount = name(attribute), f":u{len(values)}"
             values[amount] = value.by

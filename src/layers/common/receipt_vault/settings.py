@@ -59,6 +59,27 @@ class PaginatedApiSettings(TableApiSettings):
     pagination_secret_arn: str = Field(min_length=1)
 
 
+class ImageUrlSettings(TableApiSettings):
+    """presigned-url-generator."""
+
+    s3_bucket: str = Field(min_length=3)
+    kms_key_id: str = Field(min_length=1)
+    url_expiry_seconds: int = Field(ge=60, le=3600)
+    max_file_size: int = Field(ge=1)
+    thumbnail_cdn_domain: str = Field(min_length=1)
+
+
+class ThumbnailSettings(TableSettings):
+    """thumbnail-generator."""
+
+    s3_bucket: str = Field(min_length=3)
+    kms_key_id: str = Field(min_length=1)
+    thumbnail_width: int = Field(ge=16, le=2000)
+    thumbnail_height: int = Field(ge=16, le=2000)
+    thumbnail_quality: int = Field(ge=1, le=95)
+    max_file_size: int = Field(ge=1)
+
+
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 

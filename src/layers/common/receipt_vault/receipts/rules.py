@@ -15,11 +15,13 @@ import calendar
 import datetime as dt
 import hashlib
 import json
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
+from receipt_vault.errors import NotFoundError
 from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
@@ -170,6 +172,14 @@ def soft_delete_expiry(moment: dt.datetime) -> int:
 def restore_cutoff(moment: dt.datetime) -> str:
     """Receipts deleted before this instant are past the restore window."""
     return iso_timestamp(moment - SOFT_DELETE_RETENTION)
+
+
+def normalize_receipt_id(receipt_id: str) -> str:
+    """Receipt ids are UUIDs; the canonical form is lower case. Anything else is not found."""
+    try:
+        return str(uuid.UUID(receipt_id))
+    except ValueError:
+        raise NotFoundError("receipt not found") from None
 
 
 def to_api(item: dict[str, Any]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from receipt_vault.errors import BadRequestError, GoneError, NotFoundError, Vers
 from receipt_vault.pagination import PageTokenCodec
 from receipt_vault.receipts import rules
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, ReceiptUpdate, StatusChange
-from receipt_vault.receipts.rules import ACTIVE, DELETED, WARRANTY_INDEX_ATTRIBUTES, to_api
+from receipt_vault.receipts.rules import ACTIVE, DELETED, WARRANTY_INDEX_ATTRIBUTES, normalize_receipt_id, to_api
 from receipt_vault.receipts.store import ListFilters, ReceiptStore
 
 
@@ -35,7 +35,7 @@ class ReceiptService:
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, user_id: str, receipt_id: str) -> dict[str, Any]:
-        item = self.store.get(user_id, _normalize_id(receipt_id))
+        item = self.store.get(user_id, normalize_receipt_id(receipt_id))
         if item is None:
             raise NotFoundError("receipt not found")
         return to_api(item)
@@ -57,7 +57,7 @@ class ReceiptService:
     def create(self, user_id: str, request: ReceiptCreate, moment: dt.datetime) -> tuple[dict[str, Any], bool]:
         """Returns the receipt and whether it is new. A retried create with the same id and
         content returns the stored receipt; the same id with other content is a conflict."""
-        receipt_id = _normalize_id(request.receiptId) if request.receiptId else str(uuid.uuid4())
+        receipt_id = normalize_receipt_id(request.receiptId) if request.receiptId else str(uuid.uuid4())
         item = rules.new_receipt_item(user_id, receipt_id, request, moment)
         result = self.store.create(item)
         if result.succeeded:
@@ -68,7 +68,7 @@ class ReceiptService:
         raise VersionConflictError("a receipt with this id already exists with other content", to_api(current))
 
     def update(self, user_id: str, receipt_id: str, request: ReceiptUpdate, moment: dt.datetime) -> dict[str, Any]:
-        receipt_id = _normalize_id(receipt_id)
+        receipt_id = normalize_receipt_id(receipt_id)
         status = request.status or ACTIVE
         for _ in range(2):
             changes = rules.full_update_changes(user_id, receipt_id, request, status, moment)
@@ -90,7 +90,7 @@ class ReceiptService:
     def change_status(
         self, user_id: str, receipt_id: str, request: StatusChange, moment: dt.datetime
     ) -> dict[str, Any]:
-        receipt_id = _normalize_id(receipt_id)
+        receipt_id = normalize_receipt_id(receipt_id)
         base = {
             "status": request.status,
             "statusPK": keys.status_pk(user_id, request.status),
@@ -107,7 +107,7 @@ class ReceiptService:
 
     def delete(self, user_id: str, receipt_id: str, moment: dt.datetime) -> dict[str, Any]:
         """Soft delete: restorable for 30 days, then DynamoDB's TTL removes the item."""
-        receipt_id = _normalize_id(receipt_id)
+        receipt_id = normalize_receipt_id(receipt_id)
         now = iso_timestamp(moment)
         result = self.store.update(
             user_id,
@@ -131,7 +131,7 @@ class ReceiptService:
         return to_api(result.item)  # already deleted: deleting again changes nothing
 
     def restore(self, user_id: str, receipt_id: str, moment: dt.datetime) -> dict[str, Any]:
-        receipt_id = _normalize_id(receipt_id)
+        receipt_id = normalize_receipt_id(receipt_id)
         now = iso_timestamp(moment)
         cutoff = rules.restore_cutoff(moment)
         base = {
@@ -201,14 +201,6 @@ class ReceiptService:
             _explain_failed_write(result.item, expected_version)
             raise VersionConflictError("the receipt changed", to_api(result.item or {}))
         return to_api(result.item or {})
-
-
-def _normalize_id(receipt_id: str) -> str:
-    """Receipt ids are UUIDs; the canonical form is lower case. Anything else is not found."""
-    try:
-        return str(uuid.UUID(receipt_id))
-    except ValueError:
-        raise NotFoundError("receipt not found") from None
 
 
 def _based_on(version: int) -> ConditionBase:

@@ -13,7 +13,14 @@ from typing import Any
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from receipt_vault import keys
-from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_put, conditional_update
+from receipt_vault.dynamo import (
+    DynamoTable,
+    Increment,
+    ListAppend,
+    WriteResult,
+    conditional_put,
+    conditional_update,
+)
 from receipt_vault.receipts.rules import DELETED
 
 
@@ -101,6 +108,29 @@ class ReceiptStore:
             set_values,
             remove,
             Attr("PK").exists() & condition,
+        )
+
+    def attach_image(
+        self, user_id: str, receipt_id: str, original_key: str, thumbnail_key: str, now: str
+    ) -> WriteResult:
+        """Record an uploaded image and its thumbnail in one conditional update.
+
+        The appends are atomic, so concurrent uploads lose nothing. The condition refuses an
+        original the receipt already lists, so a redelivered event adds nothing twice. It is a
+        server-side change, so the version moves and delta sync picks it up.
+        """
+        return self.update(
+            user_id,
+            receipt_id,
+            {
+                "imageKeys": ListAppend((original_key,)),
+                "thumbnailKeys": ListAppend((thumbnail_key,)),
+                "serverVersion": Increment(1),
+                "updatedAt": now,
+                "byUpdatedSK": keys.by_updated_sk(now, receipt_id),
+            },
+            [],
+            ~Attr("imageKeys").contains(original_key),
         )
 
     def list_page(self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None) -> Page:

@@ -1,0 +1,38 @@
+"""presigned-url-generator: pre-signed upload and download URLs for a receipt's images."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from upload_urls import ImageUrls, UploadUrlRequest
+
+from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
+from receipt_vault.dynamo import dynamodb_table
+from receipt_vault.observability import setup_observability
+from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.settings import ImageUrlSettings, load_settings
+
+settings = load_settings(ImageUrlSettings)
+observability = setup_observability()
+app = build_api(settings, observability)
+# SigV4 on the regional virtual-host endpoint: a new bucket's global name may redirect, which
+# breaks a signed PUT.
+s3 = boto3.client(
+    "s3", region_name=settings.region, config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
+)
+image_urls = ImageUrls(s3, ReceiptStore(dynamodb_table(settings.table_name)), settings)
+
+
+@app.post("/receipts/<receiptId>/images/upload-url")
+def upload_url(receiptId: str) -> dict[str, Any]:
+    return image_urls.upload_url(current_user_id(app), receiptId, parse_body(app, UploadUrlRequest))
+
+
+@app.get("/receipts/<receiptId>/images/<imageId>/download-url")
+def download_url(receiptId: str, imageId: str) -> dict[str, Any]:
+    return image_urls.download_url(current_user_id(app), receiptId, imageId)
+
+
+lambda_handler = make_lambda_handler(app, observability)

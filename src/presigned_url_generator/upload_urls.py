@@ -1,0 +1,98 @@
+"""Pre-signed S3 URLs for a receipt's images: uploads of new originals, downloads of own originals.
+
+An upload URL signs the content type, the exact length and the SSE-KMS headers, so S3 refuses
+any other file, size or encryption. It is valid for URL_EXPIRY_SECONDS. A URL is only handed out
+for the caller's own, not deleted, receipt.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+
+from receipt_vault.errors import NotFoundError, PayloadTooLargeError, VersionConflictError
+from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, ImageKey, thumbnail_url
+from receipt_vault.model_base import InputModel
+from receipt_vault.receipts.rules import DELETED, normalize_receipt_id, to_api
+from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.settings import ImageUrlSettings
+
+ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf"]
+_UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
+assert set(ContentType.__args__) == set(CONTENT_TYPE_EXTENSIONS)  # noqa: S101 (one allowlist, checked at import)
+
+
+class UploadUrlRequest(InputModel):
+    contentType: ContentType
+    contentLength: Annotated[int, Field(ge=1)]
+    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+
+class ImageUrls:
+    def __init__(self, s3: Any, receipts: ReceiptStore, settings: ImageUrlSettings) -> None:
+        self.s3 = s3
+        self.receipts = receipts
+        self.settings = settings
+
+    def upload_url(self, user_id: str, receipt_id: str, request: UploadUrlRequest) -> dict[str, Any]:
+        if request.contentLength > self.settings.max_file_size:
+            raise PayloadTooLargeError(f"an image may have at most {self.settings.max_file_size} bytes")
+        receipt = self._own_receipt(user_id, receipt_id)
+        image = ImageKey.new_original(user_id, receipt["receiptId"], request.contentType)
+        headers = {
+            "Content-Type": request.contentType,
+            "Content-Length": str(request.contentLength),
+            "x-amz-server-side-encryption": "aws:kms",
+            "x-amz-server-side-encryption-aws-kms-key-id": self.settings.kms_key_id,
+        }
+        params: dict[str, Any] = {
+            "Bucket": self.settings.s3_bucket,
+            "Key": image.key,
+            "ContentType": request.contentType,
+            "ContentLength": request.contentLength,
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": self.settings.kms_key_id,
+        }
+        if request.fileName:  # kept for the export; S3 metadata must be ASCII
+            safe_name = _UNSAFE_FILENAME.sub("_", request.fileName)[-100:]
+            params["Metadata"] = {"original-filename": safe_name}
+            headers["x-amz-meta-original-filename"] = safe_name
+        url = self.s3.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=self.settings.url_expiry_seconds, HttpMethod="PUT"
+        )
+        return {
+            "uploadUrl": url,
+            "method": "PUT",
+            "headers": headers,
+            "imageId": image.image_id,
+            "imageKey": image.key,
+            "expiresIn": self.settings.url_expiry_seconds,
+            "thumbnailUrl": thumbnail_url(self.settings.thumbnail_cdn_domain, image.thumbnail.key),
+        }
+
+    def download_url(self, user_id: str, receipt_id: str, image_id: str) -> dict[str, Any]:
+        receipt = self._own_receipt(user_id, receipt_id)
+        listed = [ImageKey.parse(key) for key in receipt.get("imageKeys", [])]
+        image = next((key for key in listed if key is not None and key.image_id == image_id.lower()), None)
+        if image is None or image.user_id != user_id:
+            raise NotFoundError("image not found")
+        url = self.s3.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.settings.s3_bucket, "Key": image.key},
+            ExpiresIn=self.settings.url_expiry_seconds,
+        )
+        result = {"downloadUrl": url, "imageKey": image.key, "expiresIn": self.settings.url_expiry_seconds}
+        if image.thumbnail.key in receipt.get("thumbnailKeys", []):
+            result["thumbnailUrl"] = thumbnail_url(self.settings.thumbnail_cdn_domain, image.thumbnail.key)
+        return result
+
+    def _own_receipt(self, user_id: str, receipt_id: str) -> dict[str, Any]:
+        """Another user's receipt is not found (never forbidden); a deleted one is a conflict."""
+        receipt = self.receipts.get(user_id, normalize_receipt_id(receipt_id))
+        if receipt is None:
+            raise NotFoundError("receipt not found")
+        if receipt.get("status") == DELETED:
+            raise VersionConflictError("the receipt is deleted; restore it first", to_api(receipt))
+        return receipt

@@ -1,0 +1,37 @@
+"""thumbnail-generator: a 200x300 JPEG for every original uploaded under users/*/receipts/*/original/."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from thumbnail_pipeline import ThumbnailPipeline
+
+from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.observability import setup_observability
+from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.settings import ThumbnailSettings, load_settings
+
+settings = load_settings(ThumbnailSettings)
+logger, tracer, metrics = setup_observability()
+pipeline = ThumbnailPipeline(
+    boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
+    ReceiptStore(dynamodb_table(settings.table_name)),
+    settings,
+    logger,
+)
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+    outcomes = []
+    for record in event.get("Records", []):
+        s3 = record["s3"]
+        # S3 events URL-encode keys, with "+" for spaces.
+        key = unquote_plus(s3["object"]["key"])
+        outcomes.append(pipeline.handle(s3["bucket"]["name"], key, int(s3["object"].get("size", 0))))
+    logger.info("uploads processed", extra={"outcomes": outcomes})
+    return {"outcomes": outcomes}

@@ -1,0 +1,116 @@
+"""Thumbnails from whatever a phone uploads: JPEG, PNG, WebP, HEIC/HEIF and PDF.
+
+- A JPEG is decoded at a reduced scale (`Image.draft`): the decoder skips the DCT detail a
+  200x300 thumbnail never shows, so a 12 MP photo never exists at full size in memory.
+- HEIC/HEIF (iPhone) goes through pillow-heif, and a PDF's first page through pypdfium2. Both
+  are imported only when such a file arrives, to keep cold starts short.
+- EXIF orientation is applied, so sideways photos come out upright, then the image is
+  centre-cropped to the target box.
+- Decompression bombs are refused: an image declaring more pixels than a phone camera makes
+  fails before any pixel is decoded.
+A file that cannot become a thumbnail raises UnusableImageError, a permanent failure that no
+retry can fix.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import Any
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Largest phone sensors are 200 MP; beyond that a file is a bomb, not a photo.
+MAX_PIXELS = 250_000_000
+# Formats without reduced-scale decoding are decoded whole; this bounds their memory.
+MAX_FULL_DECODE_PIXELS = 50_000_000
+# Decode to at least twice the target, so the final LANCZOS downscale stays sharp.
+OVERSAMPLING = 2
+MAX_PDF_RENDER_SCALE = 4.0
+
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+_heif_registered = False
+
+
+class UnusableImageError(Exception):
+    """The upload cannot become a thumbnail: corrupt, unsupported, too large or a bomb."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality: int) -> bytes:
+    """A `width` x `height` JPEG, upright and centre-cropped."""
+    image = _decode(data, extension, width, height)
+    image = ImageOps.exif_transpose(image)
+    if image.mode not in ("RGB", "L"):
+        image = _flatten(image)
+    thumbnail = ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+    output = io.BytesIO()
+    thumbnail.convert("RGB").save(output, "JPEG", quality=quality, optimize=True, progressive=True)
+    return output.getvalue()
+
+
+def _decode(data: bytes, extension: str, width: int, height: int) -> Image.Image:
+    if extension == "pdf":
+        return _render_first_pdf_page(data, width, height)
+    if extension in ("heic", "heif"):
+        _register_heif()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data))
+            if image.format == "JPEG":
+                # Either orientation may end up on either axis, so ask for the larger side on both.
+                side = max(width, height) * OVERSAMPLING
+                image.draft("RGB", (side, side))
+            elif image.width * image.height > MAX_FULL_DECODE_PIXELS:
+                raise UnusableImageError("too-many-pixels")
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UnusableImageError("decompression-bomb") from None
+        except UnidentifiedImageError:
+            raise UnusableImageError("unsupported-or-corrupt") from None
+        except (OSError, SyntaxError, ValueError):  # truncated or malformed data
+            raise UnusableImageError("corrupt") from None
+    return image
+
+
+def _render_first_pdf_page(data: bytes, width: int, height: int) -> Image.Image:
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError:
+        raise UnusableImageError("corrupt-pdf") from None
+    try:
+        if len(document) == 0:
+            raise UnusableImageError("empty-pdf")
+        page = document[0]
+        page_width, page_height = page.get_size()
+        if page_width <= 0 or page_height <= 0:
+            raise UnusableImageError("corrupt-pdf")
+        scale = min(max(width / page_width, height / page_height) * OVERSAMPLING, MAX_PDF_RENDER_SCALE)
+        rendered: Any = page.render(scale=scale).to_pil()
+        page.close()
+        return rendered
+    finally:
+        document.close()
+
+
+def _register_heif() -> None:
+    global _heif_registered
+    if not _heif_registered:
+        from pillow_heif import register_heif_opener
+
+        register_heif_opener()
+        _heif_registered = True
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Transparent areas become white, as on paper, rather than black."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGB", rgba.size, (255, 255, 255))
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background

@@ -1,0 +1,86 @@
+"""From an uploaded original to a thumbnail listed on its receipt.
+
+Permanent failures (a corrupt, unsupported or oversized file, or a receipt that no longer
+exists) are logged and counted, then dropped: no retry could fix them. Transient failures (S3
+or DynamoDB errors) raise, so Lambda retries the event twice and then hands it to the
+thumbnail DLQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from imaging import UnusableImageError, make_thumbnail
+
+from receipt_vault.clock import iso_timestamp, utc_now
+from receipt_vault.images import ORIGINAL, ImageKey
+from receipt_vault.observability import hash_user_id
+from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.settings import ThumbnailSettings
+
+METRIC_NAMESPACE = "ReceiptVault/Images"
+THUMBNAIL_CACHE_CONTROL = "public, max-age=86400, immutable"
+
+
+class ThumbnailPipeline:
+    def __init__(self, s3: Any, receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger) -> None:
+        self.s3 = s3
+        self.receipts = receipts
+        self.settings = settings
+        self.logger = logger
+
+    def handle(self, bucket: str, key: str, size: int) -> str:
+        """Process one uploaded object; returns what happened, for logs and tests."""
+        image = ImageKey.parse(key)
+        if image is None or image.variant != ORIGINAL:
+            return "ignored"  # thumbnails land under the same notification prefix
+        self.logger.append_keys(user_hash=hash_user_id(image.user_id))
+        receipt = self.receipts.get(image.user_id, image.receipt_id)
+        if receipt is None:
+            return self._drop("receipt-missing")
+        if key in receipt.get("imageKeys", []):
+            return "already-done"  # a redelivered event
+        if size > self.settings.max_file_size:
+            return self._drop("too-large")
+        original = self.s3.get_object(Bucket=bucket, Key=key)
+        if original["ContentLength"] > self.settings.max_file_size:
+            return self._drop("too-large")
+        try:
+            thumbnail = make_thumbnail(
+                original["Body"].read(),
+                image.extension,
+                self.settings.thumbnail_width,
+                self.settings.thumbnail_height,
+                self.settings.thumbnail_quality,
+            )
+        except UnusableImageError as error:
+            return self._drop(error.reason)
+        self.s3.put_object(
+            Bucket=bucket,
+            Key=image.thumbnail.key,
+            Body=thumbnail,
+            ContentType="image/jpeg",
+            CacheControl=THUMBNAIL_CACHE_CONTROL,
+            ServerSideEncryption="aws:kms",
+            SSEKMSKeyId=self.settings.kms_key_id,
+        )
+        result = self.receipts.attach_image(
+            image.user_id, image.receipt_id, image.key, image.thumbnail.key, iso_timestamp(utc_now())
+        )
+        if not result.succeeded and result.item is None:
+            return self._drop("receipt-missing")  # deleted while the thumbnail was made
+        self._count("ThumbnailsGenerated")
+        return "generated" if result.succeeded else "already-done"
+
+    def _drop(self, reason: str) -> str:
+        self.logger.error("upload dropped: it cannot become a thumbnail", extra={"reason": reason})
+        self._count("ThumbnailFailures", reason)
+        return f"dropped:{reason}"
+
+    @staticmethod
+    def _count(name: str, reason: str | None = None) -> None:
+        with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE) as metric:
+            if reason:
+                metric.add_dimension(name="Reason", value=reason)

@@ -1,0 +1,193 @@
+"""presigned-url-generator: allowlist, size limit, ownership and what the URLs sign."""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import parse_qs, urlsplit
+
+import boto3
+import pytest
+import requests
+
+from tests.conftest import CDN_DOMAIN, ApiClient, DynamoCalls, assert_error_shape, load_function, put_receipt
+
+UPLOAD = "/receipts/{receiptId}/images/upload-url"
+DOWNLOAD = "/receipts/{receiptId}/images/{imageId}/download-url"
+ALLOWED = {
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/webp": "webp",
+    "image/heic": "heic",
+    "image/heif": "heif",
+    "application/pdf": "pdf",
+}
+
+
+@pytest.fixture
+def urls(api_env, images_bucket) -> ApiClient:
+    return ApiClient(load_function("presigned_url_generator"))
+
+
+def upload_url(urls: ApiClient, receipt_id: str, user: str = "user-a", **body):
+    request = {"contentType": "image/jpeg", "contentLength": 2_000_000, **body}
+    return urls.call("POST", UPLOAD, path_parameters={"receiptId": receipt_id}, body=request, user=user)
+
+
+def signed(url: str) -> dict[str, str]:
+    return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
+
+
+def test_an_upload_url_signs_type_length_and_sse_kms_and_expires_in_10_minutes(urls, table, images_bucket):
+    receipt = put_receipt(table)
+    calls = DynamoCalls(urls.module.image_urls.receipts.table.client)
+
+    response = upload_url(urls, receipt["receiptId"], contentLength=123_456)
+
+    assert response.status == 200, response.body
+    body = response.body
+    assert body["method"] == "PUT" and body["expiresIn"] == 600
+    parameters = signed(body["uploadUrl"])
+    assert parameters["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+    assert parameters["X-Amz-Expires"] == "600"
+    assert set(parameters["X-Amz-SignedHeaders"].split(";")) >= {
+        "content-type",
+        "content-length",
+        "host",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    }
+    assert urlsplit(body["uploadUrl"]).netloc == f"{images_bucket['bucket']}.s3.eu-west-1.amazonaws.com"
+    assert body["headers"] == {
+        "Content-Type": "image/jpeg",
+        "Content-Length": "123456",
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": images_bucket["key_arn"],
+    }
+    assert calls.counts == {"GetItem": 1}
+
+
+def test_the_key_follows_the_data_model_and_the_thumbnail_url_points_at_the_cdn(urls, table):
+    receipt = put_receipt(table)
+
+    body = upload_url(urls, receipt["receiptId"]).body
+
+    image_id = body["imageId"]
+    assert str(uuid.UUID(image_id)) == image_id
+    assert body["imageKey"] == f"users/user-a/receipts/{receipt['receiptId']}/original/{image_id}.jpg"
+    assert body["thumbnailUrl"] == (
+        f"https://{CDN_DOMAIN}/users/user-a/receipts/{receipt['receiptId']}/thumbnail/{image_id}.jpg"
+    )
+    assert urlsplit(body["uploadUrl"]).path == "/" + body["imageKey"]
+
+
+@pytest.mark.parametrize(("content_type", "extension"), sorted(ALLOWED.items()))
+def test_every_allowed_content_type_gets_its_extension(urls, table, content_type, extension):
+    receipt = put_receipt(table)
+
+    body = upload_url(urls, receipt["receiptId"], contentType=content_type).body
+
+    assert body["imageKey"].endswith(f".{extension}")
+    assert body["headers"]["Content-Type"] == content_type
+
+
+@pytest.mark.parametrize("content_type", ["image/gif", "text/html", "application/octet-stream", "image/svg+xml", ""])
+def test_a_content_type_outside_the_allowlist_is_400(urls, table, content_type):
+    receipt = put_receipt(table)
+
+    assert_error_shape(upload_url(urls, receipt["receiptId"], contentType=content_type), 400, "VALIDATION_ERROR")
+
+
+def test_a_file_over_10_mib_is_413_and_exactly_10_mib_is_fine(urls, table):
+    receipt = put_receipt(table)
+
+    too_large = upload_url(urls, receipt["receiptId"], contentLength=10 * 1024 * 1024 + 1)
+    largest = upload_url(urls, receipt["receiptId"], contentLength=10 * 1024 * 1024)
+
+    assert_error_shape(too_large, 413, "PAYLOAD_TOO_LARGE")
+    assert largest.status == 200
+
+
+@pytest.mark.parametrize("body", [{"contentLength": 0}, {"contentLength": "big"}, {"extra": 1}, {"fileName": ""}])
+def test_an_invalid_request_is_400(urls, table, body):
+    receipt = put_receipt(table)
+
+    assert_error_shape(upload_url(urls, receipt["receiptId"], **body), 400, "VALIDATION_ERROR")
+
+
+def test_another_users_receipt_is_404_and_an_unknown_one_too(urls, table):
+    receipt = put_receipt(table, user="user-a")
+
+    assert_error_shape(upload_url(urls, receipt["receiptId"], user="user-b"), 404, "NOT_FOUND")
+    assert_error_shape(upload_url(urls, str(uuid.uuid4())), 404, "NOT_FOUND")
+    assert_error_shape(upload_url(urls, "not-a-uuid"), 404, "NOT_FOUND")
+
+
+def test_a_deleted_receipt_is_409(urls, table):
+    receipt = put_receipt(table, status="deleted")
+
+    response = upload_url(urls, receipt["receiptId"])
+
+    assert_error_shape(response, 409, "VERSION_CONFLICT")
+    assert response.body["current"]["status"] == "deleted"
+
+
+def test_a_file_name_is_kept_as_signed_ascii_metadata(urls, table):
+    receipt = put_receipt(table)
+
+    body = upload_url(urls, receipt["receiptId"], fileName="Απόδειξη März 2026.jpg").body
+
+    assert body["headers"]["x-amz-meta-original-filename"] == "_M_rz_2026.jpg"
+    assert "x-amz-meta-original-filename" in signed(body["uploadUrl"])["X-Amz-SignedHeaders"]
+
+
+def test_the_upload_url_accepts_the_file_with_its_headers(urls, table, images_bucket):
+    receipt = put_receipt(table)
+    content = b"\xff\xd8\xff" + b"0" * 1000
+    body = upload_url(urls, receipt["receiptId"], contentLength=len(content)).body
+
+    response = requests.put(body["uploadUrl"], data=content, headers=body["headers"], timeout=10)
+
+    assert response.status_code == 200
+    stored = boto3.client("s3").head_object(Bucket=images_bucket["bucket"], Key=body["imageKey"])
+    assert stored["ServerSideEncryption"] == "aws:kms" and stored["ContentLength"] == len(content)
+
+
+# -- download -------------------------------------------------------------------------------------
+
+
+def with_image(table, user: str = "user-a"):
+    receipt = put_receipt(table, user=user)
+    image_id = str(uuid.uuid4())
+    original = f"users/{user}/receipts/{receipt['receiptId']}/original/{image_id}.heic"
+    thumbnail = f"users/{user}/receipts/{receipt['receiptId']}/thumbnail/{image_id}.jpg"
+    table.update_item(
+        Key={"PK": receipt["PK"], "SK": receipt["SK"]},
+        UpdateExpression="SET imageKeys = :o, thumbnailKeys = :t",
+        ExpressionAttributeValues={":o": [original], ":t": [thumbnail]},
+    )
+    return receipt, image_id, original, thumbnail
+
+
+def download_url(urls: ApiClient, receipt_id: str, image_id: str, user: str = "user-a"):
+    return urls.call("GET", DOWNLOAD, path_parameters={"receiptId": receipt_id, "imageId": image_id}, user=user)
+
+
+def test_a_download_url_is_a_10_minute_get_of_the_callers_original(urls, table):
+    receipt, image_id, original, thumbnail = with_image(table)
+
+    response = download_url(urls, receipt["receiptId"], image_id)
+
+    assert response.status == 200, response.body
+    assert response.body["imageKey"] == original and response.body["expiresIn"] == 600
+    assert urlsplit(response.body["downloadUrl"]).path == "/" + original
+    assert signed(response.body["downloadUrl"])["X-Amz-Expires"] == "600"
+    assert response.body["thumbnailUrl"] == f"https://{CDN_DOMAIN}/{thumbnail}"
+
+
+def test_a_download_url_exists_only_for_the_callers_own_listed_originals(urls, table):
+    receipt, image_id, _, _ = with_image(table, user="user-a")
+    other_receipt = put_receipt(table, user="user-a")
+
+    assert_error_shape(download_url(urls, receipt["receiptId"], image_id, user="user-b"), 404, "NOT_FOUND")
+    assert_error_shape(download_url(urls, receipt["receiptId"], str(uuid.uuid4())), 404, "NOT_FOUND")
+    assert_error_shape(download_url(urls, other_receipt["receiptId"], image_id), 404, "NOT_FOUND")
