@@ -4,8 +4,10 @@ The baseline is what any Python function pays anyway: `import boto3` plus one cl
 handler is imported the way Lambda imports it, with its code directory and the common layer on
 the path and the environment the template declares, plus the variables the Lambda runtime sets
 (some libraries, the X-Ray SDK among them, behave differently inside Lambda). Both are timed
-inside the child process, so interpreter start-up is not counted. Runs are interleaved and the
-median is taken, so a noisy neighbour slows both sides alike.
+inside the child process, so interpreter start-up is not counted. Each round times the
+baseline, then every handler, then the baseline again; a handler's ratio in that round is its
+time over the mean of the two baselines around it, and the figure is the median of the rounds'
+ratios. Pairing samples that close in time cancels the drift of a noisy virtual machine.
 
 Usage: python bench/cold_start.py [--runs N] [--json PATH]. Exits 1 if a handler exceeds 1.5x.
 """
@@ -96,15 +98,20 @@ def main() -> int:
 
     baseline_environment = lambda_environment("baseline", {})
     samples: dict[str, list[float]] = {"baseline": [], **{name: [] for name in functions}}
+    ratios: dict[str, list[float]] = {name: [] for name in functions}
     for _ in range(args.runs):
-        samples["baseline"].append(time_once(BASELINE_CODE, baseline_environment))
-        for name, (code, environment) in functions.items():
-            samples[name].append(time_once(code, environment))
+        before = time_once(BASELINE_CODE, baseline_environment)
+        round_samples = {name: time_once(code, environment) for name, (code, environment) in functions.items()}
+        after = time_once(BASELINE_CODE, baseline_environment)
+        samples["baseline"] += [before, after]
+        for name, seconds in round_samples.items():
+            samples[name].append(seconds)
+            ratios[name].append(seconds / ((before + after) / 2))
 
     baseline = statistics.median(samples["baseline"])
     rows = []
     print(
-        f"Cold start (median of {args.runs} fresh processes), Python {platform.python_version()}, "
+        f"Cold start (median over {args.runs} rounds of fresh processes), Python {platform.python_version()}, "
         f"{platform.machine()}, {os.cpu_count()} cores"
     )
     print(f"baseline: import boto3 + one client = {baseline * 1000:.0f} ms\n")
@@ -112,7 +119,7 @@ def main() -> int:
     print("|---|---|---|---|")
     for name in functions:
         median = statistics.median(samples[name])
-        ratio = median / baseline
+        ratio = statistics.median(ratios[name])
         rows.append({"function": name, "ms": round(median * 1000), "ratio": round(ratio, 2)})
         print(f"| {name} | {median * 1000:.0f} | {ratio:.2f} | {'yes' if ratio <= LIMIT else 'NO'} |")
     if args.json:

@@ -78,12 +78,12 @@ def api_env(monkeypatch, table, pagination_secret) -> None:
     monkeypatch.setenv("PAGINATION_SECRET_ARN", pagination_secret)
 
 
-def load_function(name: str) -> ModuleType:
+def load_function(name: str, module_name: str = "app") -> ModuleType:
     """Import src/<name>/app.py under a unique module name, as its own Lambda would: with its
     directory first on the path, and its own helper modules forgotten afterwards, so that two
     functions' helpers of the same name never meet."""
     code_dir = ROOT / "src" / name
-    spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", code_dir / "app.py")
+    spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", code_dir / f"{module_name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.path.insert(0, str(code_dir))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-from botocore.config import Config
+from s3_presigner import S3Presigner, default_credentials
 from upload_urls import ImageUrls, UploadUrlRequest
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
@@ -17,12 +16,10 @@ from receipt_vault.settings import ImageUrlSettings, load_settings
 settings = load_settings(ImageUrlSettings)
 observability = setup_observability()
 app = build_api(settings, observability)
-# SigV4 on the regional virtual-host endpoint: a new bucket's global name may redirect, which
+# Signs for the regional virtual-host endpoint: a new bucket's global name may redirect, which
 # breaks a signed PUT.
-s3 = boto3.client(
-    "s3", region_name=settings.region, config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"})
-)
-image_urls = ImageUrls(s3, ReceiptStore(dynamodb_table(settings.table_name)), settings)
+presigner = S3Presigner(default_credentials(), settings.region)
+image_urls = ImageUrls(presigner, ReceiptStore(dynamodb_table(settings.table_name)), settings)
 
 
 @app.post("/receipts/<receiptId>/images/upload-url")

@@ -11,11 +11,13 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
+from s3_presigner import S3Presigner
 
 from receipt_vault.errors import NotFoundError, PayloadTooLargeError, VersionConflictError
 from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, ImageKey, thumbnail_url
 from receipt_vault.model_base import InputModel
-from receipt_vault.receipts.rules import DELETED, normalize_receipt_id, to_api
+from receipt_vault.receipts.rules import normalize_receipt_id, to_api
+from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import ImageUrlSettings
 
@@ -31,8 +33,8 @@ class UploadUrlRequest(InputModel):
 
 
 class ImageUrls:
-    def __init__(self, s3: Any, receipts: ReceiptStore, settings: ImageUrlSettings) -> None:
-        self.s3 = s3
+    def __init__(self, presigner: S3Presigner, receipts: ReceiptStore, settings: ImageUrlSettings) -> None:
+        self.presigner = presigner
         self.receipts = receipts
         self.settings = settings
 
@@ -47,21 +49,10 @@ class ImageUrls:
             "x-amz-server-side-encryption": "aws:kms",
             "x-amz-server-side-encryption-aws-kms-key-id": self.settings.kms_key_id,
         }
-        params: dict[str, Any] = {
-            "Bucket": self.settings.s3_bucket,
-            "Key": image.key,
-            "ContentType": request.contentType,
-            "ContentLength": request.contentLength,
-            "ServerSideEncryption": "aws:kms",
-            "SSEKMSKeyId": self.settings.kms_key_id,
-        }
         if request.fileName:  # kept for the export; S3 metadata must be ASCII
-            safe_name = _UNSAFE_FILENAME.sub("_", request.fileName)[-100:]
-            params["Metadata"] = {"original-filename": safe_name}
-            headers["x-amz-meta-original-filename"] = safe_name
-        url = self.s3.generate_presigned_url(
-            "put_object", Params=params, ExpiresIn=self.settings.url_expiry_seconds, HttpMethod="PUT"
-        )
+            headers["x-amz-meta-original-filename"] = _UNSAFE_FILENAME.sub("_", request.fileName)[-100:]
+        # Every header is signed: S3 refuses another type, length or encryption.
+        url = self.presigner.url("PUT", self.settings.s3_bucket, image.key, self.settings.url_expiry_seconds, headers)
         return {
             "uploadUrl": url,
             "method": "PUT",
@@ -78,11 +69,7 @@ class ImageUrls:
         image = next((key for key in listed if key is not None and key.image_id == image_id.lower()), None)
         if image is None or image.user_id != user_id:
             raise NotFoundError("image not found")
-        url = self.s3.generate_presigned_url(
-            "get_object",
-            Params={"Bucket": self.settings.s3_bucket, "Key": image.key},
-            ExpiresIn=self.settings.url_expiry_seconds,
-        )
+        url = self.presigner.url("GET", self.settings.s3_bucket, image.key, self.settings.url_expiry_seconds)
         result = {"downloadUrl": url, "imageKey": image.key, "expiresIn": self.settings.url_expiry_seconds}
         if image.thumbnail.key in receipt.get("thumbnailKeys", []):
             result["thumbnailUrl"] = thumbnail_url(self.settings.thumbnail_cdn_domain, image.thumbnail.key)

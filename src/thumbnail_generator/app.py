@@ -16,7 +16,7 @@ from receipt_vault.settings import ThumbnailSettings, load_settings
 settings = load_settings(ThumbnailSettings)
 logger, tracer, metrics = setup_observability()
 pipeline = ThumbnailPipeline(
-    boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
+    lambda: boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
     ReceiptStore(dynamodb_table(settings.table_name)),
     settings,
     logger,

@@ -2,8 +2,9 @@
 
 - A JPEG is decoded at a reduced scale (`Image.draft`): the decoder skips the DCT detail a
   200x300 thumbnail never shows, so a 12 MP photo never exists at full size in memory.
-- HEIC/HEIF (iPhone) goes through pillow-heif, and a PDF's first page through pypdfium2. Both
-  are imported only when such a file arrives, to keep cold starts short.
+- HEIC/HEIF (iPhone) goes through pillow-heif, and a PDF's first page through pypdfium2.
+  Pillow itself loads with the first image, and the two others with the first file of their
+  kind, so an invocation that makes no thumbnail never pays for them.
 - EXIF orientation is applied, so sideways photos come out upright, then the image is
   centre-cropped to the target box.
 - Decompression bombs are refused: an image declaring more pixels than a phone camera makes
@@ -14,11 +15,13 @@ retry can fix.
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+if TYPE_CHECKING:
+    from PIL import Image
 
 # Largest phone sensors are 200 MP; beyond that a file is a bomb, not a photo.
 MAX_PIXELS = 250_000_000
@@ -28,8 +31,15 @@ MAX_FULL_DECODE_PIXELS = 50_000_000
 OVERSAMPLING = 2
 MAX_PDF_RENDER_SCALE = 4.0
 
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 _heif_registered = False
+
+
+@functools.cache
+def _pillow() -> Any:
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check, at our limit
+    return Image
 
 
 class UnusableImageError(Exception):
@@ -42,6 +52,9 @@ class UnusableImageError(Exception):
 
 def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality: int) -> bytes:
     """A `width` x `height` JPEG, upright and centre-cropped."""
+    from PIL import ImageOps
+
+    Image = _pillow()  # noqa: N806 (the module, under its usual name)
     image = _decode(data, extension, width, height)
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
@@ -53,6 +66,9 @@ def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality
 
 
 def _decode(data: bytes, extension: str, width: int, height: int) -> Image.Image:
+    from PIL import UnidentifiedImageError
+
+    Image = _pillow()  # noqa: N806
     if extension == "pdf":
         return _render_first_pdf_page(data, width, height)
     if extension in ("heic", "heif"):
@@ -110,6 +126,7 @@ def _register_heif() -> None:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """Transparent areas become white, as on paper, rather than black."""
+    Image = _pillow()  # noqa: N806
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, (255, 255, 255))
     background.paste(rgba, mask=rgba.getchannel("A"))

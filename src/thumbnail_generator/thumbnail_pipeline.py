@@ -1,5 +1,9 @@
 """From an uploaded original to a thumbnail listed on its receipt.
 
+Half of this function's invocations are S3 telling it about its own thumbnail writes, which
+it ignores at once. So the S3 client and the imaging code (Pillow) are set up on first real
+use, and those invocations never pay for them.
+
 Permanent failures (a corrupt, unsupported or oversized file, or a receipt that no longer
 exists) are logged and counted, then dropped: no retry could fix them. Transient failures (S3
 or DynamoDB errors) raise, so Lambda retries the event twice and then hands it to the
@@ -8,6 +12,8 @@ thumbnail DLQ.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -25,11 +31,17 @@ THUMBNAIL_CACHE_CONTROL = "public, max-age=86400, immutable"
 
 
 class ThumbnailPipeline:
-    def __init__(self, s3: Any, receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger) -> None:
-        self.s3 = s3
+    def __init__(
+        self, s3_factory: Callable[[], Any], receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger
+    ) -> None:
+        self._s3_factory = s3_factory
         self.receipts = receipts
         self.settings = settings
         self.logger = logger
+
+    @functools.cached_property
+    def s3(self) -> Any:
+        return self._s3_factory()
 
     def handle(self, bucket: str, key: str, size: int) -> str:
         """Process one uploaded object; returns what happened, for logs and tests."""

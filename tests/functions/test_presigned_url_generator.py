@@ -191,3 +191,45 @@ def test_a_download_url_exists_only_for_the_callers_own_listed_originals(urls, t
     assert_error_shape(download_url(urls, receipt["receiptId"], image_id, user="user-b"), 404, "NOT_FOUND")
     assert_error_shape(download_url(urls, receipt["receiptId"], str(uuid.uuid4())), 404, "NOT_FOUND")
     assert_error_shape(download_url(urls, other_receipt["receiptId"], image_id), 404, "NOT_FOUND")
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET"])
+def test_the_presigner_makes_exactly_the_url_boto3_would(monkeypatch, method):
+    import datetime as dt
+
+    import botocore.auth
+    from botocore.config import Config
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda *_, **__: dt.datetime(2026, 11, 22, 8, 0, 0))
+    # As in Lambda, where awscrt is absent: boto3 then signs with botocore's Python signer.
+    monkeypatch.setitem(botocore.auth.AUTH_TYPE_MAPS, "s3v4-query", botocore.auth.S3SigV4QueryAuth)
+    presigner_module = load_function("presigned_url_generator", "s3_presigner")
+    session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="eu-west-1")
+    s3 = session.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
+    key = "users/7d3f9a2e/receipts/3f0c9a2e-5d6b-4c1e-9f7a-2b8d4e6a1c30/original/0b7e7f5a.jpg"
+    headers = {
+        "Content-Type": "image/jpeg",
+        "Content-Length": "42",
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": "arn:aws:kms:eu-west-1:123456789012:key/k",
+    }
+    params = {"Bucket": "bucket-name", "Key": key}
+    if method == "PUT":
+        params |= {
+            "ContentType": "image/jpeg",
+            "ContentLength": 42,
+            "ServerSideEncryption": "aws:kms",
+            "SSEKMSKeyId": "arn:aws:kms:eu-west-1:123456789012:key/k",
+        }
+    expected = s3.generate_presigned_url(
+        "put_object" if method == "PUT" else "get_object", Params=params, ExpiresIn=600
+    )
+
+    ours = presigner_module.S3Presigner(session.get_credentials(), "eu-west-1").url(
+        method, "bucket-name", key, 600, headers if method == "PUT" else None
+    )
+
+    # The same URL: scheme, host, path and every signed parameter, the signature included.
+    assert urlsplit(ours)[:3] == urlsplit(expected)[:3]
+    assert signed(ours) == signed(expected)

@@ -241,3 +241,10 @@ def test_a_key_with_spaces_is_decoded_from_the_event(thumbnails, table, images_b
     key = upload(images_bucket["bucket"], receipt, images.jpeg(), "jpg")
 
     assert process(thumbnails, images_bucket["bucket"], key) == ["generated"]  # "+" decoding is exercised
+
+
+def test_an_ignored_event_never_sets_up_s3(thumbnails):
+    key = f"users/user-a/receipts/{uuid.uuid4()}/thumbnail/{uuid.uuid4()}.jpg"
+
+    assert process(thumbnails, "any-bucket", key, size=10) == ["ignored"]
+    assert "s3" not in vars(thumbnails.pipeline)  # the cached S3 client was never created

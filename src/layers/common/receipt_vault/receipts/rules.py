@@ -23,10 +23,9 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError
 from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
+from receipt_vault.receipts.status import ACTIVE
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
-ACTIVE = "active"
-DELETED = "deleted"
 
 # Attributes derived from content; a full update recomputes or removes each of them.
 CONTENT_INDEX_ATTRIBUTES = ("byDateSK", "byCategorySK", "byStoreSK", "warrantyExpiryKey")

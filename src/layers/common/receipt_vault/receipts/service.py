@@ -23,7 +23,8 @@ from receipt_vault.errors import BadRequestError, GoneError, NotFoundError, Vers
 from receipt_vault.pagination import PageTokenCodec
 from receipt_vault.receipts import rules
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, ReceiptUpdate, StatusChange
-from receipt_vault.receipts.rules import ACTIVE, DELETED, WARRANTY_INDEX_ATTRIBUTES, normalize_receipt_id, to_api
+from receipt_vault.receipts.rules import WARRANTY_INDEX_ATTRIBUTES, normalize_receipt_id, to_api
+from receipt_vault.receipts.status import ACTIVE, DELETED
 from receipt_vault.receipts.store import ListFilters, ReceiptStore
 
 

@@ -21,7 +21,7 @@ from receipt_vault.dynamo import (
     conditional_put,
     conditional_update,
 )
-from receipt_vault.receipts.rules import DELETED
+from receipt_vault.receipts.status import DELETED
 
 
 @dataclass(frozen=True)

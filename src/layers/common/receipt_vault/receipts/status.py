@@ -1,0 +1,6 @@
+"""Receipt statuses: a module of its own, so data access needs no pydantic models to know them."""
+
+ACTIVE = "active"
+RETURNED = "returned"
+ARCHIVED = "archived"
+DELETED = "deleted"
