@@ -3,9 +3,9 @@
 `generate_presigned_url` needs an S3 client, and creating one loads S3's service model: about
 40 ms of every cold start of this 128 MB function. The signing itself is botocore's own
 S3SigV4QueryAuth, which this module calls directly, so the URLs are exactly those
-`generate_presigned_url` makes (a test compares them byte for byte). Like boto3, it honours
-AWS_ENDPOINT_URL_S3 and AWS_ENDPOINT_URL (the local stack sets them); otherwise it signs for
-the bucket's regional virtual-host endpoint.
+`generate_presigned_url` makes (a test compares them parameter by parameter). Like boto3, it
+honours AWS_ENDPOINT_URL (the local stack sets it); otherwise it signs for the bucket's
+regional virtual-host endpoint.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class S3Presigner:
     def __init__(self, credentials: Any, region: str) -> None:
         self._credentials = credentials  # refreshable: frozen anew for every URL
         self.region = region
-        self._endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        self._endpoint = os.environ.get("AWS_ENDPOINT_URL")
 
     def url(self, method: str, bucket: str, key: str, expires_in: int, headers: Mapping[str, str] | None = None) -> str:
         """A URL that allows exactly this request, with exactly these headers, for `expires_in` s."""
