@@ -20,6 +20,7 @@ from local.cfn_template import table_definition
 from local.intrinsics import ACCOUNT_ID, Resolver
 
 LOCAL_PUSH_CREDENTIAL = "local-emulated-credential"
+LOCAL_CDN_PATH = "/_local/cdn"
 
 
 class LocalResources:
@@ -117,7 +118,8 @@ class LocalResources:
             name = self.resolve(properties.get("LogGroupName", logical_id))
             self._set(logical_id, name, Arn=f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*")
         elif kind == "AWS::CloudFront::Distribution":
-            self._set(logical_id, "LOCALCDN", DomainName=self.api_url.split("://", 1)[-1] + "/_local/cdn")
+            # The local CDN is a route of the gateway; with its scheme, as it is plain http.
+            self._set(logical_id, "LOCALCDN", DomainName=f"{self.api_url}{LOCAL_CDN_PATH}")
         elif kind == "AWS::IAM::Role":
             self._set(logical_id, logical_id, Arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}")
         else:

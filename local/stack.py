@@ -8,6 +8,7 @@ the gateway serves the API. Everything is read from template.yaml and api/openap
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import logging
 import sys
@@ -24,7 +25,7 @@ from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
 from local.gateway import Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
-from local.provision import LocalResources
+from local.provision import LOCAL_CDN_PATH, LocalResources
 from local.runtime import LocalFunction
 from local.schedule_expressions import Schedule
 from local.standins import StandInServer
@@ -187,6 +188,7 @@ class LocalStack:
             "awsEndpoint": self.aws_endpoint,
             "standInsEndpoint": self.standins.url,
             "demoUser": dict(DEMO_USER) if self.config.seed_demo_user else None,
+            "thumbnailBaseUrl": f"{self.api_url}{LOCAL_CDN_PATH}",
             "functions": sorted(self.functions),
             "schedules": sorted(self.triggers.schedules),
         }
@@ -319,8 +321,37 @@ class LocalStack:
     def _read_s3_object(self, bucket: str, key: str) -> bytes:
         return self.resources.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
+    def _cdn_routes(self) -> list[tuple[str, str]]:
+        """(path pattern, bucket) for each cache behaviour of the template's distributions, whose
+        default behaviour answers 404: the local CDN serves what CloudFront would, nothing more."""
+        routes = []
+        for logical_id in self._logical_ids_of("AWS::CloudFront::Distribution"):
+            config = self.template["Resources"][logical_id]["Properties"]["DistributionConfig"]
+            origins = {origin["Id"]: origin["DomainName"] for origin in config.get("Origins", [])}
+            for behaviour in config.get("CacheBehaviors", []):
+                domain = origins.get(behaviour["TargetOriginId"], {})
+                bucket_id = domain.get("Fn::GetAtt", [None])[0] if isinstance(domain, dict) else None
+                if bucket_id:
+                    routes.append((behaviour["PathPattern"], self.resources.physical_id(bucket_id)))
+        return routes
+
+    def _local_cdn(self, path: str) -> HttpResponse:
+        key = path.removeprefix(f"{LOCAL_CDN_PATH}/")
+        for pattern, bucket in self._cdn_routes():
+            if fnmatch.fnmatchcase(key, pattern):
+                try:
+                    body = self._read_s3_object(bucket, key)
+                except Exception:
+                    break
+                return HttpResponse(
+                    200, [("Content-Type", "image/jpeg"), ("Cache-Control", "public, max-age=86400")], body
+                )
+        return _json_response(404, {"message": "Not Found"})
+
     def _local_endpoint(self, method: str, path: str, body: bytes) -> HttpResponse:
         parts = path.strip("/").split("/")
+        if method in ("GET", "HEAD") and path.startswith(f"{LOCAL_CDN_PATH}/"):
+            return self._local_cdn(path)
         try:
             if method == "GET" and parts == ["_local", "config"]:
                 return _json_response(200, self.config_document())

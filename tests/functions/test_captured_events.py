@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from local.cfn_template import PROJECT_ROOT
@@ -42,10 +43,29 @@ API_SCENARIOS = {
 }
 
 
+# The image path, in order: a receipt, upload URLs, uploads reaching the thumbnail generator,
+# then a download. The S3 events name the dev stage's bucket and fixed keys under that receipt.
+IMAGE_SCENARIO = [
+    ("receipt_crud", "create_receipt", 201),
+    ("presigned_url_generator", "upload_url", 200),
+    ("presigned_url_generator", "upload_url_too_large", 413),
+    ("presigned_url_generator", "upload_url_content_type_not_allowed", 400),
+    ("thumbnail_generator", "s3_put_jpeg", "generated"),
+    ("thumbnail_generator", "s3_put_heic", "generated"),
+    ("thumbnail_generator", "s3_put_pdf", "generated"),
+    ("thumbnail_generator", "s3_put_corrupt", "dropped:corrupt"),
+    ("presigned_url_generator", "download_url", 200),
+    ("presigned_url_generator", "download_url_of_another_user", 404),
+]
+
+
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
+    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO}
     on_disk = {
-        str(path.relative_to(EVENTS)) for path in EVENTS.glob("*/*.json") if "requestContext" in path.read_text()
+        str(path.relative_to(EVENTS))
+        for path in EVENTS.glob("*/*.json")
+        if "requestContext" in path.read_text() or path.parent.name == "thumbnail_generator"
     }
 
     assert on_disk == covered
@@ -80,3 +100,30 @@ def test_captured_custom_resource_events_are_valid_requests():
             "LogicalResourceId",
             "ResourceProperties",
         } <= event.keys()
+
+
+def test_captured_image_events_replay_with_their_expected_outcome(api_env, images_bucket):
+    from tests.support import images
+
+    samples = {
+        "s3_put_jpeg": images.jpeg(),
+        "s3_put_heic": images.heic(),
+        "s3_put_pdf": images.pdf(),
+        "s3_put_corrupt": images.corrupt_jpeg(),
+    }
+    modules = {name: load_function(name) for name in {function for function, _, _ in IMAGE_SCENARIO}}
+    s3 = boto3.client("s3")
+    for function, case, expected in IMAGE_SCENARIO:
+        event = json.loads((EVENTS / function / f"{case}.json").read_text())
+        if function == "thumbnail_generator":  # put the sample at the event's bucket and key
+            target = event["Records"][0]["s3"]
+            if target["bucket"]["name"] not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+                s3.create_bucket(
+                    Bucket=target["bucket"]["name"], CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+                )
+            s3.put_object(Bucket=target["bucket"]["name"], Key=target["object"]["key"], Body=samples[case])
+            outcome = modules[function].lambda_handler(event, LambdaContext())["outcomes"]
+            assert outcome == [expected], case
+        else:
+            response = modules[function].lambda_handler(event, LambdaContext())
+            assert response["statusCode"] == expected, (case, response["body"])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import time
+import urllib.error
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import boto3
 import moto
 import pytest
 from joserfc import jwk, jwt
+from PIL import Image
 
 from local import example_client
 from tests.integration.conftest import http
@@ -334,3 +338,48 @@ def test_make_token_without_a_running_stack_says_how_to_start_one(capsys):
 
     assert token.main(["--api", "http://127.0.0.1:9"]) == 1
     assert "make dev" in capsys.readouterr().err
+
+
+# -- images ------------------------------------------------------------------------------------
+
+
+def test_an_upload_through_the_presigned_url_makes_a_thumbnail_served_by_the_local_cdn(stack):
+    from tests.support import images
+
+    token = new_user_token(stack)
+    receipt = http(stack, "POST", "/receipts", {"storeName": "Apple Store"}, token=token).body
+    photo = images.jpeg(1200, 800, orientation=6)
+
+    grant = http(
+        stack,
+        "POST",
+        f"/receipts/{receipt['receiptId']}/images/upload-url",
+        {"contentType": "image/jpeg", "contentLength": len(photo)},
+        token=token,
+    ).body
+    upload = urllib.request.Request(grant["uploadUrl"], data=photo, method=grant["method"], headers=grant["headers"])
+    with urllib.request.urlopen(upload, timeout=10) as response:  # noqa: S310 (the emulator)
+        assert response.status == 200
+
+    def receipt_with_thumbnail():
+        current = http(stack, "GET", f"/receipts/{receipt['receiptId']}", token=token).body
+        return current if current["thumbnailKeys"] else None
+
+    listed = _eventually(receipt_with_thumbnail)
+    assert listed and listed["imageKeys"] == [grant["imageKey"]]
+    with urllib.request.urlopen(grant["thumbnailUrl"], timeout=10) as served:  # noqa: S310
+        thumbnail = Image.open(io.BytesIO(served.read()))
+    assert thumbnail.size == (200, 300)
+    download = http(
+        stack, "GET", f"/receipts/{receipt['receiptId']}/images/{grant['imageId']}/download-url", token=token
+    ).body
+    with urllib.request.urlopen(download["downloadUrl"], timeout=10) as original:  # noqa: S310
+        assert original.read() == photo
+
+
+def test_the_local_cdn_serves_thumbnails_only(stack):
+    original = f"users/u/receipts/{uuid.uuid4()}/original/{uuid.uuid4()}.jpg"
+
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{stack.api_url}/_local/cdn/{original}", timeout=5)  # noqa: S310
+    assert refused.value.code == 404
