@@ -112,11 +112,9 @@ def http(
     if token:
         all_headers["Authorization"] = f"Bearer {token}"
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(  # noqa: S310 (the local stack's http URL)
-        stack.api_url + path, data=data, method=method, headers=all_headers
-    )
+    request = urllib.request.Request(stack.api_url + path, data=data, method=method, headers=all_headers)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local stack)
+        with urllib.request.urlopen(request, timeout=30) as response:
             payload, status, response_headers = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         payload, status, response_headers = error.read(), error.code, dict(error.headers)
