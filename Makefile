@@ -50,6 +50,7 @@ build: venv
 bench: venv
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/local_stack.py
+	$(BIN)/python bench/thumbnail.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

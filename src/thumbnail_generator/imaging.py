@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 MAX_PIXELS = 250_000_000
 # Formats without reduced-scale decoding are decoded whole; this bounds their memory.
 MAX_FULL_DECODE_PIXELS = 50_000_000
-# Decode to at least twice the target, so the final LANCZOS downscale stays sharp.
-OVERSAMPLING = 2
+# A PDF page is rendered at twice the target, so the LANCZOS downscale stays sharp. A JPEG is
+# decoded at the smallest scale that still covers the target: at 1/8 libjpeg decodes only the
+# DC coefficients, which is where the speed comes from.
+PDF_OVERSAMPLING = 2
 MAX_PDF_RENDER_SCALE = 4.0
 
 _heif_registered = False
@@ -79,7 +81,7 @@ def _decode(data: bytes, extension: str, width: int, height: int) -> Image.Image
             image = Image.open(io.BytesIO(data))
             if image.format == "JPEG":
                 # Either orientation may end up on either axis, so ask for the larger side on both.
-                side = max(width, height) * OVERSAMPLING
+                side = max(width, height)
                 image.draft("RGB", (side, side))
             elif image.width * image.height > MAX_FULL_DECODE_PIXELS:
                 raise UnusableImageError("too-many-pixels")
@@ -107,7 +109,7 @@ def _render_first_pdf_page(data: bytes, width: int, height: int) -> Image.Image:
         page_width, page_height = page.get_size()
         if page_width <= 0 or page_height <= 0:
             raise UnusableImageError("corrupt-pdf")
-        scale = min(max(width / page_width, height / page_height) * OVERSAMPLING, MAX_PDF_RENDER_SCALE)
+        scale = min(max(width / page_width, height / page_height) * PDF_OVERSAMPLING, MAX_PDF_RENDER_SCALE)
         rendered: Any = page.render(scale=scale).to_pil()
         page.close()
         return rendered
