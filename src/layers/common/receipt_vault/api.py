@@ -142,9 +142,12 @@ def current_user_id(app: APIGatewayRestResolver) -> str:
     return str(subject)
 
 
-def parse_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool = True) -> ModelT:
+    """The body as `model`; with required=False an absent body means `{}`."""
     body = app.current_event.body
     if not body:
+        if not required:
+            return model.model_validate({})
         raise BadRequestError("a JSON request body is required")
     try:
         return model.model_validate_json(body)

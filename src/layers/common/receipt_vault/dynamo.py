@@ -11,6 +11,8 @@ it, without a second read.
 from __future__ import annotations
 
 import os
+import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +24,15 @@ from botocore.exceptions import ClientError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
+
+BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+UNPROCESSED_RETRIES = 5
+UNPROCESSED_BACKOFF_SECONDS = 0.05
+
+
+class UnprocessedItemsError(RuntimeError):
+    """DynamoDB kept returning unprocessed keys after every retry: throttled, try again later."""
+
 
 # Fail fast and let the client retry: API Gateway gives a request 29 s at most.
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
@@ -73,6 +84,28 @@ class DynamoTable:
             request["ExpressionAttributeValues"] = serialize(values)
         _merge(request, _expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
         return deserialize(self.client.update_item(**request)["Attributes"])
+
+    def batch_get(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+        """Items for up to any number of keys, 100 a call; unprocessed keys are retried with
+        jittered exponential backoff. Missing items are simply absent from the result."""
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self.name: {
+                    "Keys": [serialize(key) for key in keys[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                response = self.client.batch_get_item(RequestItems=pending)
+                items += [deserialize(item) for item in response.get("Responses", {}).get(self.name, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+                if attempt == UNPROCESSED_RETRIES:
+                    raise UnprocessedItemsError(f"{len(pending[self.name]['Keys'])} keys left unprocessed")
+                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
+        return items
 
     def query(
         self,

@@ -66,6 +66,13 @@ class PaginatedApiSettings(TableApiSettings):
 
 
 @dataclasses.dataclass(frozen=True)
+class SyncSettings(PaginatedApiSettings):
+    """sync-handler."""
+
+    max_batch_size: int = bounded(minimum=1, maximum=100)
+
+
+@dataclasses.dataclass(frozen=True)
 class ImageUrlSettings(TableApiSettings):
     """presigned-url-generator."""
 

@@ -23,7 +23,7 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError
 from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
-from receipt_vault.receipts.status import ACTIVE
+from receipt_vault.receipts.status import ACTIVE, DELETED
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
 
@@ -52,7 +52,8 @@ def warranty_expiry_date(content: dict[str, Any]) -> str | None:
         return given
     if months == 0:
         return None
-    return add_months(dt.date.fromisoformat(purchased), months).isoformat()
+    # int(): a stored receipt's numbers come back from DynamoDB as Decimal.
+    return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
 
 
 def with_derived_fields(content: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +148,14 @@ def full_update_changes(
     user_id: str, receipt_id: str, fields: ReceiptFields, status: str, moment: dt.datetime
 ) -> IndexPlacement:
     """The SET and REMOVE lists of a full update that leaves the receipt in `status`."""
-    content = with_derived_fields(fields.content())
+    return content_changes(user_id, receipt_id, fields.content(), status, moment)
+
+
+def content_changes(
+    user_id: str, receipt_id: str, content: dict[str, Any], status: str, moment: dt.datetime
+) -> IndexPlacement:
+    """SET and REMOVE for replacing the client-writable content, and every key derived from it."""
+    content = with_derived_fields({name: value for name, value in content.items() if name != "status"})
     placement = content_index_placement(receipt_id, content, moment.date())
     warranty = warranty_index_placement(user_id, status, placement.set.get("warrantyExpiryKey"))
     editable = set(ReceiptFields.model_fields)
@@ -161,6 +169,23 @@ def full_update_changes(
         },
         remove=sorted((editable - content.keys()) | set(placement.remove) | set(warranty.remove)),
     )
+
+
+def replacement_changes(
+    user_id: str, server: dict[str, Any], content: dict[str, Any], moment: dt.datetime
+) -> IndexPlacement:
+    """Replace a stored receipt's client-writable content with `content` (status included), when
+    the stored item is known: a move to `deleted` is a soft delete, as DELETE makes it."""
+    receipt_id, status = server["receiptId"], content.get("status", server["status"])
+    changes = content_changes(user_id, receipt_id, content, status, moment)
+    if status == DELETED and server["status"] != DELETED:
+        changes.set.update(
+            previousStatus=server["status"],
+            previousStatusPK=keys.status_pk(user_id, server["status"]),
+            deletedAt=iso_timestamp(moment),
+            ttl=soft_delete_expiry(moment),
+        )
+    return changes
 
 
 def soft_delete_expiry(moment: dt.datetime) -> int:

@@ -7,12 +7,14 @@ by status; otherwise they are filtered out of the query.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from receipt_vault import keys
+from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import (
     DynamoTable,
     Increment,
@@ -110,6 +112,22 @@ class ReceiptStore:
             Attr("PK").exists() & condition,
         )
 
+    def replace_content(
+        self, user_id: str, server: dict[str, Any], content: dict[str, Any], moment: dt.datetime
+    ) -> WriteResult:
+        """Write `content` over the stored receipt `server`, if it is still at the version read."""
+        from receipt_vault.receipts.rules import replacement_changes, version_fields
+
+        changes = replacement_changes(user_id, server, content, moment)
+        now = iso_timestamp(moment)
+        return self.update(
+            user_id,
+            server["receiptId"],
+            {**changes.set, **version_fields(server["receiptId"], server["serverVersion"] + 1, now)},
+            changes.remove,
+            Attr("serverVersion").eq(server["serverVersion"]),
+        )
+
     def attach_image(
         self, user_id: str, receipt_id: str, original_key: str, thumbnail_key: str, now: str
     ) -> WriteResult:
@@ -132,6 +150,28 @@ class ReceiptStore:
             [],
             ~Attr("imageKeys").contains(original_key),
         )
+
+    def get_many(self, user_id: str, receipt_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Current receipts by id (one BatchGetItem per 100); missing ones are absent."""
+        items = self.table.batch_get([keys.receipt_key(user_id, receipt_id) for receipt_id in receipt_ids])
+        return {item["receiptId"]: item for item in items}
+
+    def changed_since(self, user_id: str, since: str | None, limit: int, start_key: dict[str, Any] | None) -> Page:
+        """Receipts changed after `since`, oldest change first: keys from ByUpdatedAt (KEYS_ONLY),
+        then the items themselves in BatchGetItem calls of 100, in the order of the changes."""
+        condition = Key("PK").eq(keys.user_pk(user_id))
+        if since:
+            condition &= Key("byUpdatedSK").gt(since)
+        changed, last_key = self.table.query("ByUpdatedAt", condition, limit=limit, start_key=start_key)
+        ids = [item["SK"].removeprefix(keys.RECEIPT_PREFIX) for item in changed]
+        current = self.get_many(user_id, ids) if ids else {}
+        return Page([current[receipt_id] for receipt_id in ids if receipt_id in current], last_key)
+
+    def all_receipts(self, user_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
+        """Every receipt of the user, tombstones included, in key order."""
+        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.RECEIPT_PREFIX)
+        items, last_key = self.table.query(None, condition, limit=limit, start_key=start_key)
+        return Page(items, last_key)
 
     def list_page(self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None) -> Page:
         """One Query, newest purchase first. Filtered pages may hold fewer than `limit` items."""
