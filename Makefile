@@ -51,6 +51,7 @@ bench: venv
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/local_stack.py
 	$(BIN)/python bench/thumbnail.py
+	$(BIN)/python bench/sync.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -59,9 +59,20 @@ IMAGE_SCENARIO = [
 ]
 
 
+# Sync after the receipt events: the device's base (version 1) is stale by then, so its edit merges.
+SYNC_SCENARIO = [
+    ("receipt_crud", "create_receipt", 201),
+    ("receipt_crud", "update_receipt", 200),
+    ("sync_handler", "pull_first_time", 200),
+    ("sync_handler", "pull", 200),
+    ("sync_handler", "push_with_conflicts", ["accepted", "merged", "rejected"]),
+    ("sync_handler", "full", 200),
+]
+
+
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
-    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO}
+    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO + SYNC_SCENARIO}
     on_disk = {
         str(path.relative_to(EVENTS))
         for path in EVENTS.glob("*/*.json")
@@ -126,4 +137,17 @@ def test_captured_image_events_replay_with_their_expected_outcome(api_env, image
             assert outcome == [expected], case
         else:
             response = modules[function].lambda_handler(event, LambdaContext())
+            assert response["statusCode"] == expected, (case, response["body"])
+
+
+def test_captured_sync_events_replay_with_their_expected_outcome(api_env, monkeypatch):
+    monkeypatch.setenv("MAX_BATCH_SIZE", "25")
+    modules = {name: load_function(name) for name in {function for function, _, _ in SYNC_SCENARIO}}
+    for function, case, expected in SYNC_SCENARIO:
+        event = json.loads((EVENTS / function / f"{case}.json").read_text())
+        response = modules[function].lambda_handler(event, LambdaContext())
+        if isinstance(expected, list):
+            outcomes = [result["outcome"] for result in json.loads(response["body"])["results"]]
+            assert outcomes == expected, case
+        else:
             assert response["statusCode"] == expected, (case, response["body"])

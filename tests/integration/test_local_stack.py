@@ -383,3 +383,57 @@ def test_the_local_cdn_serves_thumbnails_only(stack):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{stack.api_url}/_local/cdn/{original}", timeout=5)
     assert refused.value.code == 404
+
+
+# -- sync ----------------------------------------------------------------------------------------
+
+
+def test_two_offline_devices_push_then_pull_and_converge_with_every_user_edit_kept(stack):
+    token = new_user_token(stack)
+    receipt = http(
+        stack,
+        "POST",
+        "/receipts",
+        {
+            "storeName": "Kotsovolos",
+            "totalAmount": "100.00",
+            "currency": "EUR",
+            "purchaseDate": "2026-10-01",
+            "category": "Electronics",
+        },
+        token=token,
+    ).body
+    baseline = http(stack, "POST", "/sync/pull", {}, token=token).body  # both devices start from here
+    receipt_id = receipt["receiptId"]
+
+    # Offline, each device edits its own fields, and both edit the store name.
+    device_a = {
+        "receiptId": receipt_id,
+        "serverVersion": 1,
+        "notes": "gift for Maria",
+        "storeName": "Kotsovolos Athens",
+        "userEditedFields": ["storeName"],
+    }
+    device_b = {
+        "receiptId": receipt_id,
+        "serverVersion": 1,
+        "tags": ["warranty"],
+        "totalAmount": "99.00",
+        "storeName": "Kotsovolos Piraeus",
+        "userEditedFields": ["totalAmount", "storeName"],
+    }
+    pushed_a = http(stack, "POST", "/sync/push", {"items": [device_a]}, token=token).body["results"][0]
+    pushed_b = http(stack, "POST", "/sync/push", {"items": [device_b]}, token=token).body["results"][0]
+
+    pulled_a = http(stack, "POST", "/sync/pull", {"lastSyncTimestamp": baseline["syncTimestamp"]}, token=token).body
+    pulled_b = http(stack, "POST", "/sync/pull", {"lastSyncTimestamp": baseline["syncTimestamp"]}, token=token).body
+
+    assert (pushed_a["outcome"], pushed_b["outcome"]) == ("accepted", "merged")
+    [item_a] = [item for item in pulled_a["items"] if item["receiptId"] == receipt_id]
+    [item_b] = [item for item in pulled_b["items"] if item["receiptId"] == receipt_id]
+    assert item_a == item_b  # converged
+    assert item_a["notes"] == "gift for Maria"  # device A's edit
+    assert item_a["tags"] == ["warranty"] and item_a["totalAmount"] == "99.00"  # device B's edits
+    assert item_a["storeName"] == "Kotsovolos Piraeus"  # both edited it: the later push wins
+    assert item_a["category"] == "Electronics" and item_a["serverVersion"] == 3
+    assert set(item_a["userEditedFields"]) == {"storeName", "totalAmount"}
