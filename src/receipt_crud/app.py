@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -17,9 +16,9 @@ from receipt_vault.api import (
     to_json,
 )
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
-from receipt_vault.pagination import PageTokenCodec, secrets_manager_signing_key
+from receipt_vault.pagination import page_tokens_from_secret
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, ReceiptUpdate, StatusChange
 from receipt_vault.receipts.service import ReceiptService
 from receipt_vault.receipts.store import ReceiptStore
@@ -31,12 +30,7 @@ metrics = observability.metrics
 app = build_api(settings, observability)
 receipts = ReceiptService(
     ReceiptStore(dynamodb_table(settings.table_name)),
-    PageTokenCodec(
-        secrets_manager_signing_key(
-            settings.pagination_secret_arn,
-            lambda: boto3.client("secretsmanager", region_name=settings.region, config=CLIENT_CONFIG),
-        )
-    ),
+    page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
 )
 
 

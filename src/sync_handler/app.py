@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from sync_service import FullRequest, PullRequest, PushRequest, SyncService
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
-from receipt_vault.pagination import PageTokenCodec, secrets_manager_signing_key
+from receipt_vault.pagination import page_tokens_from_secret
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import SyncSettings, load_settings
 
@@ -23,12 +22,7 @@ metrics = observability.metrics
 app = build_api(settings, observability)
 sync = SyncService(
     ReceiptStore(dynamodb_table(settings.table_name)),
-    PageTokenCodec(
-        secrets_manager_signing_key(
-            settings.pagination_secret_arn,
-            lambda: boto3.client("secretsmanager", region_name=settings.region, config=CLIENT_CONFIG),
-        )
-    ),
+    page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
     settings.max_batch_size,
     utc_now,
 )

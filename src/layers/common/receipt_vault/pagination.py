@@ -76,3 +76,16 @@ def secrets_manager_signing_key(secret_arn: str, client_factory: Callable[[], An
         return secret.encode("utf-8")
 
     return signing_key
+
+
+def page_tokens_from_secret(secret_arn: str, region: str) -> PageTokenCodec:
+    """The codec of every API function that pages: signed with the stack's pagination secret."""
+    import boto3
+
+    from receipt_vault.dynamo import CLIENT_CONFIG
+
+    return PageTokenCodec(
+        secrets_manager_signing_key(
+            secret_arn, lambda: boto3.client("secretsmanager", region_name=region, config=CLIENT_CONFIG)
+        )
+    )
