@@ -123,6 +123,7 @@ class LocalFunction:
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(spec)
+        sys.modules[self._module_name] = module  # as an import would: pydantic resolves annotations through it
         with self._sandbox():
             spec.loader.exec_module(module)
         return module

@@ -86,13 +86,14 @@ def load_function(name: str, module_name: str = "app") -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", code_dir / f"{module_name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # as an import would: pydantic resolves annotations through it
     sys.path.insert(0, str(code_dir))
     try:
         spec.loader.exec_module(module)
     finally:
         sys.path.remove(str(code_dir))
         for loaded, candidate in list(sys.modules.items()):
-            if (getattr(candidate, "__file__", None) or "").startswith(str(code_dir)):
+            if loaded != spec.name and (getattr(candidate, "__file__", None) or "").startswith(str(code_dir)):
                 del sys.modules[loaded]
     return module
 

@@ -24,6 +24,7 @@ STAR_RESOURCE_EXCEPTIONS = {
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "sns:CreatePlatformApplication",
+    "textract:AnalyzeExpense",
 }
 HTTP_METHODS = {"get", "put", "post", "delete", "patch"}
 
@@ -283,3 +284,23 @@ def test_env_json_overrides_only_declared_variables_of_real_functions():
             name,
             set(variables) - _declared_environment(name),
         )
+
+
+def test_ocr_refine_may_invoke_exactly_the_configured_models_through_their_eu_profiles():
+    statements = _role_statements("OcrRefineRole")
+    bedrock = [s for s in statements if "bedrock:InvokeModel" in _as_list(s["Action"])]
+    profiles, foundation = bedrock
+
+    assert [r["Fn::Sub"] for r in profiles["Resource"]] == [
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${BedrockModelId}",
+        "arn:${AWS::Partition}:bedrock:${AWS::Region}:${AWS::AccountId}:inference-profile/${BedrockFallbackModelId}",
+    ]
+    assert foundation["Condition"]["StringEquals"]["bedrock:InferenceProfileArn"] == profiles["Resource"]
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["BedrockModelId"]["Default"].startswith("eu.anthropic.claude-haiku-4-5")
+    assert parameters["BedrockFallbackModelId"]["Default"].startswith("eu.anthropic.claude-sonnet-4-5")
+    assert all(
+        not action.startswith("bedrock:") or action == "bedrock:InvokeModel"
+        for s in statements
+        for action in _as_list(s["Action"])
+    )

@@ -73,6 +73,16 @@ class SyncSettings(PaginatedApiSettings):
 
 
 @dataclasses.dataclass(frozen=True)
+class OcrRefineSettings(TableApiSettings):
+    """ocr-refine."""
+
+    s3_bucket: str = bounded(minimum=3)
+    bedrock_model_id: str = bounded(minimum=1)
+    bedrock_fallback_model_id: str = bounded(minimum=1)
+    confidence_threshold: float = bounded(minimum=0, maximum=1)
+
+
+@dataclasses.dataclass(frozen=True)
 class ImageUrlSettings(TableApiSettings):
     """presigned-url-generator."""
 
@@ -100,8 +110,8 @@ SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 def _parse(field: dataclasses.Field[Any], kind: Any, raw: str) -> Any:
     minimum, maximum = field.metadata.get("minimum"), field.metadata.get("maximum")
-    if kind is int:
-        value: Any = int(raw)
+    if kind in (int, float):
+        value: Any = kind(raw)
         measure = value
     elif typing.get_origin(kind) is tuple:  # a comma-separated list
         value = tuple(part.strip() for part in raw.split(",") if part.strip())

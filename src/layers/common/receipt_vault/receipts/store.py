@@ -113,9 +113,15 @@ class ReceiptStore:
         )
 
     def replace_content(
-        self, user_id: str, server: dict[str, Any], content: dict[str, Any], moment: dt.datetime
+        self,
+        user_id: str,
+        server: dict[str, Any],
+        content: dict[str, Any],
+        moment: dt.datetime,
+        server_owned: dict[str, Any] | None = None,
     ) -> WriteResult:
-        """Write `content` over the stored receipt `server`, if it is still at the version read."""
+        """Write `content` (and any server-owned fields, such as `refinement`) over the stored
+        receipt `server`, if it is still at the version read."""
         from receipt_vault.receipts.rules import replacement_changes, version_fields
 
         changes = replacement_changes(user_id, server, content, moment)
@@ -123,9 +129,28 @@ class ReceiptStore:
         return self.update(
             user_id,
             server["receiptId"],
-            {**changes.set, **version_fields(server["receiptId"], server["serverVersion"] + 1, now)},
+            {
+                **changes.set,
+                **(server_owned or {}),
+                **version_fields(server["receiptId"], server["serverVersion"] + 1, now),
+            },
             changes.remove,
             Attr("serverVersion").eq(server["serverVersion"]),
+        )
+
+    def set_server_owned(self, user_id: str, receipt_id: str, values: dict[str, Any], now: str) -> WriteResult:
+        """Set server-owned fields (such as a failed `refinement`) on an existing receipt."""
+        return self.update(
+            user_id,
+            receipt_id,
+            {
+                **values,
+                "serverVersion": Increment(1),
+                "updatedAt": now,
+                "byUpdatedSK": keys.by_updated_sk(now, receipt_id),
+            },
+            [],
+            Attr("PK").exists(),
         )
 
     def attach_image(

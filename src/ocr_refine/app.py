@@ -1,0 +1,60 @@
+"""ocr-refine: POST /receipts/{receiptId}/refine turns OCR text into structured receipt data."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from refine_service import Models, RefineRequest, RefineService
+
+from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
+from receipt_vault.clock import utc_now
+from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.observability import setup_observability
+from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.settings import OcrRefineSettings, load_settings
+
+settings = load_settings(OcrRefineSettings)
+observability = setup_observability()
+metrics = observability.metrics
+app = build_api(settings, observability)
+# One retry with backoff per model, each call bounded: two models must fit in API Gateway's 29 s.
+BEDROCK_CONFIG = Config(connect_timeout=2, read_timeout=12, retries={"mode": "standard", "max_attempts": 2})
+UNITS = {
+    "RefinementLatency": MetricUnit.Milliseconds,
+    "RefinementConfidence": MetricUnit.NoUnit,
+    "FallbackInvocations": MetricUnit.Count,
+}
+
+
+def _record(name: str, value: float) -> None:
+    metrics.add_metric(name=name, unit=UNITS[name], value=value)
+
+
+refinements = RefineService(
+    ReceiptStore(dynamodb_table(settings.table_name)),
+    boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
+    functools.cache(lambda: boto3.client("textract", region_name=settings.region, config=CLIENT_CONFIG)),
+    functools.cache(lambda: boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG)),
+    settings.s3_bucket,
+    Models(settings.bedrock_model_id, settings.bedrock_fallback_model_id, settings.confidence_threshold),
+    utc_now,
+    _record,
+)
+
+
+@app.post("/receipts/<receiptId>/refine")
+def refine(receiptId: str) -> dict[str, Any]:
+    context = app.lambda_context
+    return refinements.refine(
+        current_user_id(app),
+        receiptId,
+        parse_body(app, RefineRequest, required=False),
+        lambda: context.get_remaining_time_in_millis() / 1000,
+    )
+
+
+lambda_handler = make_lambda_handler(app, observability)

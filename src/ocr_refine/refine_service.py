@@ -1,0 +1,285 @@
+"""POST /receipts/{receiptId}/refine: Haiku first, Sonnet when Haiku is doubtful or unavailable.
+
+Fallback decision table (the primary model's result, then what happens):
+  throttled or unavailable            -> fallback
+  malformed answer                    -> fallback
+  confidence < threshold              -> fallback; the better of the two is kept
+  items/total, date or currency wrong -> fallback; the better of the two is kept
+  otherwise                           -> done, no fallback
+The fallback runs only if enough of the request's time is left. If neither model answers,
+the receipt keeps its data, is marked `refinement.status = failed`, and the call answers
+503 (a model unavailable) or 502 (only bad answers), so the app can simply try again later.
+
+The result is written with one conditional update on the version read: fields in
+userEditedFields are never overwritten, and a user edit that lands during the refinement
+makes it re-read and apply again (bounded), never overwrite.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from botocore.exceptions import ClientError
+from pydantic import StringConstraints
+from refinement import (
+    Extraction,
+    MalformedAnswerError,
+    converse_request,
+    parse_answer,
+    prepare_ocr_text,
+    problems_of,
+    receipt_fields,
+)
+
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, VersionConflictError
+from receipt_vault.images import ImageKey
+from receipt_vault.model_base import InputModel
+from receipt_vault.receipts.merge import client_content
+from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
+from receipt_vault.receipts.rules import normalize_receipt_id, to_api
+from receipt_vault.receipts.status import DELETED
+from receipt_vault.receipts.store import ReceiptStore
+
+MAX_IMAGE_EDGE = 1568  # the longest edge Claude uses without downscaling itself
+UNAVAILABLE_CODES = {
+    "ThrottlingException",
+    "ServiceUnavailableException",
+    "ModelNotReadyException",
+    "InternalServerException",
+    "ModelTimeoutException",
+    "TooManyRequestsException",
+}
+MIN_SECONDS_FOR_FALLBACK = 8.0
+MAX_APPLY_ATTEMPTS = 3
+IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
+
+
+class RefineRequest(InputModel):
+    ocrRawText: Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES)] | None = None
+    imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+
+
+class ModelUnavailableError(ApiError):
+    status_code = 503
+    code = "MODEL_UNAVAILABLE"
+
+
+class ModelAnswerError(ApiError):
+    status_code = 502
+    code = "MODEL_ERROR"
+
+
+@dataclass
+class Attempt:
+    model: str
+    extraction: Extraction | None = None
+    problems: tuple[str, ...] = ()
+    failure: str | None = None  # "unavailable" or "malformed"
+    latency_ms: float = 0.0
+
+    def acceptable(self, threshold: float) -> bool:
+        return self.extraction is not None and self.extraction.confidence >= threshold and not self.problems
+
+
+@dataclass(frozen=True)
+class Models:
+    primary: str
+    fallback: str
+    confidence_threshold: float
+
+
+class RefineService:
+    def __init__(
+        self,
+        store: ReceiptStore,
+        bedrock: Any,
+        textract: Callable[[], Any],
+        s3: Callable[[], Any],
+        bucket: str,
+        models: Models,
+        clock: Callable[[], dt.datetime],
+        record: Callable[[str, float], None],
+    ) -> None:
+        self.store = store
+        self.bedrock = bedrock
+        self._textract, self._s3 = textract, s3
+        self.bucket = bucket
+        self.models = models
+        self.clock = clock
+        self.record = record  # (metric name, value)
+
+    def refine(
+        self, user_id: str, receipt_id: str, request: RefineRequest, seconds_left: Callable[[], float]
+    ) -> dict[str, Any]:
+        receipt = self.store.get(user_id, normalize_receipt_id(receipt_id))
+        if receipt is None:
+            raise NotFoundError("receipt not found")
+        if receipt["status"] == DELETED:
+            raise VersionConflictError("the receipt is deleted; restore it first", to_api(receipt))
+        image_key = self._own_image(receipt, request.imageKey) if request.imageKey else None
+        text = request.ocrRawText or receipt.get("ocrRawText") or ""
+        if not text and image_key is not None:
+            text = self._textract_text(image_key)
+        if not text and image_key is None:
+            raise BadRequestError("nothing to refine: send ocrRawText or an imageKey")
+        image = self._image_for_model(image_key) if image_key is not None else None
+        attempts = self._run_models(prepare_ocr_text(text), image, seconds_left)
+        chosen = self._choose(attempts)
+        if chosen is None:
+            self._mark_failed(user_id, receipt["receiptId"], attempts)
+            if any(attempt.failure == "unavailable" for attempt in attempts):
+                raise ModelUnavailableError("the models are unavailable; try again later")
+            raise ModelAnswerError("the models gave no usable answer; try again later")
+        return self._apply(user_id, receipt, chosen)
+
+    # -- models ----------------------------------------------------------------------------------
+
+    def _run_models(
+        self, text: str, image: tuple[str, bytes] | None, seconds_left: Callable[[], float]
+    ) -> list[Attempt]:
+        attempts = [self._ask(self.models.primary, text, image)]
+        doubtful = not attempts[0].acceptable(self.models.confidence_threshold)
+        if doubtful and seconds_left() >= MIN_SECONDS_FOR_FALLBACK:  # a fallback must fit the request's time
+            self.record("FallbackInvocations", 1)
+            attempts.append(self._ask(self.models.fallback, text, image))
+        return attempts
+
+    def _ask(self, model: str, text: str, image: tuple[str, bytes] | None) -> Attempt:
+        started = time.perf_counter()
+        attempt = Attempt(model)
+        try:
+            response = self.bedrock.converse(**converse_request(model, text, image))
+            attempt.extraction = parse_answer(response)
+            attempt.problems = tuple(problems_of(attempt.extraction, self.clock().date()))
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in UNAVAILABLE_CODES:
+                raise
+            attempt.failure = "unavailable"
+        except MalformedAnswerError:
+            attempt.failure = "malformed"
+        attempt.latency_ms = (time.perf_counter() - started) * 1000
+        self.record("RefinementLatency", attempt.latency_ms)
+        if attempt.extraction is not None:
+            self.record("RefinementConfidence", attempt.extraction.confidence)
+        return attempt
+
+    def _choose(self, attempts: list[Attempt]) -> Attempt | None:
+        """The acceptable answer, else the most confident of the doubtful ones; fewer problems first."""
+        answered = [attempt for attempt in attempts if attempt.extraction is not None]
+        if not answered:
+            return None
+        return max(
+            answered,
+            key=lambda a: (
+                a.acceptable(self.models.confidence_threshold),
+                -len(a.problems),
+                a.extraction.confidence if a.extraction else 0,
+            ),
+        )
+
+    # -- inputs ----------------------------------------------------------------------------------
+
+    def _own_image(self, receipt: dict[str, Any], image_key: str) -> ImageKey:
+        """Only an original of this receipt may be read."""
+        parsed = ImageKey.parse(image_key)
+        if parsed is None or image_key not in receipt.get("imageKeys", []):
+            raise NotFoundError("image not found")
+        return parsed
+
+    def _textract_text(self, image: ImageKey) -> str:
+        """Server-side OCR (Textract AnalyzeExpense) for an upload without on-device OCR text."""
+        response = self._textract().analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": image.key}})
+        lines = []
+        for document in response.get("ExpenseDocuments", []):
+            for summary in document.get("SummaryFields", []):
+                label = summary.get("Type", {}).get("Text", "")
+                value = summary.get("ValueDetection", {}).get("Text", "")
+                lines.append(f"{label}: {value}")
+            for group in document.get("LineItemGroups", []):
+                for line_item in group.get("LineItems", []):
+                    fields = {
+                        f.get("Type", {}).get("Text"): f.get("ValueDetection", {}).get("Text", "")
+                        for f in line_item.get("LineItemExpenseFields", [])
+                    }
+                    lines.append(
+                        " ".join(str(v) for v in (fields.get("QUANTITY"), fields.get("ITEM"), fields.get("PRICE")) if v)
+                    )
+        return "\n".join(line for line in lines if line.strip())
+
+    def _image_for_model(self, image: ImageKey) -> tuple[str, bytes] | None:
+        """The original, at most 1568 px on its long edge; a PDF goes as Textract text only."""
+        if image.extension == "pdf":
+            return None
+        data = self._s3().get_object(Bucket=self.bucket, Key=image.key)["Body"].read()
+        from PIL import Image, ImageOps
+
+        if image.extension in ("heic", "heif"):
+            from pillow_heif import register_heif_opener
+
+            register_heif_opener()
+        picture = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
+        picture.thumbnail((MAX_IMAGE_EDGE, MAX_IMAGE_EDGE))
+        output = io.BytesIO()
+        picture.convert("RGB").save(output, "JPEG", quality=85)
+        return "jpeg", output.getvalue()
+
+    # -- outputs ---------------------------------------------------------------------------------
+
+    def _apply(self, user_id: str, receipt: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+        extraction = attempt.extraction
+        assert extraction is not None  # noqa: S101 (chosen attempts always have one)
+        threshold = self.models.confidence_threshold
+        refinement = {
+            "model": attempt.model,
+            "confidence": extraction.confidence,
+            "fieldConfidence": extraction.fieldConfidence,
+            "refinedAt": iso_timestamp(self.clock()),
+            "needsReview": extraction.confidence < threshold or bool(attempt.problems),
+            "status": "refined",
+        }
+        if attempt.problems:
+            refinement["problems"] = list(attempt.problems)
+        extracted = receipt_fields(extraction)
+        current = receipt
+        for _ in range(MAX_APPLY_ATTEMPTS):
+            protected = set(current.get("userEditedFields") or ())
+            content = client_content(current) | {
+                name: value for name, value in extracted.items() if name not in protected
+            }
+            result = self.store.replace_content(
+                user_id, current, content, self.clock(), server_owned={"refinement": _decimals(refinement)}
+            )
+            if result.succeeded:
+                return to_api(result.item or {})
+            if result.item is None:
+                raise NotFoundError("receipt not found")
+            current = result.item  # the user (or a device) changed it meanwhile: apply to that
+        raise VersionConflictError("the receipt kept changing during the refinement", to_api(current))
+
+    def _mark_failed(self, user_id: str, receipt_id: str, attempts: list[Attempt]) -> None:
+        failure = {
+            "status": "failed",
+            "refinedAt": iso_timestamp(self.clock()),
+            "model": attempts[-1].model,
+            "problems": [attempt.failure or "unknown" for attempt in attempts],
+        }
+        self.store.set_server_owned(user_id, receipt_id, {"refinement": failure}, iso_timestamp(self.clock()))
+
+
+def _decimals(value: Any) -> Any:
+    """DynamoDB stores numbers as Decimal, never float."""
+    from decimal import Decimal
+
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: _decimals(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals(item) for item in value]
+    return value

@@ -1,0 +1,255 @@
+"""OCR refinement logic, free of AWS: what goes to the model, how its answer is read and judged.
+
+- Input: OCR text is capped, and card numbers and loyalty or membership ids are redacted
+  before any of it leaves the account.
+- Output: the model is forced to call one tool whose input schema is the extraction. A model
+  that answers in text instead is still read: code fences and trailing commas are tolerated,
+  but the result must pass the same schema.
+- Judgement: an extraction whose items do not add up to its total, whose date is in the
+  future or implausible, or whose currency is not ISO 4217, is as doubtful as one with low
+  confidence. Either sends the receipt to the fallback model.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+MAX_OCR_CHARACTERS = 8_000  # about 2,000 tokens: a long pharmacy receipt fits
+TOOL_NAME = "record_receipt"
+ROUNDING_TOLERANCE = Decimal("0.02")
+EARLIEST_PLAUSIBLE_DATE = dt.date(2000, 1, 1)
+
+# ISO 4217 active codes, kept as data next to this module.
+ISO_4217 = frozenset(
+    line.strip()
+    for line in (Path(__file__).parent / "iso_4217.txt").read_text(encoding="ascii").splitlines()
+    if line.strip() and not line.startswith("#")
+)
+
+_CARD_NUMBER = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+_MASKED_CARD = re.compile(r"(?:[X*•#]{4}[ -]?){2,4}\d{4}", re.IGNORECASE)
+_MEMBER_ID = re.compile(
+    r"(?P<label>\b(?:loyalty|member(?:ship)?|club|customer|kunden|mitglied|payback|fid[eé]lit[eé]|adh[eé]rent|"
+    r"μέλους|μέλος|πελάτη|κάρτα\s+μέλους)\b[^\n\d]{0,25})(?P<id>[A-Z0-9][A-Z0-9 -]{4,}[A-Z0-9])",
+    re.IGNORECASE,
+)
+_FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.MULTILINE)
+_TRAILING_COMMA = re.compile(r",\s*([}\]])")
+
+SYSTEM_PROMPT = (
+    "You extract structured data from the OCR text of a shopping receipt. The text may be noisy and in "
+    "any language (often English, German, Greek or French). Dates are day-first unless clearly not. "
+    f"Always answer by calling the {TOOL_NAME} tool. Amounts are decimal strings as printed on the receipt "
+    "(the total is the amount paid, tips included). Give a confidence in 0..1 for the whole extraction and "
+    "for each field; leave out what the receipt does not show."
+)
+
+
+def redact_personal_data(text: str) -> str:
+    """Card numbers keep their last four digits; loyalty and membership ids are removed."""
+    text = _MASKED_CARD.sub(lambda match: "[card ****" + match.group(0)[-4:] + "]", text)
+    text = _CARD_NUMBER.sub(lambda match: "[card ****" + re.sub(r"\D", "", match.group(0))[-4:] + "]", text)
+    return _MEMBER_ID.sub(lambda match: match.group("label") + "[id]", text)
+
+
+def prepare_ocr_text(text: str) -> str:
+    return redact_personal_data(text.strip())[:MAX_OCR_CHARACTERS]
+
+
+def _money(value: Any) -> str | None:
+    """A decimal string with two places; a lone decimal comma is read as a point."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    if "," in text and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return str(Decimal(text).quantize(Decimal("0.01")))
+    except InvalidOperation:
+        raise ValueError(f"not an amount: {value!r}") from None
+
+
+Confidence = Annotated[float, Field(ge=0, le=1)]
+
+
+class ExtractedItem(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    description: Annotated[str, Field(min_length=1, max_length=500)]
+    quantity: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    unitPrice: str | None = None
+    totalPrice: str | None = None
+
+    _amounts = field_validator("unitPrice", "totalPrice", mode="before")(_money)
+
+
+class Extraction(BaseModel):
+    """The model's answer, as the tool schema describes it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    merchant: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    date: str | None = None
+    currency: str | None = None
+    total: str | None = None
+    tax: str | None = None
+    items: Annotated[list[ExtractedItem], Field(max_length=200)] = Field(default_factory=list)
+    paymentMethod: Annotated[str, Field(min_length=1, max_length=50)] | None = None
+    warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
+    confidence: Confidence
+    fieldConfidence: dict[str, Confidence] = Field(default_factory=dict)
+
+    _amounts = field_validator("total", "tax", mode="before")(_money)
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("date")
+    @classmethod
+    def _iso_date(cls, value: str | None) -> str | None:
+        if value is not None:
+            dt.date.fromisoformat(value)
+        return value
+
+
+TOOL_SPEC = {
+    "toolSpec": {
+        "name": TOOL_NAME,
+        "description": "Record the structured data of the receipt.",
+        "inputSchema": {
+            "json": {
+                "type": "object",
+                "properties": {
+                    "merchant": {"type": "string"},
+                    "date": {"type": "string", "description": "YYYY-MM-DD"},
+                    "currency": {"type": "string", "description": "ISO 4217 code"},
+                    "total": {"type": "string", "description": "decimal, e.g. 12.90"},
+                    "tax": {"type": "string"},
+                    "items": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "description": {"type": "string"},
+                                "quantity": {"type": "number"},
+                                "unitPrice": {"type": "string"},
+                                "totalPrice": {"type": "string"},
+                            },
+                            "required": ["description"],
+                        },
+                    },
+                    "paymentMethod": {"type": "string", "enum": ["card", "cash", "mobile", "voucher", "other"]},
+                    "warrantyMonths": {"type": "integer", "minimum": 0},
+                    "confidence": {"type": "number", "minimum": 0, "maximum": 1},
+                    "fieldConfidence": {"type": "object", "additionalProperties": {"type": "number"}},
+                },
+                "required": ["confidence"],
+            }
+        },
+    }
+}
+
+
+def converse_request(model_id: str, ocr_text: str, image: tuple[str, bytes] | None) -> dict[str, Any]:
+    """A Converse request that forces the extraction tool; the OCR text is fenced as data."""
+    content: list[dict[str, Any]] = []
+    if image is not None:
+        image_format, image_bytes = image
+        content.append({"image": {"format": image_format, "source": {"bytes": image_bytes}}})
+    content.append({"text": f"<ocr_text>\n{ocr_text}\n</ocr_text>" if ocr_text else "The receipt is in the image."})
+    return {
+        "modelId": model_id,
+        "system": [{"text": SYSTEM_PROMPT}],
+        "messages": [{"role": "user", "content": content}],
+        "toolConfig": {"tools": [TOOL_SPEC], "toolChoice": {"tool": {"name": TOOL_NAME}}},
+        "inferenceConfig": {"maxTokens": 1000, "temperature": 0},
+    }
+
+
+class MalformedAnswerError(Exception):
+    """The model's answer could not be read as an extraction."""
+
+
+def parse_answer(response: dict[str, Any]) -> Extraction:
+    """The tool call's input; failing that, a JSON object in the text, fences and trailing
+    commas forgiven. Either way the schema decides."""
+    blocks = response.get("output", {}).get("message", {}).get("content", [])
+    candidate: Any = next((block["toolUse"]["input"] for block in blocks if "toolUse" in block), None)
+    if candidate is None:
+        text = "".join(block.get("text", "") for block in blocks)
+        candidate = _json_in_text(text)
+    try:
+        return Extraction.model_validate(candidate)
+    except ValidationError as error:
+        raise MalformedAnswerError(f"the answer does not fit the schema: {error.error_count()} problems") from None
+
+
+def _json_in_text(text: str) -> Any:
+    cleaned = _FENCE.sub("", text.strip())
+    start, end = cleaned.find("{"), cleaned.rfind("}")
+    if start < 0 or end < start:
+        raise MalformedAnswerError("the answer holds no JSON object")
+    body = _TRAILING_COMMA.sub(r"\1", cleaned[start : end + 1])
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise MalformedAnswerError("the answer's JSON does not parse") from None
+
+
+def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
+    """Reasons to doubt an extraction, besides its own confidence."""
+    problems = []
+    if extraction.currency is not None and extraction.currency not in ISO_4217:
+        problems.append("currency-not-iso-4217")
+    if extraction.date is not None:
+        date = dt.date.fromisoformat(extraction.date)
+        if date > today + dt.timedelta(days=1):
+            problems.append("date-in-the-future")
+        elif date < EARLIEST_PLAUSIBLE_DATE:
+            problems.append("date-implausible")
+    priced = [item.totalPrice for item in extraction.items if item.totalPrice is not None]
+    if extraction.total is not None and priced and len(priced) == len(extraction.items):
+        items_sum = sum(Decimal(price) for price in priced)
+        tax = Decimal(extraction.tax or "0")
+        total = Decimal(extraction.total)
+        # Prices may be printed with or without tax; tips and discounts aside, one must match.
+        if min(abs(items_sum - total), abs(items_sum + tax - total)) > ROUNDING_TOLERANCE * len(priced):
+            problems.append("items-do-not-add-up")
+    return problems
+
+
+def receipt_fields(extraction: Extraction) -> dict[str, Any]:
+    """The receipt's fields from an extraction; absent values stay absent."""
+    fields: dict[str, Any] = {
+        "storeName": extraction.merchant,
+        "purchaseDate": extraction.date,
+        "currency": extraction.currency if extraction.currency in ISO_4217 else None,
+        "totalAmount": extraction.total,
+        "taxAmount": extraction.tax,
+        "paymentMethod": extraction.paymentMethod,
+        "warrantyMonths": extraction.warrantyMonths,
+    }
+    if extraction.items:
+        fields["items"] = [
+            {
+                key: value
+                for key, value in {
+                    "description": item.description,
+                    "quantity": Decimal(str(item.quantity)) if item.quantity is not None else Decimal(1),
+                    "unitPrice": item.unitPrice,
+                    "totalPrice": item.totalPrice,
+                }.items()
+                if value is not None
+            }
+            for item in extraction.items
+        ]
+    return {name: value for name, value in fields.items() if value is not None}
