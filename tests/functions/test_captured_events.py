@@ -70,9 +70,16 @@ SYNC_SCENARIO = [
 ]
 
 
+REFINE_SCENARIO = [
+    ("receipt_crud", "create_receipt", 201),
+    ("ocr_refine", "refine", 200),
+    ("ocr_refine", "refine_with_ocr_text", 200),
+]
+
+
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
-    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO + SYNC_SCENARIO}
+    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO}
     on_disk = {
         str(path.relative_to(EVENTS))
         for path in EVENTS.glob("*/*.json")
@@ -151,3 +158,17 @@ def test_captured_sync_events_replay_with_their_expected_outcome(api_env, monkey
             assert outcomes == expected, case
         else:
             assert response["statusCode"] == expected, (case, response["body"])
+
+
+def test_captured_refine_events_replay_with_their_expected_status(api_env, images_bucket, monkeypatch):
+    from tests.functions.test_ocr_refine import HAIKU, SONNET, ScriptedBedrock, extraction, tool_answer
+
+    monkeypatch.setenv("BEDROCK_MODEL_ID", HAIKU)
+    monkeypatch.setenv("BEDROCK_FALLBACK_MODEL_ID", SONNET)
+    monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.70")
+    modules = {name: load_function(name) for name in {function for function, _, _ in REFINE_SCENARIO}}
+    modules["ocr_refine"].refinements.bedrock = ScriptedBedrock(haiku=[tool_answer(extraction())] * 2)
+    for function, case, expected in REFINE_SCENARIO:
+        event = json.loads((EVENTS / function / f"{case}.json").read_text())
+        response = modules[function].lambda_handler(event, LambdaContext())
+        assert response["statusCode"] == expected, (case, response["body"])

@@ -437,3 +437,28 @@ def test_two_offline_devices_push_then_pull_and_converge_with_every_user_edit_ke
     assert item_a["storeName"] == "Kotsovolos Piraeus"  # both edited it: the later push wins
     assert item_a["category"] == "Electronics" and item_a["serverVersion"] == 3
     assert set(item_a["userEditedFields"]) == {"storeName", "totalAmount"}
+
+
+# -- OCR refinement ------------------------------------------------------------------------------
+
+
+def test_refinement_runs_end_to_end_against_the_bedrock_stand_in(stack):
+    token = new_user_token(stack)
+    ocr = "LIDL ATHENS\n12/11/2026\nMILK 1,49\nBREAD 2,10\nTOTAL EUR 3,59\nVISA 4111 1111 1111 1111"
+    receipt = http(
+        stack,
+        "POST",
+        "/receipts",
+        {"ocrRawText": ocr, "storeName": "My Lidl", "userEditedFields": ["storeName"]},
+        token=token,
+    ).body
+
+    refined = http(stack, "POST", f"/receipts/{receipt['receiptId']}/refine", {}, token=token)
+
+    assert refined.status == 200, refined.body
+    assert refined.body["totalAmount"] == "3.59" and refined.body["purchaseDate"] == "2026-11-12"
+    assert refined.body["storeName"] == "My Lidl"  # user-edited: kept
+    assert refined.body["refinement"]["status"] == "refined"
+    with urllib.request.urlopen(f"{stack.standins.url}/_requests", timeout=5) as response:
+        sent = json.dumps(json.load(response)["requests"][-1])
+    assert "4111" not in sent.replace("[card ****1111]", "")  # redacted before it left
