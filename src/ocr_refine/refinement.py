@@ -19,7 +19,9 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
+
+from receipt_vault.model_base import VaultModel
 
 MAX_OCR_CHARACTERS = 8_000  # about 2,000 tokens: a long pharmacy receipt fits
 TOOL_NAME = "record_receipt"
@@ -79,7 +81,7 @@ def _money(value: Any) -> str | None:
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
-class ExtractedItem(BaseModel):
+class ExtractedItem(VaultModel):
     model_config = ConfigDict(extra="ignore")
 
     description: Annotated[str, Field(min_length=1, max_length=500)]
@@ -90,7 +92,7 @@ class ExtractedItem(BaseModel):
     _amounts = field_validator("unitPrice", "totalPrice", mode="before")(_money)
 
 
-class Extraction(BaseModel):
+class Extraction(VaultModel):
     """The model's answer, as the tool schema describes it."""
 
     model_config = ConfigDict(extra="ignore")
