@@ -49,7 +49,8 @@ SYSTEM_PROMPT = (
     "You extract structured data from the OCR text of a shopping receipt. The text may be noisy and in "
     "any language (often English, German, Greek or French). Dates are day-first unless clearly not. "
     f"Always answer by calling the {TOOL_NAME} tool. Amounts are decimal strings as printed on the receipt "
-    "(the total is the amount paid, tips included). Give a confidence in 0..1 for the whole extraction and "
+    "(the total is the amount paid; report a tip included in it as tip). Give a confidence in 0..1 for the "
+    "whole extraction and "
     "for each field; leave out what the receipt does not show."
 )
 
@@ -102,13 +103,14 @@ class Extraction(VaultModel):
     currency: str | None = None
     total: str | None = None
     tax: str | None = None
+    tip: str | None = None
     items: Annotated[list[ExtractedItem], Field(max_length=200)] = Field(default_factory=list)
     paymentMethod: Annotated[str, Field(min_length=1, max_length=50)] | None = None
     warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
     confidence: Confidence
     fieldConfidence: dict[str, Confidence] = Field(default_factory=dict)
 
-    _amounts = field_validator("total", "tax", mode="before")(_money)
+    _amounts = field_validator("total", "tax", "tip", mode="before")(_money)
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -136,6 +138,7 @@ TOOL_SPEC = {
                     "currency": {"type": "string", "description": "ISO 4217 code"},
                     "total": {"type": "string", "description": "decimal, e.g. 12.90"},
                     "tax": {"type": "string"},
+                    "tip": {"type": "string", "description": "a tip included in the total, if any"},
                     "items": {
                         "type": "array",
                         "items": {
@@ -220,10 +223,10 @@ def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
             problems.append("date-implausible")
     priced = [item.totalPrice for item in extraction.items if item.totalPrice is not None]
     if extraction.total is not None and priced and len(priced) == len(extraction.items):
-        items_sum = sum(Decimal(price) for price in priced)
+        items_sum = sum(Decimal(price) for price in priced) + Decimal(extraction.tip or "0")
         tax = Decimal(extraction.tax or "0")
         total = Decimal(extraction.total)
-        # Prices may be printed with or without tax; tips and discounts aside, one must match.
+        # Prices may be printed with or without tax (a tip is part of the total); one must match.
         if min(abs(items_sum - total), abs(items_sum + tax - total)) > ROUNDING_TOLERANCE * len(priced):
             problems.append("items-do-not-add-up")
     return problems
