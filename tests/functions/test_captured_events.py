@@ -161,7 +161,7 @@ def test_captured_sync_events_replay_with_their_expected_outcome(api_env, monkey
 
 
 def test_captured_refine_events_replay_with_their_expected_status(api_env, images_bucket, monkeypatch):
-    from tests.functions.test_ocr_refine import HAIKU, SONNET, ScriptedBedrock, extraction, tool_answer
+    from tests.support.bedrock import HAIKU, SONNET, ScriptedBedrock, extraction, tool_answer
 
     monkeypatch.setenv("BEDROCK_MODEL_ID", HAIKU)
     monkeypatch.setenv("BEDROCK_FALLBACK_MODEL_ID", SONNET)

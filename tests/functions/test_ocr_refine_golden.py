@@ -16,14 +16,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import put_receipt
-from tests.functions.test_ocr_refine import (  # noqa: F401 (refine_fn is a fixture)
-    HAIKU,
-    SONNET,
-    ScriptedBedrock,
-    refine_fn,
-    text_answer,
-    unavailable,
-)
+from tests.support.bedrock import HAIKU, SONNET, ScriptedBedrock, text_answer, unavailable
 
 GOLDEN = json.loads((Path(__file__).parent.parent / "data" / "golden_receipts.json").read_text(encoding="utf-8"))
 SCENARIOS = ("good", "lowConfidence", "malformed", "throttled")
