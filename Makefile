@@ -52,6 +52,7 @@ bench: venv
 	$(BIN)/python bench/local_stack.py
 	$(BIN)/python bench/thumbnail.py
 	$(BIN)/python bench/sync.py
+	$(BIN)/python bench/refine_cost.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
