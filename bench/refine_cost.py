@@ -38,27 +38,39 @@ def main() -> int:
     receipts = json.loads(GOLDEN.read_text(encoding="utf-8"))["receipts"]
 
     haiku = [cost(r["responses"]["good"]["usage"], "haiku-4.5") for r in receipts]
-    fallback = [cost(r["responses"]["lowConfidence"]["usage"], "haiku-4.5")
-                + cost(r["responses"]["fallback"]["usage"], "sonnet-4.5") for r in receipts]
+    fallback = [
+        cost(r["responses"]["lowConfidence"]["usage"], "haiku-4.5")
+        + cost(r["responses"]["fallback"]["usage"], "sonnet-4.5")
+        for r in receipts
+    ]
     textract = [h + r["pages"] * TEXTRACT_EXPENSE_PER_PAGE for h, r in zip(haiku, receipts, strict=True)]
     haiku_ms = [r["responses"]["good"]["latencyMs"] for r in receipts]
-    fallback_ms = [r["responses"]["lowConfidence"]["latencyMs"] + r["responses"]["fallback"]["latencyMs"]
-                   for r in receipts]
+    fallback_ms = [
+        r["responses"]["lowConfidence"]["latencyMs"] + r["responses"]["fallback"]["latencyMs"] for r in receipts
+    ]
     tokens_in = statistics.mean(r["responses"]["good"]["usage"]["inputTokens"] for r in receipts)
     tokens_out = statistics.mean(r["responses"]["good"]["usage"]["outputTokens"] for r in receipts)
     blended = (1 - args.fallback_rate) * statistics.mean(haiku) + args.fallback_rate * statistics.mean(fallback)
 
-    print(f"OCR refinement per receipt, {len(receipts)} golden receipts, mean {tokens_in:.0f} input and "
-          f"{tokens_out:.0f} output tokens\n")
+    print(
+        f"OCR refinement per receipt, {len(receipts)} golden receipts, mean {tokens_in:.0f} input and "
+        f"{tokens_out:.0f} output tokens\n"
+    )
     print("| path | cost per receipt (USD) | latency (model time, ms) |")
     print("|---|---|---|")
     print(f"| Haiku 4.5 only | {statistics.mean(haiku):.4f} | {statistics.median(haiku_ms):.0f} |")
-    print(f"| Haiku, then Sonnet 4.5 fallback | {statistics.mean(fallback):.4f} | {statistics.median(fallback_ms):.0f} |")
-    print(f"| Textract AnalyzeExpense, then Haiku | {statistics.mean(textract):.4f} | "
-          f"{statistics.median(haiku_ms):.0f} + Textract |")
+    print(
+        f"| Haiku, then Sonnet 4.5 fallback | {statistics.mean(fallback):.4f} | {statistics.median(fallback_ms):.0f} |"
+    )
+    print(
+        f"| Textract AnalyzeExpense, then Haiku | {statistics.mean(textract):.4f} | "
+        f"{statistics.median(haiku_ms):.0f} + Textract |"
+    )
     print(f"| blended, {args.fallback_rate:.0%} fallback | {blended:.4f} | |")
-    print(f"\nThe spec's figure is about ${SPEC_COST_PER_RECEIPT} per receipt; the blended estimate is "
-          f"{blended / SPEC_COST_PER_RECEIPT:.2f} of it.")
+    print(
+        f"\nThe spec's figure is about ${SPEC_COST_PER_RECEIPT} per receipt; the blended estimate is "
+        f"{blended / SPEC_COST_PER_RECEIPT:.2f} of it."
+    )
     return 0
 
 
