@@ -39,8 +39,9 @@ lint: venv
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 
+# Tests run on every core: each worker has its own in-process moto and its own local stack.
 unit: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto
 
 test: lint unit
 

@@ -192,7 +192,7 @@ def test_get_of_another_users_receipt_is_404(crud):
     assert_error_shape(response, 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize("receipt_id", [str(uuid.uuid4()), "not-a-uuid"])
+@pytest.mark.parametrize("receipt_id", ["0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1", "not-a-uuid"])
 def test_get_of_an_unknown_receipt_is_404(crud, receipt_id):
     response = crud.call("GET", RECEIPT, path_parameters={"receiptId": receipt_id})
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -145,12 +144,19 @@ def test_a_redelivered_event_adds_nothing_twice(thumbnails, table, images_bucket
     assert item["serverVersion"] == receipt["serverVersion"] + 1
 
 
-def test_concurrent_uploads_to_one_receipt_lose_nothing(thumbnails, table, images_bucket):
+def test_concurrent_uploads_to_one_receipt_lose_nothing(thumbnails, table, images_bucket, monkeypatch):
+    """Four uploads that all read the receipt before any of them writes, as concurrent ones do.
+
+    Each write appends on the server side (list_append) rather than writing back a list it read,
+    so no upload can erase another. The interleaving is staged rather than threaded: moto's
+    in-process tables are not thread-safe, while DynamoDB applies each update atomically.
+    """
     receipt = put_receipt(table)
     keys = [upload(images_bucket["bucket"], receipt, images.jpeg(), "jpg") for _ in range(4)]
+    snapshot = thumbnails.pipeline.receipts.get("user-a", receipt["receiptId"])
+    monkeypatch.setattr(thumbnails.pipeline.receipts, "get", lambda *_: dict(snapshot))  # every read is stale
 
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        outcomes = list(pool.map(lambda key: process(thumbnails, images_bucket["bucket"], key), keys))
+    outcomes = [process(thumbnails, images_bucket["bucket"], key) for key in keys]
 
     assert outcomes == [["generated"]] * 4
     item = stored_receipt(table, receipt)
