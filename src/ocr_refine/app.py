@@ -11,9 +11,11 @@ from botocore.config import Config
 from refine_service import Models, RefineRequest, RefineService
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
+from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.observability import setup_observability
+from receipt_vault.push import PushSender
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import OcrRefineSettings, load_settings
 
@@ -27,6 +29,7 @@ UNITS = {
     "RefinementLatency": MetricUnit.Milliseconds,
     "RefinementConfidence": MetricUnit.NoUnit,
     "FallbackInvocations": MetricUnit.Count,
+    "PushFailures": MetricUnit.Count,
 }
 
 
@@ -34,8 +37,9 @@ def _record(name: str, value: float) -> None:
     metrics.add_metric(name=name, unit=UNITS[name], value=value)
 
 
+table = dynamodb_table(settings.table_name)
 refinements = RefineService(
-    ReceiptStore(dynamodb_table(settings.table_name)),
+    ReceiptStore(table),
     boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
     functools.cache(lambda: boto3.client("textract", region_name=settings.region, config=CLIENT_CONFIG)),
     functools.cache(lambda: boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG)),
@@ -43,6 +47,11 @@ refinements = RefineService(
     Models(settings.bedrock_model_id, settings.bedrock_fallback_model_id, settings.confidence_threshold),
     utc_now,
     _record,
+    PushSender(
+        LazyClient(lambda: boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG)),
+        table,
+        observability.logger,
+    ),
 )
 
 

@@ -40,6 +40,7 @@ from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, VersionConflictError
 from receipt_vault.images import ImageKey
 from receipt_vault.model_base import InputModel
+from receipt_vault.push import Notification, PushSender
 from receipt_vault.receipts.merge import client_content
 from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
@@ -105,6 +106,7 @@ class RefineService:
         models: Models,
         clock: Callable[[], dt.datetime],
         record: Callable[[str, float], None],
+        push: PushSender | None = None,
     ) -> None:
         self.store = store
         self.bedrock = bedrock
@@ -113,6 +115,7 @@ class RefineService:
         self.models = models
         self.clock = clock
         self.record = record  # (metric name, value)
+        self.push = push
 
     def refine(
         self, user_id: str, receipt_id: str, request: RefineRequest, seconds_left: Callable[[], float]
@@ -136,7 +139,9 @@ class RefineService:
             if any(attempt.failure == "unavailable" for attempt in attempts):
                 raise ModelUnavailableError("the models are unavailable; try again later")
             raise ModelAnswerError("the models gave no usable answer; try again later")
-        return self._apply(user_id, receipt, chosen)
+        refined = self._apply(user_id, receipt, chosen)
+        self._notify(user_id, refined)
+        return refined
 
     # -- models ----------------------------------------------------------------------------------
 
@@ -261,6 +266,29 @@ class RefineService:
                 raise NotFoundError("receipt not found")
             current = result.item  # the user (or a device) changed it meanwhile: apply to that
         raise VersionConflictError("the receipt kept changing during the refinement", to_api(current))
+
+    def _notify(self, user_id: str, receipt: dict[str, Any]) -> None:
+        """ "Refinement complete" on the user's devices; a push failure never fails the refinement."""
+        if self.push is None:
+            return
+        review = receipt["refinement"]["needsReview"]
+        summary = " ".join(
+            str(part)
+            for part in (receipt.get("storeName"), receipt.get("totalAmount"), receipt.get("currency"))
+            if part
+        )
+        notification = Notification(
+            "Check your receipt" if review else "Receipt refined",
+            summary or "Your receipt is ready",
+            {"receiptId": receipt["receiptId"], "type": "refinement-complete"},
+        )
+        try:
+            report = self.push.send(user_id, notification)
+            failures = report.failed
+        except Exception:  # the receipt is refined and stored: the push is a courtesy
+            failures = 1
+        if failures:
+            self.record("PushFailures", failures)
 
     def _mark_failed(self, user_id: str, receipt_id: str, attempts: list[Attempt]) -> None:
         failure = {

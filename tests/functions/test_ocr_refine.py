@@ -287,3 +287,53 @@ def test_refinement_metrics_are_emitted(refine_fn, table, capsys):
     [blob] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "RefinementLatency" in line]
     assert len(blob["RefinementLatency"]) == 2 and blob["FallbackInvocations"] == [1.0]
     assert blob["RefinementConfidence"] == [0.3, 0.92]
+
+
+def register_device(table) -> str:
+    sns = boto3.client("sns")
+    app = sns.create_platform_application(
+        Name="receiptvault-test-fcm", Platform="GCM", Attributes={"PlatformCredential": "k"}
+    )["PlatformApplicationArn"]
+    endpoint = sns.create_platform_endpoint(PlatformApplicationArn=app, Token="device-token")["EndpointArn"]
+    table.put_item(
+        Item={
+            "PK": "USER#user-a",
+            "SK": "META#SETTINGS",
+            "devices": {str(uuid.uuid4()): {"platform": "android", "endpointArn": endpoint}},
+        }
+    )
+    return endpoint
+
+
+def test_a_refinement_is_pushed_to_the_users_devices(refine_fn, table):
+    endpoint = register_device(table)
+    receipt = ocr_receipt(table)
+    script(refine_fn, haiku=[tool_answer(extraction())])
+    published = []
+    sns = refine_fn.module.refinements.push.sns
+    real_publish = sns.publish
+    sns_client = sns._create()
+    sns_client.publish = lambda **request: published.append(request) or real_publish(**request)
+
+    assert refine(refine_fn, receipt["receiptId"]).status == 200
+
+    [push] = published
+    assert push["TargetArn"] == endpoint
+    message = json.loads(json.loads(push["Message"])["GCM"])
+    assert message["data"] == {"receiptId": receipt["receiptId"], "type": "refinement-complete"}
+    assert message["notification"]["title"] == "Receipt refined"
+
+
+def test_a_failing_push_never_fails_the_refinement(refine_fn, table, monkeypatch):
+    register_device(table)
+    receipt = ocr_receipt(table)
+    script(refine_fn, haiku=[tool_answer(extraction())])
+
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("push service down")
+
+    monkeypatch.setattr(refine_fn.module.refinements.push, "send", broken)
+
+    response = refine(refine_fn, receipt["receiptId"])
+
+    assert response.status == 200 and response.body["refinement"]["status"] == "refined"

@@ -196,9 +196,13 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
     values: dict[str, Any] = {}
 
     def name(attribute: str) -> str:
-        placeholder = f"#u{len(names)}"
-        names[placeholder] = attribute
-        return placeholder
+        """A placeholder per path segment: `devices.d1` is the map entry d1 of devices."""
+        parts = []
+        for segment in attribute.split("."):
+            placeholder = f"#u{len(names)}"
+            names[placeholder] = segment
+            parts.append(placeholder)
+        return ".".join(parts)
 
     assignments = []
     for attribute, value in set_values.items():

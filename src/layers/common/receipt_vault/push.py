@@ -1,0 +1,101 @@
+"""Push delivery to a user's devices through SNS mobile endpoints: one module for every sender.
+
+A user's devices live in their settings item (`USER#{sub}` / `META#SETTINGS`) as a map
+`devices: {deviceId: {platform, endpointArn, ...}}`, so removing one device is a single REMOVE
+that cannot clobber another device registered at the same moment.
+
+Each notification is one `MessageStructure=json` publish per device, with FCM (GCM) and APNs
+bodies that carry a title, a body and a deep link (`data`, e.g. the receipt id). An endpoint
+that SNS reports disabled or gone (the app was uninstalled, the token expired) is removed from
+the settings and deleted, and the send goes on with the next device. Delivery is best effort:
+a push that fails is logged and counted, never raised into the caller's work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr
+from botocore.exceptions import ClientError
+
+from receipt_vault import keys
+from receipt_vault.dynamo import DynamoTable, conditional_update
+
+GONE_ENDPOINT_CODES = {
+    "EndpointDisabled",
+    "EndpointDisabledException",
+    "NotFound",
+    "NotFoundException",
+    "InvalidParameter",
+    "InvalidParameterException",
+}
+
+
+@dataclass(frozen=True)
+class Notification:
+    title: str
+    body: str
+    data: dict[str, str] = field(default_factory=dict)  # deep link, e.g. {"receiptId": ..., "type": ...}
+
+    def sns_message(self) -> str:
+        """One message, a body per platform (SNS picks the endpoint's own)."""
+        apns = {"aps": {"alert": {"title": self.title, "body": self.body}, "sound": "default"}, **self.data}
+        gcm = {"notification": {"title": self.title, "body": self.body}, "data": self.data}
+        return json.dumps(
+            {
+                "default": self.body,
+                "GCM": json.dumps(gcm),
+                "APNS": json.dumps(apns),
+                "APNS_SANDBOX": json.dumps(apns),
+            }
+        )
+
+
+@dataclass
+class PushReport:
+    sent: int = 0
+    removed: list[str] = field(default_factory=list)
+    failed: int = 0
+
+
+class PushSender:
+    def __init__(self, sns: Any, table: DynamoTable, logger: Any) -> None:
+        self.sns = sns
+        self.table = table
+        self.logger = logger
+
+    def devices(self, user_id: str) -> dict[str, dict[str, Any]]:
+        settings = self.table.get_item({"PK": keys.user_pk(user_id), "SK": keys.SETTINGS_SK}) or {}
+        return settings.get("devices") or {}
+
+    def send(self, user_id: str, notification: Notification) -> PushReport:
+        report = PushReport()
+        message = notification.sns_message()
+        for device_id, device in sorted(self.devices(user_id).items()):
+            try:
+                self.sns.publish(TargetArn=device["endpointArn"], Message=message, MessageStructure="json")
+                report.sent += 1
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code", "")
+                if code in GONE_ENDPOINT_CODES:
+                    self._forget(user_id, device_id, device["endpointArn"])
+                    report.removed.append(device_id)
+                else:  # best effort: the next device still gets its push
+                    report.failed += 1
+                    self.logger.warning("push failed", extra={"error": code, "platform": device.get("platform")})
+        return report
+
+    def _forget(self, user_id: str, device_id: str, endpoint_arn: str) -> None:
+        """Remove the device, unless it was re-registered with another endpoint meanwhile."""
+        conditional_update(
+            self.table,
+            {"PK": keys.user_pk(user_id), "SK": keys.SETTINGS_SK},
+            {},
+            [f"devices.{device_id}"],  # device ids are UUIDs: no dot inside
+            Attr(f"devices.{device_id}.endpointArn").eq(endpoint_arn),
+        )
+        with contextlib.suppress(ClientError):  # already gone is fine
+            self.sns.delete_endpoint(EndpointArn=endpoint_arn)
