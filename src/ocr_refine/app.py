@@ -23,8 +23,10 @@ settings = load_settings(OcrRefineSettings)
 observability = setup_observability()
 metrics = observability.metrics
 app = build_api(settings, observability)
-# One retry with backoff per model, each call bounded: two models must fit in API Gateway's 29 s.
-BEDROCK_CONFIG = Config(connect_timeout=2, read_timeout=12, retries={"mode": "standard", "max_attempts": 2})
+# Per model at most two attempts (one retry with backoff) of at most 2 + 7 s: about 19 s. The
+# fallback starts only with 20 s of the budget left, so both fit in API Gateway's 29 s.
+BEDROCK_CONFIG = Config(connect_timeout=2, read_timeout=7, retries={"mode": "standard", "max_attempts": 2})
+API_GATEWAY_MARGIN_SECONDS = 1.0  # API Gateway gives up at 29 s, the function at 30 s
 UNITS = {
     "RefinementLatency": MetricUnit.Milliseconds,
     "RefinementConfidence": MetricUnit.NoUnit,
@@ -62,7 +64,7 @@ def refine(receiptId: str) -> dict[str, Any]:
         current_user_id(app),
         receiptId,
         parse_body(app, RefineRequest, required=False),
-        lambda: context.get_remaining_time_in_millis() / 1000,
+        lambda: context.get_remaining_time_in_millis() / 1000 - API_GATEWAY_MARGIN_SECONDS,
     )
 
 

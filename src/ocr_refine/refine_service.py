@@ -6,7 +6,7 @@ Fallback decision table (the primary model's result, then what happens):
   confidence < threshold              -> fallback; the better of the two is kept
   items/total, date or currency wrong -> fallback; the better of the two is kept
   otherwise                           -> done, no fallback
-The fallback runs only if enough of the request's time is left. If neither model answers,
+The fallback runs only if enough of the request's time is left (see app.py's budget). If neither model answers,
 the receipt keeps its data, is marked `refinement.status = failed`, and the call answers
 503 (a model unavailable) or 502 (only bad answers), so the app can simply try again later.
 
@@ -56,7 +56,7 @@ UNAVAILABLE_CODES = {
     "ModelTimeoutException",
     "TooManyRequestsException",
 }
-MIN_SECONDS_FOR_FALLBACK = 8.0
+MIN_SECONDS_FOR_FALLBACK = 20.0  # a fallback call may take two attempts of 2 + 7 s
 MAX_APPLY_ATTEMPTS = 3
 IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
 
