@@ -37,7 +37,13 @@ from refinement import (
 )
 
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, VersionConflictError
+from receipt_vault.errors import (
+    BadRequestError,
+    ModelAnswerError,
+    ModelUnavailableError,
+    NotFoundError,
+    VersionConflictError,
+)
 from receipt_vault.images import ImageKey
 from receipt_vault.model_base import InputModel
 from receipt_vault.push import Notification, PushSender
@@ -64,16 +70,6 @@ IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
 class RefineRequest(InputModel):
     ocrRawText: Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES)] | None = None
     imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
-
-
-class ModelUnavailableError(ApiError):
-    status_code = 503
-    code = "MODEL_UNAVAILABLE"
-
-
-class ModelAnswerError(ApiError):
-    status_code = 502
-    code = "MODEL_ERROR"
 
 
 @dataclass

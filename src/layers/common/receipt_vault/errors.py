@@ -72,3 +72,17 @@ class PayloadTooLargeError(ApiError):
 class RateLimitedError(ApiError):
     status_code = 429
     code = "RATE_LIMITED"
+
+
+class ModelAnswerError(ApiError):
+    """The language models gave no usable answer."""
+
+    status_code = 502
+    code = "MODEL_ERROR"
+
+
+class ModelUnavailableError(ApiError):
+    """The language models are throttled or down; a retry later may succeed."""
+
+    status_code = 503
+    code = "MODEL_UNAVAILABLE"
