@@ -166,9 +166,12 @@ def test_the_table_has_the_specs_indexes_ttl_pitr_and_deletion_protection():
         "ByWarrantyExpiry",
         "ByUserStatus",
         "ByUpdatedAt",
+        "ByScheduledJob",  # sparse: what the scheduled jobs read instead of scanning
     }
     assert indexes["ByUpdatedAt"]["Projection"] == {"ProjectionType": "KEYS_ONLY"}
-    assert all(i["Projection"] == {"ProjectionType": "ALL"} for n, i in indexes.items() if n != "ByUpdatedAt")
+    assert indexes["ByScheduledJob"]["Projection"]["ProjectionType"] == "INCLUDE"
+    spec_indexes = set(indexes) - {"ByUpdatedAt", "ByScheduledJob"}
+    assert all(indexes[name]["Projection"] == {"ProjectionType": "ALL"} for name in spec_indexes)
     assert properties["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert properties["DeletionProtectionEnabled"] is True

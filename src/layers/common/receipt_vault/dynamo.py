@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,13 @@ class DynamoTable:
         _merge(request, _expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
         return deserialize(self.client.update_item(**request)["Attributes"])
 
+    def delete_item(self, key: dict[str, Any], condition: ConditionBase | None = None) -> None:
+        request: dict[str, Any] = {"TableName": self.name, "Key": serialize(key)}
+        if condition is not None:
+            request.update(_expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
+        self.client.delete_item(**request)
+
     def batch_get(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
         """Items for up to any number of keys, 100 a call; unprocessed keys are retried with
         jittered exponential backoff. Missing items are simply absent from the result."""
@@ -131,6 +139,17 @@ class DynamoTable:
         response = self.client.query(**request)
         last_key = response.get("LastEvaluatedKey")
         return [deserialize(item) for item in response.get("Items", [])], deserialize(last_key) if last_key else None
+
+    def query_all(
+        self, index_name: str | None, key_condition: ConditionBase, filter_condition: ConditionBase | None = None
+    ) -> Iterator[dict[str, Any]]:
+        """Every item the query matches, page after page, read as they are consumed."""
+        start_key = None
+        while True:
+            items, start_key = self.query(index_name, key_condition, filter_condition, start_key=start_key)
+            yield from items
+            if not start_key:
+                return
 
 
 def _expression_fields(
@@ -248,6 +267,14 @@ def conditional_put(table: DynamoTable, item: dict[str, Any], condition: Conditi
     except ClientError as error:
         return WriteResult(False, _current_item_of(error))
     return WriteResult(True, item)
+
+
+def conditional_delete(table: DynamoTable, key: dict[str, Any], condition: ConditionBase) -> WriteResult:
+    try:
+        table.delete_item(key, condition)
+    except ClientError as error:
+        return WriteResult(False, _current_item_of(error))
+    return WriteResult(True, None)
 
 
 def _current_item_of(error: ClientError) -> dict[str, Any] | None:

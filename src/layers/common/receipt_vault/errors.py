@@ -86,3 +86,10 @@ class ModelUnavailableError(ApiError):
 
     status_code = 503
     code = "MODEL_UNAVAILABLE"
+
+
+class PushUnavailableError(ApiError):
+    """Push for this platform is not configured in this deployment, or SNS is failing."""
+
+    status_code = 503
+    code = "PUSH_UNAVAILABLE"

@@ -7,6 +7,11 @@ Index attributes (see template.yaml, ReceiptVaultTable):
   ByWarrantyExpiry  warrantyPK   / warrantySK    `USER#{sub}#ACTIVE` / `{expiry}#{receiptId}`
   ByUserStatus      statusPK     / byDateSK      `USER#{sub}#STATUS#{status}`
   ByUpdatedAt       PK           / byUpdatedSK   `{updatedAt}#{receiptId}` (KEYS_ONLY)
+  ByScheduledJob    jobPK        / jobSK         sparse and overloaded, read by the scheduled jobs:
+                    `EXPIRY#{expiry}` / `USER#{sub}#RECEIPT#{receiptId}`  live warranties, by day
+                    `DIGEST#WEEKLY`   / `USER#{sub}`                      weekly digest opt-ins
+Other items under a user: the settings (`META#SETTINGS`) and the notification ledger
+(`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest).
 Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
 """
 
@@ -19,6 +24,9 @@ USER_PREFIX = "USER#"
 RECEIPT_PREFIX = "RECEIPT#"
 CATEGORIES_SK = "META#CATEGORIES"
 SETTINGS_SK = "META#SETTINGS"
+NOTIFICATION_PREFIX = "NOTIF#"
+EXPIRY_JOB_PREFIX = "EXPIRY#"
+DIGEST_JOB_PK = "DIGEST#WEEKLY"
 
 # A receipt without a purchase date (an offline capture awaiting OCR) lists first, as the
 # newest, and falls outside every date-range filter.
@@ -43,6 +51,14 @@ def receipt_key(user_id: str, receipt_id: str) -> dict[str, str]:
 
 def categories_key(user_id: str) -> dict[str, str]:
     return {"PK": user_pk(user_id), "SK": CATEGORIES_SK}
+
+
+def settings_key(user_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": SETTINGS_SK}
+
+
+def user_id_of(partition_key: str) -> str:
+    return partition_key.removeprefix(USER_PREFIX)
 
 
 def normalize_text_key(value: str) -> str:
@@ -77,3 +93,19 @@ def warranty_sk(expiry_date: str, receipt_id: str) -> str:
 
 def by_updated_sk(updated_at: str, receipt_id: str) -> str:
     return f"{updated_at}#{receipt_id}"
+
+
+def expiry_job_pk(expiry_date: str) -> str:
+    return f"{EXPIRY_JOB_PREFIX}{expiry_date}"
+
+
+def receipt_job_sk(user_id: str, receipt_id: str) -> str:
+    return f"{user_pk(user_id)}#{receipt_sk(receipt_id)}"
+
+
+def reminder_ledger_sk(receipt_id: str, offset_days: int, expiry_date: str) -> str:
+    return f"{NOTIFICATION_PREFIX}{receipt_id}#{offset_days}#{expiry_date}"
+
+
+def digest_ledger_sk(iso_week: str) -> str:
+    return f"{NOTIFICATION_PREFIX}DIGEST#{iso_week}"

@@ -18,11 +18,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
-from receipt_vault import keys
-from receipt_vault.dynamo import DynamoTable, conditional_update
+from receipt_vault.dynamo import DynamoTable
+from receipt_vault.user_settings import SettingsStore
 
 GONE_ENDPOINT_CODES = {
     "EndpointDisabled",
@@ -64,17 +63,19 @@ class PushReport:
 class PushSender:
     def __init__(self, sns: Any, table: DynamoTable, logger: Any) -> None:
         self.sns = sns
-        self.table = table
+        self.settings = SettingsStore(table)
         self.logger = logger
 
     def devices(self, user_id: str) -> dict[str, dict[str, Any]]:
-        settings = self.table.get_item({"PK": keys.user_pk(user_id), "SK": keys.SETTINGS_SK}) or {}
-        return settings.get("devices") or {}
+        return (self.settings.get(user_id) or {}).get("devices") or {}
 
-    def send(self, user_id: str, notification: Notification) -> PushReport:
+    def send(
+        self, user_id: str, notification: Notification, devices: dict[str, dict[str, Any]] | None = None
+    ) -> PushReport:
+        """Push to every device of the user: `devices` if the caller has read them already."""
         report = PushReport()
         message = notification.sns_message()
-        for device_id, device in sorted(self.devices(user_id).items()):
+        for device_id, device in sorted((self.devices(user_id) if devices is None else devices).items()):
             try:
                 self.sns.publish(TargetArn=device["endpointArn"], Message=message, MessageStructure="json")
                 report.sent += 1
@@ -90,12 +91,6 @@ class PushSender:
 
     def _forget(self, user_id: str, device_id: str, endpoint_arn: str) -> None:
         """Remove the device, unless it was re-registered with another endpoint meanwhile."""
-        conditional_update(
-            self.table,
-            {"PK": keys.user_pk(user_id), "SK": keys.SETTINGS_SK},
-            {},
-            [f"devices.{device_id}"],  # device ids are UUIDs: no dot inside
-            Attr(f"devices.{device_id}.endpointArn").eq(endpoint_arn),
-        )
+        self.settings.remove_device(user_id, device_id, endpoint_arn)  # device ids are UUIDs: no dot inside
         with contextlib.suppress(ClientError):  # already gone is fine
             self.sns.delete_endpoint(EndpointArn=endpoint_arn)

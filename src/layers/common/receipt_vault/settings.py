@@ -26,6 +26,11 @@ def bounded(minimum: int | None = None, maximum: int | None = None) -> Any:
     return dataclasses.field(metadata={"minimum": minimum, "maximum": maximum})
 
 
+def optional(default: str = "") -> Any:
+    """A field whose variable may be absent or empty (a feature the stack may not enable)."""
+    return dataclasses.field(default=default)
+
+
 @dataclasses.dataclass(frozen=True)
 class FunctionSettings:
     @classmethod
@@ -105,6 +110,19 @@ class ThumbnailSettings(TableSettings):
     max_file_size: int = bounded(minimum=1)
 
 
+@dataclasses.dataclass(frozen=True)
+class UserSettingsApiSettings(TableApiSettings):
+    """user-settings: a platform without credentials in this deployment has an empty ARN."""
+
+    fcm_platform_application_arn: str = optional()
+    apns_platform_application_arn: str = optional()
+
+
+@dataclasses.dataclass(frozen=True)
+class ScheduledJobSettings(TableSettings):
+    """warranty-checker and weekly-summary."""
+
+
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 
@@ -127,13 +145,16 @@ def _parse(field: dataclasses.Field[Any], kind: Any, raw: str) -> Any:
 
 def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = None) -> SettingsT:
     environ = os.environ if environ is None else environ
-    missing = [name for name in model.env_names() if not environ.get(name)]
+    required = [field.name.upper() for field in dataclasses.fields(model) if _is_required(field)]
+    missing = [name for name in required if not environ.get(name)]
     if missing:
         raise ConfigurationError(f"missing environment variables: {', '.join(missing)}")
     kinds = typing.get_type_hints(model)
     values, problems = {}, []
     for field in dataclasses.fields(model):
         name = field.name.upper()
+        if not environ.get(name) and not _is_required(field):
+            continue  # the dataclass default stands
         try:
             values[field.name] = _parse(field, kinds[field.name], environ[name])
         except ValueError as error:
@@ -141,3 +162,7 @@ def load_settings(model: type[SettingsT], environ: Mapping[str, str] | None = No
     if problems:
         raise ConfigurationError(f"invalid configuration: {'; '.join(problems)}")
     return model(**values)
+
+
+def _is_required(field: dataclasses.Field[Any]) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING

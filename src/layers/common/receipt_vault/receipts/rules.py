@@ -2,11 +2,13 @@
 
 Index placement is the subtle part. Every index key is derived from the receipt's content and
 status (see keys.py), and a sparse key is removed, never blanked, when the receipt leaves an
-index. ByWarrantyExpiry holds only active receipts whose warranty has not expired.
+index. ByWarrantyExpiry, and the `EXPIRY#` partitions of ByScheduledJob that the warranty
+checker reads, hold only active receipts whose warranty has not expired.
 
 Writes never read the item first. A status change does not know the receipt's warranty, so
-the receipt keeps a shadow copy of its warranty sort key (`warrantyExpiryKey`). Rejoining the
-index copies that attribute inside the update, guarded by a condition that it is still live.
+the receipt keeps shadow copies of its warranty keys (`warrantyExpiryKey`, `warrantyJobKey`).
+Rejoining the indexes copies those attributes inside the update, guarded by a condition that
+the warranty is still live.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
+from receipt_vault.dynamo import CopyOf
 from receipt_vault.errors import NotFoundError
 from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
 from receipt_vault.receipts.status import ACTIVE, DELETED
@@ -28,8 +31,10 @@ from receipt_vault.receipts.status import ACTIVE, DELETED
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
 
 # Attributes derived from content; a full update recomputes or removes each of them.
-CONTENT_INDEX_ATTRIBUTES = ("byDateSK", "byCategorySK", "byStoreSK", "warrantyExpiryKey")
-WARRANTY_INDEX_ATTRIBUTES = ("warrantyPK", "warrantySK")
+CONTENT_INDEX_ATTRIBUTES = ("byDateSK", "byCategorySK", "byStoreSK", "warrantyExpiryKey", "warrantyJobKey")
+# Membership of both warranty indexes: ByWarrantyExpiry and ByScheduledJob's EXPIRY# partitions.
+WARRANTY_INDEX_ATTRIBUTES = ("warrantyPK", "warrantySK", "jobPK", "jobSK")
+WARRANTY_SHADOW_ATTRIBUTES = ("warrantyExpiryKey", "warrantyJobKey")
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
@@ -80,7 +85,7 @@ class IndexPlacement:
 
 
 def content_index_placement(receipt_id: str, content: dict[str, Any], today: dt.date) -> IndexPlacement:
-    """Keys that depend on the content: date, category, store and the warranty shadow key."""
+    """Keys that depend on the content: date, category, store and the warranty shadow keys."""
     placement = IndexPlacement()
     sort_date = content.get("purchaseDate") or keys.UNDATED_SORT_DATE
     date_suffix = keys.by_date_sk(sort_date, receipt_id)
@@ -96,16 +101,35 @@ def content_index_placement(receipt_id: str, content: dict[str, Any], today: dt.
     expiry = content.get("warrantyExpiryDate")
     if is_warranty_live(expiry, today):
         placement.set["warrantyExpiryKey"] = keys.warranty_sk(expiry, receipt_id)
+        placement.set["warrantyJobKey"] = keys.expiry_job_pk(expiry)
     else:
-        placement.remove.append("warrantyExpiryKey")
+        placement.remove.extend(WARRANTY_SHADOW_ATTRIBUTES)
     return placement
 
 
-def warranty_index_placement(user_id: str, status: str, warranty_expiry_key: str | None) -> IndexPlacement:
-    """ByWarrantyExpiry membership: active receipts with a live warranty only."""
-    if status == ACTIVE and warranty_expiry_key:
-        return IndexPlacement(set={"warrantyPK": keys.warranty_pk(user_id), "warrantySK": warranty_expiry_key})
+def warranty_index_placement(user_id: str, receipt_id: str, status: str, content: IndexPlacement) -> IndexPlacement:
+    """Warranty index membership: active receipts with a live warranty only."""
+    if status == ACTIVE and "warrantyExpiryKey" in content.set:
+        return IndexPlacement(
+            set={
+                "warrantyPK": keys.warranty_pk(user_id),
+                "warrantySK": content.set["warrantyExpiryKey"],
+                "jobPK": content.set["warrantyJobKey"],
+                "jobSK": keys.receipt_job_sk(user_id, receipt_id),
+            }
+        )
     return IndexPlacement(remove=list(WARRANTY_INDEX_ATTRIBUTES))
+
+
+def warranty_rejoin(user_id: str, receipt_id: str) -> dict[str, Any]:
+    """SET values that put a receipt back into the warranty indexes from its shadow keys, for a
+    write that does not know the warranty (a status change, a restore)."""
+    return {
+        "warrantyPK": keys.warranty_pk(user_id),
+        "warrantySK": CopyOf("warrantyExpiryKey"),
+        "jobPK": CopyOf("warrantyJobKey"),
+        "jobSK": keys.receipt_job_sk(user_id, receipt_id),
+    }
 
 
 def version_fields(receipt_id: str, version: Any, now: str) -> dict[str, Any]:
@@ -127,7 +151,7 @@ def new_receipt_item(user_id: str, receipt_id: str, request: ReceiptCreate, mome
     now = iso_timestamp(moment)
     content = with_derived_fields(request.content())
     placement = content_index_placement(receipt_id, content, moment.date())
-    warranty = warranty_index_placement(user_id, request.status, placement.set.get("warrantyExpiryKey"))
+    warranty = warranty_index_placement(user_id, receipt_id, request.status, placement)
     return {
         **keys.receipt_key(user_id, receipt_id),
         **content,
@@ -157,7 +181,7 @@ def content_changes(
     """SET and REMOVE for replacing the client-writable content, and every key derived from it."""
     content = with_derived_fields({name: value for name, value in content.items() if name != "status"})
     placement = content_index_placement(receipt_id, content, moment.date())
-    warranty = warranty_index_placement(user_id, status, placement.set.get("warrantyExpiryKey"))
+    warranty = warranty_index_placement(user_id, receipt_id, status, placement)
     editable = set(ReceiptFields.model_fields)
     return IndexPlacement(
         set={

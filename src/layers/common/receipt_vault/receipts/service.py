@@ -162,7 +162,7 @@ class ReceiptService:
         result = self.store.update(
             user_id,
             receipt_id,
-            {**base, **_warranty_rejoin(user_id)},
+            {**base, **rules.warranty_rejoin(user_id, receipt_id)},
             removed,
             within_window & Attr("previousStatus").eq(ACTIVE) & _live_warranty(moment.date()),
         )
@@ -194,7 +194,7 @@ class ReceiptService:
         result = self.store.update(
             user_id,
             receipt_id,
-            {**set_values, **_warranty_rejoin(user_id)},
+            {**set_values, **rules.warranty_rejoin(user_id, receipt_id)},
             remove,
             condition & _live_warranty(today),
         )
@@ -223,10 +223,6 @@ def _live_warranty(today: dt.date) -> ConditionBase:
 
 def _no_live_warranty(today: dt.date) -> ConditionBase:
     return Attr("warrantyExpiryKey").not_exists() | Attr("warrantyExpiryKey").lt(today.isoformat())
-
-
-def _warranty_rejoin(user_id: str) -> dict[str, Any]:
-    return {"warrantyPK": keys.warranty_pk(user_id), "warrantySK": CopyOf("warrantyExpiryKey")}
 
 
 def _explain_failed_write(current: dict[str, Any] | None, expected_version: int) -> dict[str, Any]:

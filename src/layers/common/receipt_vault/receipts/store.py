@@ -8,6 +8,7 @@ by status; otherwise they are filtered out of the query.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -191,6 +192,31 @@ class ReceiptStore:
         ids = [item["SK"].removeprefix(keys.RECEIPT_PREFIX) for item in changed]
         current = self.get_many(user_id, ids) if ids else {}
         return Page([current[receipt_id] for receipt_id in ids if receipt_id in current], last_key)
+
+    # -- warranties, for the scheduled jobs ----------------------------------------------------
+
+    def warranties_expiring_on(self, expiry_date: str) -> Iterator[dict[str, Any]]:
+        """Every user's live warranties of active receipts ending on that day (the ByScheduledJob
+        projection: keys, receiptId, storeName, warrantyExpiryDate)."""
+        return self.table.query_all("ByScheduledJob", Key("jobPK").eq(keys.expiry_job_pk(expiry_date)))
+
+    def live_warranties(self, user_id: str, from_date: str) -> Iterator[dict[str, Any]]:
+        """The user's active receipts whose warranty ends on `from_date` or later, soonest first."""
+        condition = Key("warrantyPK").eq(keys.warranty_pk(user_id)) & Key("warrantySK").gte(from_date)
+        return self.table.query_all("ByWarrantyExpiry", condition)
+
+    def end_warranty(self, user_id: str, receipt_id: str, expiry_date: str) -> WriteResult:
+        """Take a receipt whose warranty has ended out of the warranty indexes, unless its expiry
+        changed meanwhile. Index keys are not content: the version stays."""
+        from receipt_vault.receipts.rules import WARRANTY_INDEX_ATTRIBUTES, WARRANTY_SHADOW_ATTRIBUTES
+
+        return self.update(
+            user_id,
+            receipt_id,
+            {},
+            [*WARRANTY_INDEX_ATTRIBUTES, *WARRANTY_SHADOW_ATTRIBUTES],
+            Attr("warrantyJobKey").eq(keys.expiry_job_pk(expiry_date)),
+        )
 
     def all_receipts(self, user_id: str, limit: int, start_key: dict[str, Any] | None) -> Page:
         """Every receipt of the user, tombstones included, in key order."""

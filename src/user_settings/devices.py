@@ -1,0 +1,178 @@
+"""Push device registration: one SNS platform endpoint per device, stored with the settings.
+
+Follows AWS's advice for mobile endpoints: keep the endpoint ARN, and at each registration
+check it still exists, carries the latest token and is enabled; create it only when it does not
+exist. CreatePlatformEndpoint is idempotent for the same token, and names the existing endpoint
+when the token is already registered with other attributes.
+
+The endpoint's CustomUserData holds the Cognito sub of its owner. When another user signs in on
+the same phone, the token (and so the endpoint) moves to them, and it is removed from the
+previous owner's devices: nobody receives pushes about another user's receipts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from typing import Annotated, Any, Literal
+
+from botocore.exceptions import ClientError
+from pydantic import StringConstraints
+
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.errors import NotFoundError, PushUnavailableError
+from receipt_vault.model_base import InputModel
+from receipt_vault.observability import hash_user_id
+from receipt_vault.receipts.models import UUID_PATTERN
+from receipt_vault.user_settings import SettingsStore, device_view
+
+MAX_DEVICES = 10
+# Derives a stable device id from the token when the app names none: retries converge.
+DEVICE_NAMESPACE = uuid.UUID("6f1c7f3e-4a55-4d3b-9a8e-2f4b8f9d1c20")
+_EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:\S+) already exists")
+NOT_FOUND_CODES = {"NotFound", "NotFoundException"}
+INVALID_PARAMETER_CODES = {"InvalidParameter", "InvalidParameterException"}
+
+
+class DeviceRegistration(InputModel):
+    platform: Literal["android", "ios"]
+    # FCM registration tokens and hex APNs device tokens.
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[A-Za-z0-9:_\-.+/=]+$")]
+    # The app's installation id: lets a refreshed token update the same device.
+    deviceId: Annotated[str, StringConstraints(pattern=UUID_PATTERN)] | None = None
+
+
+def token_hash(platform: str, token: str) -> str:
+    """Recognises a token again without storing it: the endpoint holds the token itself."""
+    return hashlib.sha256(f"{platform}:{token}".encode()).hexdigest()
+
+
+def _error_code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _is_true(value: Any) -> bool:
+    return str(value).lower() == "true"
+
+
+class DeviceRegistry:
+    def __init__(self, sns: Any, store: SettingsStore, applications: dict[str, str], logger: Any) -> None:
+        self.sns = sns
+        self.store = store
+        self.applications = applications  # platform -> platform application ARN ("" if absent)
+        self.logger = logger
+
+    def register(self, user_id: str, request: DeviceRegistration, moment: dt.datetime) -> tuple[dict[str, Any], bool]:
+        """The device and whether it is new to this user."""
+        application_arn = self.applications.get(request.platform)
+        if not application_arn:
+            raise PushUnavailableError(f"push notifications for {request.platform} are not configured")
+        devices = (self.store.get(user_id) or {}).get("devices") or {}
+        fingerprint = token_hash(request.platform, request.token)
+        same_token = sorted(known for known, device in devices.items() if device.get("tokenHash") == fingerprint)
+        if request.deviceId:
+            device_id = request.deviceId.lower()
+        elif same_token:
+            device_id = same_token[0]
+        else:
+            device_id = str(uuid.uuid5(DEVICE_NAMESPACE, f"{user_id}:{fingerprint}"))
+        current = devices.get(device_id)
+        known_arn = current["endpointArn"] if current and current.get("platform") == request.platform else None
+        endpoint_arn = self._endpoint_for(user_id, application_arn, request.token, known_arn)
+        now = iso_timestamp(moment)
+        entry = {
+            "platform": request.platform,
+            "endpointArn": endpoint_arn,
+            "tokenHash": fingerprint,
+            "registeredAt": current["registeredAt"] if current else now,
+            "updatedAt": now,
+        }
+        stored = self.store.put_device(user_id, device_id, entry).get("devices") or {}
+        # One physical device is one entry: the same token under another id (a reinstalled app)
+        # or an endpoint this device no longer uses goes.
+        for other_id in same_token:
+            if other_id != device_id:
+                self.store.remove_device(user_id, other_id, devices[other_id]["endpointArn"])
+        if current and current["endpointArn"] != endpoint_arn:
+            self._delete_endpoint_if_owned(current["endpointArn"], user_id)
+        self._evict_oldest(user_id, stored, keep=device_id)
+        return device_view(device_id, entry), current is None
+
+    def remove(self, user_id: str, device_id: str) -> None:
+        if not re.fullmatch(UUID_PATTERN, device_id):
+            raise NotFoundError("device not found")
+        device_id = device_id.lower()
+        device = ((self.store.get(user_id) or {}).get("devices") or {}).get(device_id)
+        if device is None or not self.store.remove_device(user_id, device_id).succeeded:
+            raise NotFoundError("device not found")
+        self._delete_endpoint_if_owned(device["endpointArn"], user_id)
+
+    # -- SNS endpoints ---------------------------------------------------------------------------
+
+    def _endpoint_for(self, user_id: str, application_arn: str, token: str, known_arn: str | None) -> str:
+        if known_arn:
+            attributes = self._attributes(known_arn)
+            if attributes is not None:
+                try:
+                    self._make_current(known_arn, attributes, user_id, token)
+                    return known_arn
+                except ClientError as error:
+                    if _error_code(error) not in INVALID_PARAMETER_CODES:  # the new token has its own endpoint
+                        raise
+        try:
+            arn = self.sns.create_platform_endpoint(
+                PlatformApplicationArn=application_arn, Token=token, CustomUserData=user_id
+            )["EndpointArn"]
+        except ClientError as error:
+            found = _EXISTING_ENDPOINT.search(str(error.response.get("Error", {}).get("Message", "")))
+            if _error_code(error) not in INVALID_PARAMETER_CODES or not found:
+                raise
+            arn = found.group(1)  # the token is registered already, with other attributes
+        self._make_current(arn, self._attributes(arn) or {}, user_id, token)
+        return arn
+
+    def _make_current(self, arn: str, attributes: dict[str, Any], user_id: str, token: str) -> None:
+        """Latest token, enabled, owned by this user; a previous owner loses the device."""
+        previous_owner = attributes.get("CustomUserData") or None
+        enabled = _is_true(attributes.get("Enabled", "true"))
+        if attributes.get("Token") != token or not enabled or previous_owner != user_id:
+            self.sns.set_endpoint_attributes(
+                EndpointArn=arn, Attributes={"Token": token, "Enabled": "true", "CustomUserData": user_id}
+            )
+        if previous_owner and previous_owner != user_id:
+            self._forget_for(previous_owner, arn)
+
+    def _forget_for(self, owner: str, endpoint_arn: str) -> None:
+        devices = (self.store.get(owner) or {}).get("devices") or {}
+        for device_id, device in devices.items():
+            if device.get("endpointArn") == endpoint_arn:
+                self.store.remove_device(owner, device_id, endpoint_arn)
+                self.logger.info("device moved to another user", extra={"previous_owner": hash_user_id(owner)})
+
+    def _attributes(self, arn: str) -> dict[str, Any] | None:
+        """The endpoint's attributes, or None if it no longer exists."""
+        try:
+            return dict(self.sns.get_endpoint_attributes(EndpointArn=arn).get("Attributes") or {})
+        except ClientError as error:
+            if _error_code(error) in NOT_FOUND_CODES:
+                return None
+            raise
+
+    def _delete_endpoint_if_owned(self, arn: str, user_id: str) -> None:
+        """Delete an endpoint this user no longer uses, unless it now belongs to someone else."""
+        attributes = self._attributes(arn)
+        if attributes is not None and attributes.get("CustomUserData") in (None, "", user_id):
+            self.sns.delete_endpoint(EndpointArn=arn)
+
+    def _evict_oldest(self, user_id: str, devices: dict[str, dict[str, Any]], keep: str) -> None:
+        """At most MAX_DEVICES per user: a new phone works, the longest-silent one goes."""
+        surplus = len(devices) - MAX_DEVICES
+        if surplus <= 0:
+            return
+        by_age = sorted((device["updatedAt"], device_id) for device_id, device in devices.items() if device_id != keep)
+        for _, device_id in by_age[:surplus]:
+            arn = devices[device_id]["endpointArn"]
+            if self.store.remove_device(user_id, device_id, arn).succeeded:
+                self._delete_endpoint_if_owned(arn, user_id)
