@@ -55,9 +55,20 @@ def stored_items(table) -> list[dict[str, Any]]:
 
 
 def warranty_index(table, user: str = "user-a") -> list[dict[str, Any]]:
-    return table.query(
+    """The user's entries of ByWarrantyExpiry, checked to match their EXPIRY# entries of
+    ByScheduledJob, which the warranty checker reads: both indexes move together."""
+    entries = table.query(
         IndexName="ByWarrantyExpiry", KeyConditionExpression=Key("warrantyPK").eq(f"USER#{user}#ACTIVE")
     )["Items"]
+    scheduled = [
+        item
+        for item in table.scan(IndexName="ByScheduledJob")["Items"]
+        if item["jobSK"].startswith(f"USER#{user}#RECEIPT#")
+    ]
+    assert sorted((i["receiptId"], f"EXPIRY#{i['warrantyExpiryDate']}") for i in entries) == sorted(
+        (i["receiptId"], i["jobPK"]) for i in scheduled
+    )
+    return entries
 
 
 # -- create -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
@@ -64,11 +64,12 @@ def local_date(moment: dt.datetime, timezone: str) -> dt.date:
 class SettingsUpdate(InputModel):
     """PUT /user/settings replaces the whole settings document."""
 
-    reminderDaysBefore: Annotated[list[int], Field(max_length=len(ALLOWED_REMINDER_OFFSETS))]
-    weeklyDigestEnabled: bool
+    # Strict types, as API Gateway's model validation is: "yes" is not a boolean.
+    reminderDaysBefore: Annotated[list[StrictInt], Field(max_length=len(ALLOWED_REMINDER_OFFSETS))]
+    weeklyDigestEnabled: StrictBool
     timezone: Annotated[str, StringConstraints(max_length=64, pattern=TIMEZONE_PATTERN)]
     locale: Annotated[str, StringConstraints(max_length=35, pattern=LOCALE_PATTERN)]
-    serverVersion: Annotated[int, Field(ge=0)]
+    serverVersion: Annotated[StrictInt, Field(ge=0)]
 
     @field_validator("reminderDaysBefore")
     @classmethod
