@@ -52,6 +52,7 @@ def banner(stack: LocalStack) -> str:
             f"  user pool       {stack.user_pool_id}   client {stack.user_pool_client_id}",
             f"  demo user       {DEMO_USER['email']} / {DEMO_USER['password']}",
             f"  schedules       {schedules}   (POST {stack.api_url}/_local/schedules/<FunctionLogicalId>)",
+            f"  notifications   {stack.api_url}/_local/notifications   (what each registered device received)",
             "",
             "Try it (the token is valid for an hour; `make token` prints a fresh one):",
             f'  curl -s -H "Authorization: Bearer {token}" {stack.api_url}/receipts',

@@ -8,6 +8,7 @@ the gateway serves the API. Everything is read from template.yaml and api/openap
 
 from __future__ import annotations
 
+import datetime as dt
 import fnmatch
 import json
 import logging
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from moto.server import ThreadedMotoServer
+from moto.sns.models import sns_backends
 
 from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
@@ -318,6 +320,25 @@ class LocalStack:
             Permanent=True,
         )
 
+    def notifications(self) -> list[dict[str, Any]]:
+        """Every push device the emulation knows, with the notifications it received: what a
+        phone would have shown. Each message is its FCM or APNs body."""
+        backend = sns_backends[ACCOUNT_ID][self.config.region]
+        devices = []
+        for arn, endpoint in list(backend.platform_endpoints.items()):
+            platform = "ios" if endpoint.application.platform.startswith("APNS") else "android"
+            key = "APNS" if platform == "ios" else "GCM"
+            devices.append(
+                {
+                    "endpointArn": arn,
+                    "platform": platform,
+                    "owner": endpoint.attributes.get("CustomUserData") or endpoint.custom_user_data,
+                    "enabled": endpoint.enabled,
+                    "notifications": [json.loads(json.loads(raw).get(key, "{}")) for raw in endpoint.messages.values()],
+                }
+            )
+        return devices
+
     def _read_s3_object(self, bucket: str, key: str) -> bytes:
         return self.resources.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
@@ -357,10 +378,13 @@ class LocalStack:
                 return _json_response(200, self.config_document())
             if method == "GET" and parts == ["_local", "triggers"]:
                 return _json_response(200, {"history": self.triggers.stats.history})
+            if method == "GET" and parts == ["_local", "notifications"]:
+                return _json_response(200, {"devices": self.notifications()})
             if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "schedules"]:
                 if parts[2] not in self.triggers.schedules:
                     return _json_response(404, {"error": "NOT_FOUND", "message": f"no schedule for {parts[2]}"})
-                return _json_response(200, {"function": parts[2], "result": self.triggers.fire(parts[2])})
+                at = _instant(json.loads(body or b"{}").get("time"))
+                return _json_response(200, {"function": parts[2], "result": self.triggers.fire(parts[2], at)})
             if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "invoke"]:
                 if parts[2] not in self.functions:
                     return _json_response(404, {"error": "NOT_FOUND", "message": f"no function {parts[2]}"})
@@ -414,6 +438,14 @@ def _as_env(value: Any) -> str:
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     return str(value)
+
+
+def _instant(raw: str | None) -> dt.datetime | None:
+    """`2026-11-22T08:00:00Z` as an aware datetime; None for absent."""
+    if not raw:
+        return None
+    moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 def _json_response(status: int, body: Any) -> HttpResponse:

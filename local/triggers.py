@@ -183,10 +183,11 @@ class Triggers:
 
     # -- schedules -----------------------------------------------------------------------------
 
-    def fire(self, function: str) -> Any:
-        """Invoke a scheduled function now, with the event its schedule would send."""
+    def fire(self, function: str, at: dt.datetime | None = None) -> Any:
+        """Invoke a scheduled function with the event its schedule would send now, or at `at`
+        (to replay a given day's run)."""
         source = self.schedules[function]
-        now = dt.datetime.now(dt.UTC)
+        now = at or dt.datetime.now(dt.UTC)
         event = (
             source.payload
             if source.payload is not None

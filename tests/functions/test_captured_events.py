@@ -77,13 +77,30 @@ REFINE_SCENARIO = [
 ]
 
 
+# A device, settings, the scheduled runs (a returned dict means the run completed), then removal.
+NOTIFICATION_SCENARIO = [
+    ("user_settings", "register_device", 201),
+    ("user_settings", "register_device", 200),  # the app registers at every launch
+    ("user_settings", "get_settings", 200),
+    ("user_settings", "put_settings", 200),
+    ("user_settings", "put_settings_stale_version", 409),
+    ("user_settings", "put_settings_invalid_timezone", 400),
+    ("warranty_checker", "daily_schedule", "completed"),
+    ("weekly_summary", "weekly_schedule", "completed"),
+    ("user_settings", "remove_device", 204),
+    ("user_settings", "remove_unknown_device", 404),
+]
+SCHEDULED = {"warranty_checker", "weekly_summary"}
+
+
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
-    covered |= {f"{function}/{case}.json" for function, case, _ in IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO}
+    scenarios = IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO + NOTIFICATION_SCENARIO
+    covered |= {f"{function}/{case}.json" for function, case, _ in scenarios}
     on_disk = {
         str(path.relative_to(EVENTS))
         for path in EVENTS.glob("*/*.json")
-        if "requestContext" in path.read_text() or path.parent.name == "thumbnail_generator"
+        if "requestContext" in path.read_text() or path.parent.name in {"thumbnail_generator", *SCHEDULED}
     }
 
     assert on_disk == covered
@@ -172,3 +189,19 @@ def test_captured_refine_events_replay_with_their_expected_status(api_env, image
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
         response = modules[function].lambda_handler(event, LambdaContext())
         assert response["statusCode"] == expected, (case, response["body"])
+
+
+def test_captured_notification_events_replay_with_their_expected_outcome(api_env, monkeypatch):
+    from tests.support import push
+
+    applications = push.platform_applications()
+    monkeypatch.setenv("FCM_PLATFORM_APPLICATION_ARN", applications["android"])
+    monkeypatch.setenv("APNS_PLATFORM_APPLICATION_ARN", applications["ios"])
+    modules = {name: load_function(name) for name in {function for function, _, _ in NOTIFICATION_SCENARIO}}
+    for function, case, expected in NOTIFICATION_SCENARIO:
+        event = json.loads((EVENTS / function / f"{case}.json").read_text())
+        response = modules[function].lambda_handler(event, LambdaContext())
+        if function in SCHEDULED:
+            assert isinstance(response, dict) and "run" in response, (case, response)
+        else:
+            assert response["statusCode"] == expected, (case, response["body"])

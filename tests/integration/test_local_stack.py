@@ -462,3 +462,49 @@ def test_refinement_runs_end_to_end_against_the_bedrock_stand_in(stack):
     with urllib.request.urlopen(f"{stack.standins.url}/_requests", timeout=5) as response:
         sent = json.dumps(json.load(response)["requests"][-1])
     assert "4111" not in sent.replace("[card ****1111]", "")  # redacted before it left
+
+
+def test_a_warranty_reminder_fired_on_demand_shows_up_in_the_local_notifications(stack):
+    token = new_user_token(stack)
+    settings = {
+        "reminderDaysBefore": [7],
+        "weeklyDigestEnabled": True,
+        "timezone": "Pacific/Auckland",
+        "locale": "en-NZ",
+        "serverVersion": 0,
+    }
+    assert http(stack, "PUT", "/user/settings", settings, token=token).status == 200
+    device = http(
+        stack, "POST", "/user/devices", {"platform": "android", "token": f"fcm:{uuid.uuid4().hex}"}, token=token
+    )
+    assert device.status == 201, device.body
+    receipt = http(
+        stack,
+        "POST",
+        "/receipts",
+        {
+            "storeName": "Noel Leeming",
+            "purchaseDate": "2025-11-29",
+            "warrantyMonths": 12,
+            "totalAmount": "899.00",
+            "currency": "NZD",
+        },
+        token=token,
+    ).body
+
+    fired = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": "2026-11-22T08:00:00Z"})
+    again = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": "2026-11-22T08:00:00Z"})
+    digest = http(stack, "POST", "/_local/schedules/WeeklySummaryFunction", {"time": "2026-11-23T09:00:00Z"})
+
+    assert fired.status == 200 and fired.body["result"]["sent"] >= 1, fired.body
+    assert again.body["result"]["sent"] == 0  # a rerun sends nothing twice
+    assert digest.status == 200 and digest.body["result"]["sent"] >= 1, digest.body
+    devices = http(stack, "GET", "/_local/notifications").body["devices"]
+    received = [
+        message
+        for entry in devices
+        for message in entry["notifications"]
+        if message["data"].get("receiptId") == receipt["receiptId"]
+    ]
+    assert [message["data"]["type"] for message in received] == ["warrantyReminder", "weeklyDigest"]
+    assert received[0]["notification"]["title"] == "Warranty ends in 7 days"

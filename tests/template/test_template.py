@@ -307,3 +307,65 @@ def test_ocr_refine_may_invoke_exactly_the_configured_models_through_their_eu_pr
         for s in statements
         for action in _as_list(s["Action"])
     )
+
+
+SCHEDULED_JOBS = {
+    "WarrantyCheckerFunction": ("cron(0 8 * * ? *)", "receiptvault-daily-warranty-check-${Stage}"),
+    "WeeklySummaryFunction": ("cron(0 9 ? * MON *)", "receiptvault-weekly-summary-${Stage}"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCHEDULED_JOBS))
+def test_scheduled_jobs_run_alone_on_the_specs_schedule_with_two_retries_and_a_dead_letter_queue(name):
+    properties = FUNCTIONS[name]["Properties"]
+    [event] = properties["Events"].values()
+    expression, rule_name = SCHEDULED_JOBS[name]
+    dead_letters = {"Fn::GetAtt": ["ScheduledJobsDeadLetterQueue", "Arn"]}
+
+    assert properties["ReservedConcurrentExecutions"] == 1
+    assert properties["Timeout"] == 60 and properties.get("MemorySize", 256) == 256
+    assert event["Type"] == "Schedule"
+    assert event["Properties"]["Schedule"] == expression
+    assert event["Properties"]["Name"] == {"Fn::Sub": rule_name}
+    assert event["Properties"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    assert event["Properties"]["DeadLetterConfig"] == {"Arn": dead_letters}
+    # A run that fails (or is left incomplete) is retried twice by Lambda, then dead-lettered.
+    invoke_config = properties["EventInvokeConfig"]
+    assert invoke_config["MaximumRetryAttempts"] == 2
+    assert invoke_config["DestinationConfig"]["OnFailure"]["Destination"] == dead_letters
+    # EventBridge may deliver to the queue only for these rules.
+    [statement] = RESOURCES["ScheduledJobsDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    rule_arn = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/" + rule_name
+    assert {"Fn::Sub": rule_arn} in statement["Condition"]["ArnEquals"]["aws:SourceArn"]
+
+
+def test_no_function_may_scan_the_table():
+    for name, properties in FUNCTIONS.items():
+        actions = {
+            action
+            for statement in _role_statements(_function_role(properties["Properties"]))
+            for action in _as_list(statement["Action"])
+        }
+        assert "dynamodb:Scan" not in actions, name
+
+
+def test_scheduled_job_failures_and_dead_letters_alarm_the_operators():
+    for alarm in ("ScheduledJobFailuresAlarm", "ScheduledJobsDeadLetterAlarm", "PushFailuresAlarm"):
+        properties = RESOURCES[alarm]["Properties"]
+        assert properties["AlarmActions"] == [{"Ref": "OperationsAlertsTopic"}], alarm
+        assert properties["Threshold"] == 0 and properties["ComparisonOperator"] == "GreaterThanThreshold"
+    watched = {
+        query["MetricStat"]["Metric"]["Dimensions"][0]["Value"]["Ref"]
+        for query in RESOURCES["ScheduledJobFailuresAlarm"]["Properties"]["Metrics"]
+        if "MetricStat" in query
+    }
+    assert watched == set(SCHEDULED_JOBS)
+
+
+def test_device_registration_manages_only_the_stacks_own_platform_endpoints():
+    statements = {s["Sid"]: s for s in _role_statements("UserSettingsRole")}
+
+    assert statements["CreateDeviceEndpoints"]["Action"] == "sns:CreatePlatformEndpoint"
+    assert statements["CreateDeviceEndpoints"]["Resource"]["Fn::Sub"].endswith(":app/*/receiptvault-${Stage}-*")
+    assert statements["ManageDeviceEndpoints"]["Resource"]["Fn::Sub"].endswith(":endpoint/*/receiptvault-${Stage}-*/*")
+    assert not any("sns:Publish" in _as_list(s["Action"]) for s in statements.values())
