@@ -2,14 +2,18 @@
 
 It signs up a new user in the emulated Cognito pool, confirms and signs in, then creates,
 lists, updates, changes the status of, deletes and restores a receipt, and saves categories,
-all over HTTP with the access token. Run it against `make dev`:
+all over HTTP with the access token. With `--reminders` it instead shows push notifications:
+it saves reminder settings, registers a phone, creates a receipt whose warranty ends in 7
+days, fires the daily warranty check and prints what the phone received. Run it against
+`make dev`:
 
-    .venv/bin/python -m local.example_client --api http://127.0.0.1:3000
+    .venv/bin/python -m local.example_client --api http://127.0.0.1:3000 [--reminders]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import urllib.error
@@ -138,13 +142,54 @@ def run(api_url: str) -> dict[str, Any]:
     return restored
 
 
+def run_reminders(api_url: str) -> list[dict[str, Any]]:
+    """A warranty reminder end to end; returns the notifications the new phone received."""
+    status, config = ApiClient(api_url).call("GET", "/_local/config")
+    expect("read /_local/config", status, config, 200)
+    token = sign_up_and_sign_in(config, f"user-{uuid.uuid4().hex[:8]}@example.com", "Sup3r-Secret!")
+    api = ApiClient(config["apiUrl"], token)
+    settings = {"reminderDaysBefore": [30, 7, 1], "weeklyDigestEnabled": True, "timezone": "UTC", "locale": "en"}
+    expect("save reminder settings", *api.call("PUT", "/user/settings", {**settings, "serverVersion": 0}), 200)
+    phone_token = f"fcm:local-phone-{uuid.uuid4().hex}"
+    device = expect(
+        "register a phone", *api.call("POST", "/user/devices", {"platform": "android", "token": phone_token}), 201
+    )
+    now = dt.datetime.now(dt.UTC)
+    ends = (now.date() + dt.timedelta(days=7)).isoformat()
+    receipt = expect(
+        "create a receipt whose warranty ends in 7 days",
+        *api.call(
+            "POST",
+            "/receipts",
+            {"storeName": "Mega Electronics", "warrantyExpiryDate": ends, "userEditedFields": ["warrantyExpiryDate"]},
+        ),
+        201,
+    )
+    fired = ApiClient(api_url).call(
+        "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": now.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    )
+    expect("fire the daily warranty check", *fired, 200)
+    status, listing = ApiClient(api_url).call("GET", "/_local/notifications")
+    expect("read /_local/notifications", status, listing, 200)
+    received = [
+        message
+        for entry in listing["devices"]
+        for message in entry["notifications"]
+        if message.get("data", {}).get("receiptId") == receipt["receiptId"]
+    ]
+    check(len(received) == 1, listing)
+    print(f"  the phone ({device['deviceId']}) received: {json.dumps(received[0]['notification'])}")
+    return received
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.example_client", description=__doc__)
     parser.add_argument("--api", default="http://127.0.0.1:3000")
+    parser.add_argument("--reminders", action="store_true", help="show a warranty reminder push instead")
     args = parser.parse_args(argv)
     print(f"Client flow against {args.api}")
     try:
-        run(args.api)
+        run_reminders(args.api) if args.reminders else run(args.api)
     except (AssertionError, OSError) as error:
         print(f"FAILED: {error}", file=sys.stderr)
         return 1

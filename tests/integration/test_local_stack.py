@@ -508,3 +508,10 @@ def test_a_warranty_reminder_fired_on_demand_shows_up_in_the_local_notifications
     ]
     assert [message["data"]["type"] for message in received] == ["warrantyReminder", "weeklyDigest"]
     assert received[0]["notification"]["title"] == "Warranty ends in 7 days"
+
+
+def test_the_example_client_shows_a_warranty_reminder_push(stack, capsys):
+    [received] = example_client.run_reminders(stack.api_url)
+
+    assert received["notification"]["title"] == "Warranty ends in 7 days"
+    assert "Mega Electronics" in received["notification"]["body"]
