@@ -54,6 +54,7 @@ bench: venv
 	$(BIN)/python bench/thumbnail.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/refine_cost.py
+	$(BIN)/python bench/warranty_checker.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

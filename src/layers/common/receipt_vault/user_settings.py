@@ -14,17 +14,15 @@ import datetime as dt
 import functools
 import zoneinfo
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any, Protocol
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
-from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_update
 from receipt_vault.errors import VersionConflictError
-from receipt_vault.model_base import InputModel
 
 # A small fixed set: the warranty checker queries one index partition per offset and local day.
 ALLOWED_REMINDER_OFFSETS = (0, 1, 3, 7, 14, 30, 60, 90)
@@ -61,32 +59,14 @@ def local_date(moment: dt.datetime, timezone: str) -> dt.date:
     return moment.astimezone(zone(timezone)).date()
 
 
-class SettingsUpdate(InputModel):
-    """PUT /user/settings replaces the whole settings document."""
+class SettingsChange(Protocol):
+    """A validated PUT /user/settings (the user-settings function's SettingsUpdate model)."""
 
-    # Strict types, as API Gateway's model validation is: "yes" is not a boolean.
-    reminderDaysBefore: Annotated[list[StrictInt], Field(max_length=len(ALLOWED_REMINDER_OFFSETS))]
-    weeklyDigestEnabled: StrictBool
-    timezone: Annotated[str, StringConstraints(max_length=64, pattern=TIMEZONE_PATTERN)]
-    locale: Annotated[str, StringConstraints(max_length=35, pattern=LOCALE_PATTERN)]
-    serverVersion: Annotated[StrictInt, Field(ge=0)]
-
-    @field_validator("reminderDaysBefore")
-    @classmethod
-    def _allowed_and_unique(cls, offsets: list[int]) -> list[int]:
-        unknown = sorted(set(offsets) - set(ALLOWED_REMINDER_OFFSETS))
-        if unknown:
-            raise ValueError(f"offsets must be among {list(ALLOWED_REMINDER_OFFSETS)}, not {unknown}")
-        if len(set(offsets)) != len(offsets):
-            raise ValueError("offsets must be unique")
-        return sorted(offsets, reverse=True)
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_timezone(cls, name: str) -> str:
-        if not is_known_timezone(name):
-            raise ValueError(f"unknown IANA timezone {name!r}")
-        return name
+    reminderDaysBefore: list[int]
+    weeklyDigestEnabled: bool
+    timezone: str
+    locale: str
+    serverVersion: int
 
 
 @dataclass(frozen=True)
@@ -150,7 +130,7 @@ class SettingsStore:
         items = self.table.batch_get([keys.settings_key(user_id) for user_id in user_ids], consistent=False)
         return {keys.user_id_of(item["PK"]): item for item in items}
 
-    def save(self, user_id: str, update: SettingsUpdate, moment: dt.datetime) -> dict[str, Any]:
+    def save(self, user_id: str, update: SettingsChange, moment: dt.datetime) -> dict[str, Any]:
         """Version 0 is the first save (the item may already hold devices); any other version
         must match the stored one. The device map is left as it is."""
         base = update.serverVersion
