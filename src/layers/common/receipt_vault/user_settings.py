@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import zoneinfo
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
@@ -23,6 +22,19 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_update
 from receipt_vault.errors import VersionConflictError
+
+if TYPE_CHECKING:  # a type for the checker only: a Protocol class costs import time
+    from typing import Protocol
+
+    class SettingsChange(Protocol):
+        """A validated PUT /user/settings (the user-settings function's SettingsUpdate model)."""
+
+        reminderDaysBefore: list[int]
+        weeklyDigestEnabled: bool
+        timezone: str
+        locale: str
+        serverVersion: int
+
 
 # A small fixed set: the warranty checker queries one index partition per offset and local day.
 ALLOWED_REMINDER_OFFSETS = (0, 1, 3, 7, 14, 30, 60, 90)
@@ -36,10 +48,14 @@ TIMEZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){1,2})$"
 LOCALE_PATTERN = r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$"
 
 
+# zoneinfo is imported on first use: pushing a refinement result never needs a timezone, and
+# the import (with sysconfig's tz path lookup) would cost every cold start a few milliseconds.
 @functools.lru_cache(maxsize=512)
-def zone(name: str) -> zoneinfo.ZoneInfo:
+def zone(name: str) -> dt.tzinfo:
     """The timezone, or UTC for a name this runtime does not know (stored settings were valid
     when saved; a tz database without the name must not stop a scheduled run)."""
+    import zoneinfo
+
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -47,6 +63,8 @@ def zone(name: str) -> zoneinfo.ZoneInfo:
 
 
 def is_known_timezone(name: str) -> bool:
+    import zoneinfo
+
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
@@ -57,16 +75,6 @@ def is_known_timezone(name: str) -> bool:
 def local_date(moment: dt.datetime, timezone: str) -> dt.date:
     """The calendar day a user in `timezone` is living at `moment`."""
     return moment.astimezone(zone(timezone)).date()
-
-
-class SettingsChange(Protocol):
-    """A validated PUT /user/settings (the user-settings function's SettingsUpdate model)."""
-
-    reminderDaysBefore: list[int]
-    weeklyDigestEnabled: bool
-    timezone: str
-    locale: str
-    serverVersion: int
 
 
 @dataclass(frozen=True)
