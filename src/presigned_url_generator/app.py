@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from s3_presigner import S3Presigner, default_credentials
 from upload_urls import ImageUrls, UploadUrlRequest
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.s3_presigner import S3Presigner, default_credentials
 from receipt_vault.settings import ImageUrlSettings, load_settings
 
 settings = load_settings(ImageUrlSettings)

@@ -11,7 +11,6 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from s3_presigner import S3Presigner
 
 from receipt_vault.errors import NotFoundError, PayloadTooLargeError, VersionConflictError
 from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, ImageKey, thumbnail_url
@@ -19,6 +18,7 @@ from receipt_vault.model_base import InputModel
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.s3_presigner import S3Presigner
 from receipt_vault.settings import ImageUrlSettings
 
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf"]

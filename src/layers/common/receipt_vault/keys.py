@@ -109,3 +109,28 @@ def reminder_ledger_sk(receipt_id: str, offset_days: int, expiry_date: str) -> s
 
 def digest_ledger_sk(iso_week: str) -> str:
     return f"{NOTIFICATION_PREFIX}DIGEST#{iso_week}"
+
+
+EXPORT_PREFIX = "EXPORT#"
+DELETION_TOKEN_SK = "DELETION_TOKEN"  # noqa: S105 - a sort key, not a secret
+
+
+def export_key(user_id: str, export_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": f"{EXPORT_PREFIX}{export_id}"}
+
+
+def deletion_token_key(user_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": DELETION_TOKEN_SK}
+
+
+def deletion_job_key(user_hash: str) -> dict[str, str]:
+    """Outside the user's partition, which the deletion empties; keyed by a hash of the sub."""
+    return {"PK": f"DELETION#{user_hash}", "SK": "JOB"}
+
+
+def exports_prefix(user_id: str) -> str:
+    return f"exports/{user_id}/"
+
+
+def export_object_key(user_id: str, export_id: str) -> str:
+    return f"{exports_prefix(user_id)}{export_id}.zip"

@@ -123,6 +123,33 @@ class ScheduledJobSettings(TableSettings):
     """warranty-checker and weekly-summary."""
 
 
+@dataclasses.dataclass(frozen=True)
+class ExportRequestSettings(TableApiSettings):
+    """export-request."""
+
+    export_queue_url: str = bounded(minimum=1)
+    export_bucket: str = bounded(minimum=3)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportHandlerSettings(TableSettings):
+    """export-handler."""
+
+    s3_bucket: str = bounded(minimum=3)
+    export_bucket: str = bounded(minimum=3)
+    kms_key_id: str = bounded(minimum=1)
+
+
+@dataclasses.dataclass(frozen=True)
+class UserDeletionSettings(TableApiSettings):
+    """user-deletion."""
+
+    s3_bucket: str = bounded(minimum=3)
+    export_bucket: str = bounded(minimum=3)
+    user_pool_id: str = bounded(minimum=1)
+    account_deletion_queue_url: str = bounded(minimum=1)
+
+
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 

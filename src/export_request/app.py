@@ -1,0 +1,48 @@
+"""export-request: POST /user/export queues an export; GET /user/export/{exportId} reports it.
+
+The build itself runs in the export-handler, behind the export queue, with reserved
+concurrency 2: these routes stay responsive however many exports are being built.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.event_handler import Response
+from export_status import ExportRequest, ExportService
+
+from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
+from receipt_vault.clients import LazyClient
+from receipt_vault.clock import utc_now
+from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.export_jobs import ExportJobs
+from receipt_vault.observability import setup_observability
+from receipt_vault.s3_presigner import S3Presigner, default_credentials
+from receipt_vault.settings import ExportRequestSettings, load_settings
+
+settings = load_settings(ExportRequestSettings)
+observability = setup_observability()
+app = build_api(settings, observability)
+sqs = LazyClient(lambda: boto3.client("sqs", region_name=settings.region, config=CLIENT_CONFIG))
+exports = ExportService(
+    ExportJobs(dynamodb_table(settings.table_name)),
+    lambda message: sqs.send_message(QueueUrl=settings.export_queue_url, MessageBody=json.dumps(message)),
+    S3Presigner(default_credentials(), settings.region),
+    settings.export_bucket,
+)
+
+
+@app.post("/user/export")
+def request_export() -> Response:
+    job = exports.request(current_user_id(app), parse_body(app, ExportRequest, required=False), utc_now())
+    return Response(status_code=202, content_type="application/json", body=to_json(job))
+
+
+@app.get("/user/export/<exportId>")
+def export_status(exportId: str) -> dict[str, Any]:
+    return exports.status(current_user_id(app), exportId, utc_now())
+
+
+lambda_handler = make_lambda_handler(app, observability)

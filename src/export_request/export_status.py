@@ -1,0 +1,69 @@
+"""Requesting an export and reporting on it: the job item, the queue message, the download URL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field
+
+from receipt_vault.errors import BadRequestError, NotFoundError
+from receipt_vault.export_jobs import DOWNLOAD_URL_LIFETIME, READY, ExportJobs, job_view
+from receipt_vault.keys import export_object_key
+from receipt_vault.model_base import InputModel
+from receipt_vault.receipts.models import UUID_PATTERN, IsoDate
+from receipt_vault.s3_presigner import S3Presigner
+
+
+class ExportRequest(InputModel):
+    """An optional purchase-date range; without one, everything."""
+
+    from_: IsoDate | None = Field(default=None, alias="from")
+    to: IsoDate | None = None
+
+
+class ExportService:
+    def __init__(
+        self, jobs: ExportJobs, enqueue: Callable[[dict[str, str]], Any], presigner: S3Presigner, bucket: str
+    ) -> None:
+        self.jobs = jobs
+        self.enqueue = enqueue
+        self.presigner = presigner
+        self.bucket = bucket
+
+    def request(self, user_id: str, request: ExportRequest | None, moment: dt.datetime) -> dict[str, Any]:
+        """A new pending job, queued; or the user's export already on its way (a double tap)."""
+        request = request or ExportRequest()
+        for date in (request.from_, request.to):
+            if date is not None:
+                try:
+                    dt.date.fromisoformat(date)
+                except ValueError:
+                    raise BadRequestError(f"not a date: {date}") from None
+        if request.from_ and request.to and request.from_ > request.to:
+            raise BadRequestError("'from' must not be after 'to'")
+        for job in self.jobs.active(user_id):
+            if (job.get("from"), job.get("to")) == (request.from_, request.to):
+                return job_view(job)
+        job = self.jobs.create(user_id, request.from_, request.to, moment)
+        self.enqueue({"userId": user_id, "exportId": job["exportId"]})
+        return job_view(job)
+
+    def status(self, user_id: str, export_id: str, moment: dt.datetime) -> dict[str, Any]:
+        job = self.jobs.get(user_id, export_id.lower()) if re.fullmatch(UUID_PATTERN, export_id) else None
+        if job is None:
+            raise NotFoundError("export not found")
+        view = job_view(job)
+        if job["status"] == READY:
+            remaining = dt.datetime.fromisoformat(job["expiresAt"].replace("Z", "+00:00")) - moment
+            if remaining.total_seconds() <= 0:
+                raise NotFoundError("the export has expired; request a new one")
+            # Minted on each request, so the link the app opens is always fresh and never
+            # outlives the ZIP: at most 24 hours.
+            lifetime = int(min(remaining, DOWNLOAD_URL_LIFETIME).total_seconds())
+            key = export_object_key(user_id, export_id)
+            view["downloadUrl"] = self.presigner.url("GET", self.bucket, key, lifetime)
+            view["downloadUrlExpiresIn"] = lifetime
+        return view
