@@ -142,6 +142,12 @@ def current_user_id(app: APIGatewayRestResolver) -> str:
     return str(subject)
 
 
+def current_username(app: APIGatewayRestResolver) -> str:
+    """The caller's Cognito username (the access token's `username`), which admin calls need."""
+    claims = _claims(app.current_event.raw_event)
+    return str(claims.get("username") or current_user_id(app))
+
+
 def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool = True) -> ModelT:
     """The body as `model`; with required=False an absent body means `{}`."""
     body = app.current_event.body

@@ -27,12 +27,14 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 BATCH_GET_LIMIT = 100  # keys per BatchGetItem call
+BATCH_WRITE_LIMIT = 25  # requests per BatchWriteItem call
 UNPROCESSED_RETRIES = 5
 UNPROCESSED_BACKOFF_SECONDS = 0.05
 
 
 class UnprocessedItemsError(RuntimeError):
-    """DynamoDB kept returning unprocessed keys after every retry: throttled, try again later."""
+    """DynamoDB kept returning unprocessed keys or requests after every retry: throttled, try
+    again later."""
 
 
 # Fail fast and let the client retry: API Gateway gives a request 29 s at most.
@@ -114,6 +116,24 @@ class DynamoTable:
                     raise UnprocessedItemsError(f"{len(pending[self.name]['Keys'])} keys left unprocessed")
                 time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
         return items
+
+    def batch_delete(self, keys: list[dict[str, Any]]) -> int:
+        """Delete any number of items, 25 a call; unprocessed ones are retried with jittered
+        exponential backoff. Returns how many deletes were sent."""
+        for start in range(0, len(keys), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self.name: [
+                    {"DeleteRequest": {"Key": serialize(key)}} for key in keys[start : start + BATCH_WRITE_LIMIT]
+                ]
+            }
+            for attempt in range(UNPROCESSED_RETRIES + 1):
+                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                if not pending:
+                    break
+                if attempt == UNPROCESSED_RETRIES:
+                    raise UnprocessedItemsError(f"{len(pending[self.name])} deletes left unprocessed")
+                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
+        return len(keys)
 
     def query(
         self,

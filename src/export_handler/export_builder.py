@@ -1,0 +1,235 @@
+"""What an export holds, written entry by entry into the streamed ZIP.
+
+    manifest.json        schema version, counts, and every file's size and SHA-256
+    receipts.json        every receipt in the range, as the API returns it (full fidelity)
+    receipts.csv         one row per receipt, line items flattened readably, for spreadsheets
+    categories.json      the default and custom categories
+    settings.json        reminder settings and registered devices (never their endpoints)
+    images/<receiptId>/<file>   the original images
+
+Receipts are read page by page, once per entry that needs them, and images are copied in
+chunks, so nothing grows with the number of receipts but the manifest's file list.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from archive import ArchivedFile, MultipartUpload, ZipStream
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from receipt_vault import keys
+from receipt_vault.api import to_json
+from receipt_vault.categories import categories_view
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.dynamo import DynamoTable
+from receipt_vault.receipts.rules import to_api
+from receipt_vault.user_settings import settings_view
+
+SCHEMA_VERSION = 1
+CHUNK_SIZE = 1024 * 1024
+CANCEL_CHECK_EVERY = 25  # images between checks that the export is still wanted
+CSV_COLUMNS = (
+    "receiptId",
+    "status",
+    "storeName",
+    "purchaseDate",
+    "totalAmount",
+    "currency",
+    "taxAmount",
+    "category",
+    "paymentMethod",
+    "warrantyMonths",
+    "warrantyExpiryDate",
+    "tags",
+    "items",
+    "notes",
+    "imageCount",
+    "createdAt",
+    "updatedAt",
+    "deletedAt",
+)
+# Free text a spreadsheet could take for a formula (CSV injection): prefixed with a quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FREE_TEXT_COLUMNS = {"storeName", "category", "paymentMethod", "tags", "items", "notes"}
+
+
+class ExportCancelledError(RuntimeError):
+    """The export's job is gone: the account is being deleted."""
+
+
+@dataclass(frozen=True)
+class ExportFacts:
+    receipt_count: int
+    image_count: int
+    missing_images: int
+    size_bytes: int
+
+
+def in_range(receipt: dict[str, Any], date_from: str | None, date_to: str | None) -> bool:
+    """Without a range, everything; with one, receipts whose purchase date lies inside it."""
+    if date_from is None and date_to is None:
+        return True
+    purchased = receipt.get("purchaseDate")
+    return purchased is not None and (date_from or "") <= purchased <= (date_to or "9999-12-31")
+
+
+def _csv_cell(column: str, value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    if column in FREE_TEXT_COLUMNS and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _items_text(items: list[dict[str, Any]] | None) -> str:
+    """`2 × Milk @ 1.09 = 2.18; 1 × Bread = 2.10`."""
+    parts = []
+    for item in items or []:
+        text = f"{item.get('quantity', 1)} × {item['description']}"
+        if item.get("unitPrice") is not None:
+            text += f" @ {item['unitPrice']}"
+        if item.get("totalPrice") is not None:
+            text += f" = {item['totalPrice']}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def csv_row(receipt: dict[str, Any]) -> list[str]:
+    values = {
+        **receipt,
+        "tags": "; ".join(receipt.get("tags") or []),
+        "items": _items_text(receipt.get("items")),
+        "imageCount": len(receipt.get("imageKeys") or []),
+    }
+    return [_csv_cell(column, values.get(column)) for column in CSV_COLUMNS]
+
+
+class ExportBuilder:
+    def __init__(self, table: DynamoTable, s3: Any, images_bucket: str, export_bucket: str, kms_key_id: str) -> None:
+        self.table = table
+        self.s3 = s3
+        self.images_bucket = images_bucket
+        self.export_bucket = export_bucket
+        self.kms_key_id = kms_key_id
+
+    def build(
+        self,
+        user_id: str,
+        export_id: str,
+        date_from: str | None,
+        date_to: str | None,
+        still_wanted: Callable[[], bool],
+        moment: dt.datetime,
+    ) -> ExportFacts:
+        upload = MultipartUpload(
+            self.s3, self.export_bucket, keys.export_object_key(user_id, export_id), self.kms_key_id
+        )
+        try:
+            archive = ZipStream(upload)
+            receipts = lambda: self._receipts(user_id, date_from, date_to)  # noqa: E731 - one pass per entry
+            archive.add("receipts.json", self._json_array(receipts()))
+            archive.add("receipts.csv", self._csv(receipts()))
+            categories = categories_view(self.table.get_item(keys.categories_key(user_id)))
+            archive.add("categories.json", [_json_bytes(categories)])
+            archive.add("settings.json", [_json_bytes(settings_view(self.table.get_item(keys.settings_key(user_id))))])
+            receipt_count, images, missing = 0, 0, []
+            for receipt in receipts():
+                receipt_count += 1
+                for image_key in receipt.get("imageKeys") or []:
+                    if images % CANCEL_CHECK_EVERY == 0 and not still_wanted():
+                        raise ExportCancelledError(export_id)
+                    if self._add_image(archive, receipt["receiptId"], image_key):
+                        images += 1
+                    else:
+                        missing.append(image_key.rsplit("/", 1)[-1])
+            manifest = _manifest(export_id, date_from, date_to, receipt_count, images, missing, archive.files, moment)
+            archive.add("manifest.json", [_json_bytes(manifest)])
+            archive.close()
+            upload.complete()
+        except BaseException:
+            _abort_quietly(upload)
+            raise
+        return ExportFacts(receipt_count, images, len(missing), upload.bytes_written)
+
+    def discard(self, user_id: str, export_id: str) -> None:
+        """Delete a finished ZIP nobody may download (its job went away)."""
+        self.s3.delete_object(Bucket=self.export_bucket, Key=keys.export_object_key(user_id, export_id))
+
+    def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[dict[str, Any]]:
+        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.RECEIPT_PREFIX)
+        for item in self.table.query_all(None, condition):
+            if in_range(item, date_from, date_to):
+                yield to_api(item)
+
+    @staticmethod
+    def _json_array(receipts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+        yield b"["
+        for index, receipt in enumerate(receipts):
+            yield (b",\n" if index else b"\n") + to_json(receipt).encode("utf-8")
+        yield b"\n]\n"
+
+    @staticmethod
+    def _csv(receipts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")  # a BOM: spreadsheets then read the file as UTF-8
+        writer.writerow(CSV_COLUMNS)
+        for receipt in receipts:
+            writer.writerow(csv_row(receipt))
+            if buffer.tell() > CHUNK_SIZE:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+
+    def _add_image(self, archive: ZipStream, receipt_id: str, image_key: str) -> bool:
+        """Copy one original into the archive; False if it no longer exists."""
+        try:
+            body = self.s3.get_object(Bucket=self.images_bucket, Key=image_key)["Body"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return False
+            raise
+        with body:
+            archive.add(f"images/{receipt_id}/{image_key.rsplit('/', 1)[-1]}", body.iter_chunks(CHUNK_SIZE))
+        return True
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(json.loads(to_json(value)), indent=2, ensure_ascii=False).encode("utf-8")
+
+
+def _manifest(
+    export_id: str,
+    date_from: str | None,
+    date_to: str | None,
+    receipts: int,
+    images: int,
+    missing: list[str],
+    files: list[ArchivedFile],
+    moment: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "exportId": export_id,
+        "createdAt": iso_timestamp(moment),
+        "range": {"from": date_from, "to": date_to},
+        "counts": {"receipts": receipts, "images": images, "missingImages": len(missing)},
+        "missingImages": missing,
+        "files": [{"path": file.path, "bytes": file.bytes, "sha256": file.sha256} for file in files],
+    }
+
+
+def _abort_quietly(upload: MultipartUpload) -> None:
+    with contextlib.suppress(ClientError):  # already aborted, e.g. by the account deletion
+        upload.abort()

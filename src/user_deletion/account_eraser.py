@@ -1,0 +1,208 @@
+"""GDPR erasure: every trace of a user, in the spec's order, resumable after a crash at any step.
+
+    cognito     AdminDeleteUser: no sign-in, no new tokens, from the first moment
+    table       every item under USER#{sub}: receipts, categories, settings, ledger, exports
+    images      every object version and delete marker under users/{sub}/ (a versioned bucket)
+    exports     the ZIPs under exports/{sub}/, and any multipart upload in flight
+    endpoints   the SNS endpoints of the user's devices
+    audit       one log line: the hashed user id and the counts, nothing personal
+
+The job item (`DELETION#{sha256(sub)}` / `JOB`) lives outside the user's partition, which the
+table step empties. It records which steps are done and their counts, and it snapshots what
+later steps need before the data that holds it is gone: the Cognito username (removed once
+the user is deleted) and the device endpoints. Every step is idempotent, so a rerun, by the
+queue's delayed safety-net message or a retry, finishes the job whatever step crashed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from receipt_vault import keys
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.dynamo import DynamoTable
+from receipt_vault.images import user_prefix
+from receipt_vault.observability import hash_user_id
+from receipt_vault.user_settings import SettingsStore
+
+STEPS = ("cognito", "table", "images", "exports", "endpoints")
+COMPLETED, IN_PROGRESS = "completed", "inProgress"
+JOB_RETENTION = dt.timedelta(days=30)
+DELETE_OBJECTS_LIMIT = 1000
+QUERY_PAGE = 500
+# A step starts only with this much of the invocation left; the rest waits for the next run.
+STEP_MARGIN_SECONDS = 8.0
+
+
+class DeletionStepError(RuntimeError):
+    """S3 refused to delete some objects: the step is not done, and a rerun will try again."""
+
+
+def user_digest(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Erasure:
+    status: str
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+class AccountEraser:
+    def __init__(
+        self,
+        table: DynamoTable,
+        cognito: Any,
+        s3: Any,
+        sns: Any,
+        user_pool_id: str,
+        images_bucket: str,
+        exports_bucket: str,
+        clock: Callable[[], dt.datetime],
+        logger: Any,
+    ) -> None:
+        self.table = table
+        self.cognito = cognito
+        self.s3 = s3
+        self.sns = sns
+        self.user_pool_id = user_pool_id
+        self.images_bucket = images_bucket
+        self.exports_bucket = exports_bucket
+        self.clock = clock
+        self.logger = logger
+
+    # -- the job ---------------------------------------------------------------------------------
+
+    def job(self, user_id: str) -> dict[str, Any] | None:
+        return self.table.get_item(keys.deletion_job_key(user_digest(user_id)))
+
+    def start(self, user_id: str, username: str) -> dict[str, Any]:
+        """The job, created with what later steps need, or the one already under way."""
+        existing = self.job(user_id)
+        if existing is not None:
+            return existing
+        devices = (SettingsStore(self.table).get(user_id) or {}).get("devices") or {}
+        moment = self.clock()
+        job = {
+            **keys.deletion_job_key(user_digest(user_id)),
+            "status": IN_PROGRESS,
+            "username": username,
+            "endpointArns": sorted({device["endpointArn"] for device in devices.values()}),
+            "steps": {},
+            "createdAt": iso_timestamp(moment),
+            "ttl": int((moment + JOB_RETENTION).timestamp()),
+        }
+        self.table.put_item(job)
+        return job
+
+    def erase(self, user_id: str, seconds_left: Callable[[], float]) -> Erasure:
+        """Run the steps not done yet, while time allows."""
+        job = self.job(user_id)
+        if job is None:
+            raise LookupError("no deletion was requested for this user")
+        done: dict[str, Any] = dict(job.get("steps") or {})
+        for step in STEPS:
+            if step in done:
+                continue
+            if seconds_left() < STEP_MARGIN_SECONDS:
+                return Erasure(IN_PROGRESS, _counts(done))
+            count = getattr(self, f"_erase_{step}")(user_id, job)
+            done[step] = count
+            self.table.update_item(
+                keys.deletion_job_key(user_digest(user_id)),
+                {f"steps.{step}": count},
+                ["username"] if step == "cognito" else [],
+                _exists(),
+            )
+        if job.get("status") != COMPLETED:
+            self.logger.info(
+                "account erased",
+                extra={"audit": "account-erasure", "user_hash": hash_user_id(user_id), "counts": _counts(done)},
+            )
+            self.table.update_item(
+                keys.deletion_job_key(user_digest(user_id)),
+                {"status": COMPLETED, "completedAt": iso_timestamp(self.clock())},
+                ["endpointArns"],
+                _exists(),
+            )
+        return Erasure(COMPLETED, _counts(done))
+
+    # -- the steps -------------------------------------------------------------------------------
+
+    def _erase_cognito(self, user_id: str, job: dict[str, Any]) -> int:
+        try:
+            self.cognito.admin_delete_user(UserPoolId=self.user_pool_id, Username=job.get("username") or user_id)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "UserNotFoundException":
+                raise
+            return 0  # deleted by an earlier run
+        return 1
+
+    def _erase_table(self, user_id: str, job: dict[str, Any]) -> int:
+        """Page by page until nothing is left, so items written meanwhile go too."""
+        deleted = 0
+        condition = Key("PK").eq(keys.user_pk(user_id))
+        while True:
+            items, _ = self.table.query(None, condition, limit=QUERY_PAGE)
+            if not items:
+                return deleted
+            deleted += self.table.batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in items])
+
+    def _erase_images(self, user_id: str, job: dict[str, Any]) -> int:
+        return self._delete_every_version(self.images_bucket, user_prefix(user_id))
+
+    def _erase_exports(self, user_id: str, job: dict[str, Any]) -> int:
+        """An export being built is cancelled: its multipart upload is aborted."""
+        prefix = keys.exports_prefix(user_id)
+        for page in self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.exports_bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                self.s3.abort_multipart_upload(
+                    Bucket=self.exports_bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                )
+        return self._delete_every_version(self.exports_bucket, prefix)
+
+    def _erase_endpoints(self, user_id: str, job: dict[str, Any]) -> int:
+        deleted = 0
+        for arn in job.get("endpointArns") or []:
+            try:
+                owner = self.sns.get_endpoint_attributes(EndpointArn=arn).get("Attributes", {}).get("CustomUserData")
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") not in ("NotFound", "NotFoundException"):
+                    raise
+                continue  # gone already
+            if owner in (None, "", user_id):  # a token that moved to another user stays theirs
+                self.sns.delete_endpoint(EndpointArn=arn)
+                deleted += 1
+        return deleted
+
+    def _delete_every_version(self, bucket: str, prefix: str) -> int:
+        """Every object version and delete marker under the prefix, 1,000 a call."""
+        deleted = 0
+        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+            targets = [
+                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
+                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
+            ]
+            for start in range(0, len(targets), DELETE_OBJECTS_LIMIT):
+                batch = targets[start : start + DELETE_OBJECTS_LIMIT]
+                response = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+                if response.get("Errors"):
+                    codes = sorted({error.get("Code", "") for error in response["Errors"]})
+                    raise DeletionStepError(f"{len(response['Errors'])} objects not deleted: {codes}")
+                deleted += len(batch)
+        return deleted
+
+
+def _counts(done: dict[str, Any]) -> dict[str, int]:
+    return {step: int(count) for step, count in done.items()}
+
+
+def _exists() -> Any:
+    return Attr("PK").exists()

@@ -1,0 +1,108 @@
+"""user-deletion: POST /user/account/deletion-token, then DELETE /user/account (GDPR erasure).
+
+The same function consumes the account-deletion queue: a delayed safety-net message, sent
+before the erasure starts, reruns it if this invocation could not finish.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+from account_eraser import COMPLETED, AccountEraser
+from aws_lambda_powertools.event_handler import Response
+from deletion_tokens import DeletionTokens
+
+from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
+from receipt_vault.clock import utc_now
+from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.errors import BadRequestError, ForbiddenError
+from receipt_vault.observability import hash_user_id, setup_observability
+from receipt_vault.settings import UserDeletionSettings, load_settings
+
+settings = load_settings(UserDeletionSettings)
+observability = setup_observability()
+logger = observability.logger
+app = build_api(settings, observability)
+table = dynamodb_table(settings.table_name)
+tokens = DeletionTokens(table)
+eraser = AccountEraser(
+    table,
+    boto3.client("cognito-idp", region_name=settings.region, config=CLIENT_CONFIG),
+    boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
+    boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG),
+    settings.user_pool_id,
+    settings.s3_bucket,
+    settings.export_bucket,
+    utc_now,
+    logger,
+)
+sqs = boto3.client("sqs", region_name=settings.region, config=CLIENT_CONFIG)
+SAFETY_NET_DELAY_SECONDS = 60  # after the request's own attempt has had its chance
+API_GATEWAY_BUDGET_SECONDS = 27.0  # API Gateway answers 504 after 29 s
+TOKEN_HEADER = "x-deletion-token"  # noqa: S105 - a header name
+
+
+@app.post("/user/account/deletion-token")
+def issue_deletion_token() -> dict[str, Any]:
+    return tokens.issue(current_user_id(app), utc_now())
+
+
+@app.delete("/user/account")
+def delete_account() -> Response:
+    user_id = current_user_id(app)
+    token = app.current_event.get_header_value(TOKEN_HEADER, case_sensitive=False)
+    if not token:
+        raise BadRequestError("the X-Deletion-Token header is required; POST /user/account/deletion-token first")
+    if not tokens.consume(user_id, token, utc_now()):
+        raise ForbiddenError("the deletion token is invalid, used or expired; request a new one")
+    eraser.start(user_id, current_username(app))
+    sqs.send_message(
+        QueueUrl=settings.account_deletion_queue_url,
+        MessageBody=json.dumps({"userId": user_id}),
+        DelaySeconds=SAFETY_NET_DELAY_SECONDS,
+    )
+    context = app.lambda_context
+    budget = min(API_GATEWAY_BUDGET_SECONDS, context.get_remaining_time_in_millis() / 1000)
+    started = utc_now()
+    try:
+        erasure = eraser.erase(user_id, lambda: budget - (utc_now() - started).total_seconds())
+        body = {"status": erasure.status, "counts": erasure.counts}
+    except Exception:  # the queued rerun finishes it; the user must not retry with a dead account
+        logger.exception("erasure interrupted; the queue will finish it", extra={"user_hash": hash_user_id(user_id)})
+        body = {"status": "inProgress", "counts": {}}
+    return Response(status_code=202, content_type="application/json", body=to_json(body))
+
+
+api_handler = make_lambda_handler(app, observability)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+    """API Gateway requests, or the account-deletion queue's messages."""
+    if "Records" in event:
+        return _erase_queued(event, context)
+    return api_handler(event, context)
+
+
+@logger.inject_lambda_context(clear_state=True)
+def _erase_queued(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    failures = []
+    for record in event["Records"]:
+        try:
+            user_id = json.loads(record["body"])["userId"]
+        except (ValueError, KeyError, TypeError):
+            logger.error("unreadable deletion message dropped", extra={"message_id": record.get("messageId")})
+            continue
+        try:
+            if (eraser.job(user_id) or {}).get("status") == COMPLETED:
+                continue
+            erasure = eraser.erase(user_id, lambda: context.get_remaining_time_in_millis() / 1000)
+            if erasure.status != COMPLETED:
+                raise TimeoutError("ran out of time; the message comes back")
+        except Exception:
+            logger.exception("erasure failed; it will be retried", extra={"user_hash": hash_user_id(user_id)})
+            failures.append({"itemIdentifier": record["messageId"]})
+    if failures:  # the function's Errors metric drives the UserDeletionFailure alarm
+        raise RuntimeError(f"{len(failures)} account erasures failed")
+    return {"batchItemFailures": failures}
