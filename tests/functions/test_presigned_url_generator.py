@@ -205,6 +205,7 @@ def test_the_presigner_makes_exactly_the_url_boto3_would(monkeypatch, method):
     # As in Lambda, where awscrt is absent: boto3 then signs with botocore's Python signer.
     monkeypatch.setitem(botocore.auth.AUTH_TYPE_MAPS, "s3v4-query", botocore.auth.S3SigV4QueryAuth)
     from receipt_vault import s3_presigner as presigner_module
+
     session = boto3.Session(aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret", region_name="eu-west-1")
     s3 = session.client("s3", config=Config(signature_version="s3v4", s3={"addressing_style": "virtual"}))
     key = "users/7d3f9a2e/receipts/3f0c9a2e-5d6b-4c1e-9f7a-2b8d4e6a1c30/original/0b7e7f5a.jpg"
