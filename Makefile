@@ -55,6 +55,7 @@ bench: venv
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/refine_cost.py
 	$(BIN)/python bench/warranty_checker.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -52,7 +52,7 @@ def issue_deletion_token() -> dict[str, Any]:
 @app.delete("/user/account")
 def delete_account() -> Response:
     user_id = current_user_id(app)
-    token = app.current_event.get_header_value(TOKEN_HEADER, case_sensitive=False)
+    token = app.current_event.headers.get(TOKEN_HEADER)  # case-insensitive in Powertools v3
     if not token:
         raise BadRequestError("the X-Deletion-Token header is required; POST /user/account/deletion-token first")
     if not tokens.consume(user_id, token, utc_now()):

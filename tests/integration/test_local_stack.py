@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -515,3 +516,31 @@ def test_the_example_client_shows_a_warranty_reminder_push(stack, capsys):
 
     assert received["notification"]["title"] == "Warranty ends in 7 days"
     assert "Mega Electronics" in received["notification"]["body"]
+
+
+def test_an_export_and_then_an_account_erasure_run_end_to_end(stack):
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    token = example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
+    receipt = http(stack, "POST", "/receipts", {"storeName": "Kotsovolos", "totalAmount": "49.90"}, token=token).body
+
+    queued = http(stack, "POST", "/user/export", {}, token=token)
+    assert queued.status == 202, queued.body
+
+    def finished():
+        body = http(stack, "GET", f"/user/export/{queued.body['exportId']}", token=token).body
+        return body if body["status"] in ("ready", "failed") else None
+
+    status = _eventually(finished, timeout=30)
+    assert status and status["status"] == "ready", status
+    with urllib.request.urlopen(status["downloadUrl"], timeout=10) as response:  # the emulated S3
+        archive = zipfile.ZipFile(io.BytesIO(response.read()))
+    assert [r["receiptId"] for r in json.loads(archive.read("receipts.json"))] == [receipt["receiptId"]]
+
+    deletion_token = http(stack, "POST", "/user/account/deletion-token", token=token).body["deletionToken"]
+    erased = http(stack, "DELETE", "/user/account", token=token, headers={"X-Deletion-Token": deletion_token})
+
+    assert erased.status == 202 and erased.body["status"] == "completed", erased.body
+    assert erased.body["counts"]["table"] >= 2  # the receipt and the export job
+    with pytest.raises(aws(stack, "cognito-idp").exceptions.UserNotFoundException):
+        aws(stack, "cognito-idp").admin_get_user(UserPoolId=stack.user_pool_id, Username=email)
+    assert http(stack, "GET", "/receipts", token=token).body["items"] == []
