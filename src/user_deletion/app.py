@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import Response
 from deletion_tokens import DeletionTokens
 
 from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
+from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.errors import BadRequestError, ForbiddenError
@@ -27,18 +28,25 @@ logger = observability.logger
 app = build_api(settings, observability)
 table = dynamodb_table(settings.table_name)
 tokens = DeletionTokens(table)
+
+
+def _client(service: str) -> LazyClient:
+    """Created on first use: issuing a token, the common call, needs none of them."""
+    return LazyClient(lambda: boto3.client(service, region_name=settings.region, config=CLIENT_CONFIG))
+
+
 eraser = AccountEraser(
     table,
-    boto3.client("cognito-idp", region_name=settings.region, config=CLIENT_CONFIG),
-    boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
-    boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG),
+    _client("cognito-idp"),
+    _client("s3"),
+    _client("sns"),
     settings.user_pool_id,
     settings.s3_bucket,
     settings.export_bucket,
     utc_now,
     logger,
 )
-sqs = boto3.client("sqs", region_name=settings.region, config=CLIENT_CONFIG)
+sqs = _client("sqs")
 SAFETY_NET_DELAY_SECONDS = 60  # after the request's own attempt has had its chance
 API_GATEWAY_BUDGET_SECONDS = 27.0  # API Gateway answers 504 after 29 s
 TOKEN_HEADER = "x-deletion-token"  # noqa: S105 - a header name

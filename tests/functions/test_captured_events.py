@@ -92,15 +92,29 @@ NOTIFICATION_SCENARIO = [
 ]
 SCHEDULED = {"warranty_checker", "weekly_summary"}
 
+# Data rights: an export requested, a bad range, an unknown export, a queued job whose record is
+# gone (dropped, not retried), and the deletion's confirmation step.
+GDPR_SCENARIO = [
+    ("export_request", "request_export", 202),
+    ("export_request", "request_export_invalid_range", 400),
+    ("export_request", "export_status_unknown", 404),
+    ("export_handler", "export_job", "no failures"),
+    ("user_deletion", "issue_deletion_token", 200),
+    ("user_deletion", "delete_account_without_token", 400),
+    ("user_deletion", "delete_account_with_a_wrong_token", 403),
+]
+QUEUE_CONSUMERS = {"export_handler"}
+
 
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {f"{function}/{case}.json" for function, cases in API_SCENARIOS.items() for case, _ in cases}
-    scenarios = IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO + NOTIFICATION_SCENARIO
+    scenarios = IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO + NOTIFICATION_SCENARIO + GDPR_SCENARIO
     covered |= {f"{function}/{case}.json" for function, case, _ in scenarios}
     on_disk = {
         str(path.relative_to(EVENTS))
         for path in EVENTS.glob("*/*.json")
-        if "requestContext" in path.read_text() or path.parent.name in {"thumbnail_generator", *SCHEDULED}
+        if "requestContext" in path.read_text()
+        or path.parent.name in {"thumbnail_generator", *SCHEDULED, *QUEUE_CONSUMERS}
     }
 
     assert on_disk == covered
@@ -203,5 +217,21 @@ def test_captured_notification_events_replay_with_their_expected_outcome(api_env
         response = modules[function].lambda_handler(event, LambdaContext())
         if function in SCHEDULED:
             assert isinstance(response, dict) and "run" in response, (case, response)
+        else:
+            assert response["statusCode"] == expected, (case, response["body"])
+
+
+def test_captured_gdpr_events_replay_with_their_expected_outcome(api_env, exports_bucket, monkeypatch):
+    from tests.functions.conftest import make_queue
+
+    monkeypatch.setenv("EXPORT_QUEUE_URL", make_queue("receiptvault-export-dev"))
+    monkeypatch.setenv("ACCOUNT_DELETION_QUEUE_URL", make_queue("receiptvault-account-deletion-dev"))
+    monkeypatch.setenv("USER_POOL_ID", boto3.client("cognito-idp").create_user_pool(PoolName="p")["UserPool"]["Id"])
+    modules = {name: load_function(name) for name in {function for function, _, _ in GDPR_SCENARIO}}
+    for function, case, expected in GDPR_SCENARIO:
+        event = json.loads((EVENTS / function / f"{case}.json").read_text())
+        response = modules[function].lambda_handler(event, LambdaContext())
+        if function in QUEUE_CONSUMERS:
+            assert response == {"batchItemFailures": []}, (case, response)
         else:
             assert response["statusCode"] == expected, (case, response["body"])

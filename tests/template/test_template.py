@@ -369,3 +369,53 @@ def test_device_registration_manages_only_the_stacks_own_platform_endpoints():
     assert statements["CreateDeviceEndpoints"]["Resource"]["Fn::Sub"].endswith(":app/*/receiptvault-${Stage}-*")
     assert statements["ManageDeviceEndpoints"]["Resource"]["Fn::Sub"].endswith(":endpoint/*/receiptvault-${Stage}-*/*")
     assert not any("sns:Publish" in _as_list(s["Action"]) for s in statements.values())
+
+
+def test_exports_are_built_two_at_a_time_from_a_queue_whose_dlq_takes_a_message_after_three_tries():
+    handler = FUNCTIONS["ExportHandlerFunction"]["Properties"]
+    [event] = handler["Events"].values()
+    queue = RESOURCES["ExportQueue"]["Properties"]
+
+    assert handler["ReservedConcurrentExecutions"] == 2
+    assert handler["MemorySize"] == 1024 and handler["Timeout"] == 300
+    assert event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": ["ExportQueue", "Arn"]}
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 3
+    assert queue["VisibilityTimeout"] >= 6 * handler["Timeout"]
+
+
+def test_account_erasure_has_its_safety_net_queue_and_the_specs_failure_alarm():
+    function = FUNCTIONS["UserDeletionFunction"]["Properties"]
+    queue = RESOURCES["AccountDeletionQueue"]["Properties"]
+    alarm = RESOURCES["UserDeletionFailureAlarm"]["Properties"]
+
+    assert function["Timeout"] == 120
+    assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+    assert "RedrivePolicy" in queue
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Period"], alarm["Threshold"]) == (
+        "AWS/Lambda",
+        "Errors",
+        60,
+        0,
+    )
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "UserDeletionFunction"}}]
+
+
+def test_erasure_may_delete_only_under_the_users_prefixes_and_only_its_own_pools_users():
+    statements = {s["Sid"]: s for s in _role_statements("UserDeletionRole")}
+
+    assert statements["DeleteCognitoUser"]["Resource"] == {"Fn::GetAtt": ["UserPool", "Arn"]}
+    assert statements["DeleteUserObjectVersions"]["Resource"] == {"Fn::Sub": "${ImagesBucket.Arn}/users/*"}
+    assert statements["DeleteUserExports"]["Resource"] == {"Fn::Sub": "${ExportsBucket.Arn}/exports/*"}
+    assert statements["ListUserObjectVersions"]["Condition"] == {"StringLike": {"s3:prefix": "users/*"}}
+
+
+def test_the_export_handler_reads_originals_only_and_writes_exports_only():
+    statements = {s["Sid"]: s for s in _role_statements("ExportHandlerRole")}
+
+    assert statements["ReadOriginals"]["Resource"] == {"Fn::Sub": "${ImagesBucket.Arn}/users/*/receipts/*/original/*"}
+    assert statements["WriteExports"]["Resource"] == {"Fn::Sub": "${ExportsBucket.Arn}/exports/*"}
+    assert not any(
+        "s3:PutObject" in _as_list(s["Action"]) and "ImagesBucket" in json.dumps(s["Resource"])
+        for s in statements.values()
+    )
