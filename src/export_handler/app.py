@@ -9,6 +9,7 @@ import boto3
 from export_builder import ExportBuilder
 from export_worker import ExportWorker
 
+from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.export_jobs import ExportJobs
@@ -19,11 +20,20 @@ from receipt_vault.settings import ExportHandlerSettings, load_settings
 settings = load_settings(ExportHandlerSettings)
 logger, tracer, metrics = setup_observability()
 table = dynamodb_table(settings.table_name)
-s3 = boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG)
+
+
+def _client(service: str) -> LazyClient:
+    """Created on the first message, not at init: see the README's cold-start figures."""
+    return LazyClient(lambda: boto3.client(service, region_name=settings.region, config=CLIENT_CONFIG))
+
+
+s3 = _client("s3")
 worker = ExportWorker(
     ExportJobs(table),
     ExportBuilder(table, s3, settings.s3_bucket, settings.export_bucket, settings.kms_key_id),
-    PushSender(boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG), table, logger),
+    PushSender(
+        LazyClient(lambda: boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG)), table, logger
+    ),
     utc_now,
     logger,
 )

@@ -27,11 +27,9 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from receipt_vault import keys
-from receipt_vault.api import to_json
-from receipt_vault.categories import categories_view
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable
-from receipt_vault.receipts.rules import to_api
+from receipt_vault.json_codec import to_json
 from receipt_vault.user_settings import settings_view
 
 SCHEMA_VERSION = 1
@@ -131,6 +129,9 @@ class ExportBuilder:
         still_wanted: Callable[[], bool],
         moment: dt.datetime,
     ) -> ExportFacts:
+        # The receipt and category models load pydantic: on the first build, not at cold start.
+        from receipt_vault.categories import categories_view
+
         upload = MultipartUpload(
             self.s3, self.export_bucket, keys.export_object_key(user_id, export_id), self.kms_key_id
         )
@@ -166,6 +167,8 @@ class ExportBuilder:
         self.s3.delete_object(Bucket=self.export_bucket, Key=keys.export_object_key(user_id, export_id))
 
     def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[dict[str, Any]]:
+        from receipt_vault.receipts.rules import to_api
+
         condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.RECEIPT_PREFIX)
         for item in self.table.query_all(None, condition):
             if in_range(item, date_from, date_to):

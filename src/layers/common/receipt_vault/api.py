@@ -8,9 +8,7 @@ format whatever went wrong. A 500 never carries internal text.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
@@ -18,6 +16,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
+from receipt_vault.json_codec import to_json
 from receipt_vault.observability import Observability, hash_user_id
 from receipt_vault.settings import ApiSettings
 
@@ -34,18 +33,6 @@ CORS_ALLOWED_HEADERS = [
 CORS_MAX_AGE_SECONDS = 3600
 # The custom domain maps the stage under /v1; the execute-api URL has no prefix.
 CUSTOM_DOMAIN_BASE_PATH = "/v1"
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, (set, frozenset)):
-        return sorted(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
 
 
 def error_body(error: ApiError, request_id: str) -> dict[str, Any]:

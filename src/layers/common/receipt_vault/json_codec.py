@@ -1,0 +1,23 @@
+"""JSON as the API writes it: DynamoDB's Decimals as numbers, sets as sorted lists, UTF-8 text.
+
+Apart from the API plumbing, so that code without a REST route (the export handler) writes the
+same JSON without importing Powertools' event handler.
+"""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
