@@ -61,4 +61,4 @@ def full() -> dict[str, Any]:
     return result
 
 
-lambda_handler = make_lambda_handler(app, observability)
+lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)

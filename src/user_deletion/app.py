@@ -83,7 +83,7 @@ def delete_account() -> Response:
     return Response(status_code=202, content_type="application/json", body=to_json(body))
 
 
-api_handler = make_lambda_handler(app, observability)
+api_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> Any:

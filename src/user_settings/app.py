@@ -52,4 +52,4 @@ def remove_device(deviceId: str) -> Response:
     return Response(status_code=204, content_type="application/json", body="")
 
 
-lambda_handler = make_lambda_handler(app, observability)
+lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)

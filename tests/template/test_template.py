@@ -419,3 +419,81 @@ def test_the_export_handler_reads_originals_only_and_writes_exports_only():
         "s3:PutObject" in _as_list(s["Action"]) and "ImagesBucket" in json.dumps(s["Resource"])
         for s in statements.values()
     )
+
+
+def test_the_specs_alarms_and_the_operational_ones_all_notify_the_operations_topic():
+    alarms = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
+    for name in (
+        "HighLambdaErrorRateAlarm",
+        "SyncFailuresAlarm",
+        "BedrockThrottlingAlarm",
+        "HighLatencyOcrAlarm",
+        "UserDeletionFailureAlarm",
+        "Api5xxAlarm",
+        "LambdaThrottlesAlarm",
+    ):
+        assert alarms[name]["Properties"]["AlarmActions"] == [{"Ref": "OperationsAlertsTopic"}], name
+    rate = {query["Id"]: query for query in alarms["HighLambdaErrorRateAlarm"]["Properties"]["Metrics"]}
+    assert "errors / invocations" in rate["errorRate"]["Expression"]
+    assert alarms["HighLambdaErrorRateAlarm"]["Properties"]["Threshold"] == 5
+    assert alarms["HighLatencyOcrAlarm"]["Properties"]["ExtendedStatistic"] == "p99"
+
+
+def test_every_dead_letter_queue_has_a_depth_alarm():
+    queues = resources_of_type(TEMPLATE, "AWS::SQS::Queue")
+    dead_letter_queues = {
+        properties["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for properties in (queue["Properties"] for queue in queues.values())
+        if "RedrivePolicy" in properties
+    } | {name for name in queues if name.endswith("DeadLetterQueue")}
+    watched = {
+        alarm["Properties"]["Dimensions"][0]["Value"]["Fn::GetAtt"][0]
+        for alarm in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm").values()
+        if alarm["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+    }
+    assert dead_letter_queues and dead_letter_queues <= watched
+
+
+def test_operators_may_subscribe_an_email_address():
+    subscription = RESOURCES["OperationsAlertsEmailSubscription"]
+
+    assert subscription["Condition"] == "HasOpsAlertEmail"
+    assert subscription["Properties"]["Protocol"] == "email"
+    assert TEMPLATE["Parameters"]["OpsAlertEmail"]["Default"] == ""
+
+
+def test_the_dashboard_has_the_specs_five_rows():
+    body = RESOURCES["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"][0]
+    widgets = json.loads(_render(body))["widgets"]
+
+    assert sorted({widget["y"] for widget in widgets}) == [0, 6, 12, 18, 24]
+    titles = " | ".join(widget["properties"]["title"] for widget in widgets)
+    for needed in (
+        "API 5xx",
+        "API latency",
+        "Daily active users",
+        "Refinement latency",
+        "fallback",
+        "Sync duration",
+        "Bedrock",
+        "DynamoDB",
+        "Images stored",
+    ):
+        assert needed in titles, needed
+
+
+def _render(body: str) -> str:
+    """The dashboard JSON with every ${...} placeholder filled, as CloudFormation would."""
+    import re
+
+    return re.sub(r"\$\{[^}]+\}", "x", body)
+
+
+def test_api_functions_may_write_daily_active_user_markers_and_nothing_else_through_that_grant():
+    for name, function in FUNCTIONS.items():
+        statements = {s["Sid"]: s for s in _role_statements(_function_role(function["Properties"]))}
+        if "ActiveUserMarkers" not in statements:
+            continue
+        grant = statements["ActiveUserMarkers"]
+        assert grant["Action"] == "dynamodb:PutItem", name
+        assert grant["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ACTIVE#*"]}}, name

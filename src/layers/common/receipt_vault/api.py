@@ -13,8 +13,10 @@ from typing import Any, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from pydantic import BaseModel, ValidationError
 
+from receipt_vault.active_users import active_users_for
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
 from receipt_vault.json_codec import to_json
 from receipt_vault.observability import Observability, hash_user_id
@@ -31,6 +33,8 @@ CORS_ALLOWED_HEADERS = [
     "X-Deletion-Token",
 ]
 CORS_MAX_AGE_SECONDS = 3600
+API_NAMESPACE = "ReceiptVault/API"
+USERS_NAMESPACE = "ReceiptVault/Users"
 # The custom domain maps the stage under /v1; the execute-api URL has no prefix.
 CUSTOM_DOMAIN_BASE_PATH = "/v1"
 
@@ -86,9 +90,13 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
 
 
 def make_lambda_handler(
-    app: APIGatewayRestResolver, observability: Observability
+    app: APIGatewayRestResolver, observability: Observability, active_users_table: str | None = None
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The function's handler: logs, traces and metrics around the resolver. Every 4xx and 5xx
+    counts in `ErrorCount` by endpoint; given the table, each user's first request of the day
+    counts in `ActiveUsers`."""
     logger, tracer, metrics = observability
+    active_users = active_users_for(active_users_table, logger) if active_users_table else None
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
@@ -98,17 +106,26 @@ def make_lambda_handler(
         if subject:
             logger.append_keys(user_hash=hash_user_id(subject))
         response = app.resolve(event, context)
+        status = int(response.get("statusCode") or 500)
+        endpoint = f"{event.get('httpMethod')} {event.get('resource')}"
         logger.info(
             "request completed",
-            extra={
-                "route": event.get("resource"),
-                "method": event.get("httpMethod"),
-                "status": response.get("statusCode"),
-            },
+            extra={"route": event.get("resource"), "method": event.get("httpMethod"), "status": status},
         )
+        if status >= 400:
+            _count("ErrorCount", API_NAMESPACE, {"Endpoint": endpoint, "StatusClass": f"{status // 100}xx"})
+        if subject and active_users is not None and status < 400 and active_users.first_today(str(subject)):
+            _count("ActiveUsers", USERS_NAMESPACE, {})
         return response
 
     return lambda_handler
+
+
+def _count(name: str, namespace: str, dimensions: dict[str, str]) -> None:
+    """One EMF metric with its own dimensions, whatever the function's default namespace."""
+    with single_metric(name=name, unit=MetricUnit.Count, value=1, namespace=namespace) as metric:
+        for dimension, value in dimensions.items():
+            metric.add_dimension(name=dimension, value=value)
 
 
 def _claims(event: dict[str, Any]) -> dict[str, Any]:
