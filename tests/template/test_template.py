@@ -497,3 +497,14 @@ def test_api_functions_may_write_daily_active_user_markers_and_nothing_else_thro
         grant = statements["ActiveUserMarkers"]
         assert grant["Action"] == "dynamodb:PutItem", name
         assert grant["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ACTIVE#*"]}}, name
+
+
+def test_the_optional_waf_rate_limits_per_ip_applies_the_common_rule_set_and_guards_the_stage():
+    acl, association = RESOURCES["ApiWebAcl"], RESOURCES["ApiWebAclAssociation"]
+    rules = {rule["Name"]: rule["Statement"] for rule in acl["Properties"]["Rules"]}
+
+    assert acl["Condition"] == association["Condition"] == "HasWaf"
+    assert TEMPLATE["Parameters"]["EnableWaf"]["Default"] == "false"
+    assert rules["rate-limit-per-ip"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
+    assert rules["aws-common-rule-set"]["ManagedRuleGroupStatement"]["Name"] == "AWSManagedRulesCommonRuleSet"
+    assert "${ReceiptVaultApi.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
