@@ -48,14 +48,9 @@ test: lint unit
 build: venv
 	PATH="$(PY312_BIN):$$PATH" $(BIN)/sam build
 
+# Every benchmark under bench/, then bench/RESULTS.md: each figure against its same-run baseline.
 bench: venv
-	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/local_stack.py
-	$(BIN)/python bench/thumbnail.py
-	$(BIN)/python bench/sync.py
-	$(BIN)/python bench/refine_cost.py
-	$(BIN)/python bench/warranty_checker.py
-	$(BIN)/python bench/export.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

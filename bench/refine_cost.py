@@ -34,6 +34,7 @@ def cost(usage: dict[str, int], model: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--fallback-rate", type=float, default=0.05, help="share of receipts that fall back")
+    parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     receipts = json.loads(GOLDEN.read_text(encoding="utf-8"))["receipts"]
 
@@ -71,6 +72,15 @@ def main() -> int:
         f"\nThe spec's figure is about ${SPEC_COST_PER_RECEIPT} per receipt; the blended estimate is "
         f"{blended / SPEC_COST_PER_RECEIPT:.2f} of it."
     )
+    if args.json:
+        figures = {
+            "haiku_usd": statistics.mean(haiku),
+            "fallback_usd": statistics.mean(fallback),
+            "textract_usd": statistics.mean(textract),
+            "blended_usd": blended,
+            "spec_usd": SPEC_COST_PER_RECEIPT,
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
     return 0
 
 

@@ -508,3 +508,11 @@ def test_the_optional_waf_rate_limits_per_ip_applies_the_common_rule_set_and_gua
     assert rules["rate-limit-per-ip"]["RateBasedStatement"]["AggregateKeyType"] == "IP"
     assert rules["aws-common-rule-set"]["ManagedRuleGroupStatement"]["Name"] == "AWSManagedRulesCommonRuleSet"
     assert "${ReceiptVaultApi.Stage}" in association["Properties"]["ResourceArn"]["Fn::Sub"]
+
+
+def test_the_readme_tells_operators_about_every_alarm():
+    readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    operations = readme.split("## Operations", 1)[1].split("\n## ", 1)[0]
+    for name, alarm in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm").items():
+        suffix = alarm["Properties"]["AlarmName"]["Fn::Sub"].removeprefix("receiptvault-${Stage}-")
+        assert f"`{suffix}`" in operations, name

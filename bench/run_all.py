@@ -1,0 +1,168 @@
+"""Runs every benchmark under bench/ and writes bench/RESULTS.md: each figure, its baseline from
+the same run, their ratio, and the machine. `make bench` calls it.
+
+Each benchmark keeps its own detailed table on stdout; this collects their --json outputs into
+one place. A benchmark that misses its limit makes the run exit 1, after the file is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+RESULTS = BENCH / "RESULTS.md"
+Row = tuple[str, str, str, str, str]  # figure, value, baseline, ratio, limit
+
+
+def _cold_start(data: dict[str, Any]) -> list[Row]:
+    baseline = f"{data['baseline_ms']} ms (import boto3 + a client)"
+    return [
+        (f"cold start: {row['function']}", f"{row['ms']} ms", baseline, f"{row['ratio']:.2f}", "≤ 1.50")
+        for row in data["functions"]
+    ]
+
+
+def _local_stack(data: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "local gateway p50, GET /receipts/{id}",
+            f"{data['http_p50_ms']:.2f} ms",
+            f"{data['direct_p50_ms']:.2f} ms (handler invoked directly)",
+            f"{data['ratio']:.2f}",
+            "< 3.00",
+        )
+    ]
+
+
+def _thumbnail(data: dict[str, Any]) -> list[Row]:
+    naive, generator = data["naive"], data["generator"]
+    return [
+        (
+            "thumbnail of a 12 MP JPEG: time",
+            f"{generator['ms']:.0f} ms",
+            f"{naive['ms']:.0f} ms (full decode)",
+            f"{1 / data['speedup']:.2f}",
+            "≤ 0.33",
+        ),
+        (
+            "thumbnail of a 12 MP JPEG: peak memory",
+            f"{generator['peak_mb']:.1f} MB",
+            f"{naive['peak_mb']:.1f} MB (full decode)",
+            f"{data['memory_ratio']:.2f}",
+            "≤ 0.33",
+        ),
+    ]
+
+
+def _sync(data: dict[str, Any]) -> list[Row]:
+    baseline = f"{data['baseline']:.0f} items/s (PutItem loop)"
+    return [
+        (
+            "sync push, batches of 25",
+            f"{data['push']:.0f} items/s",
+            baseline,
+            f"{data['push'] / data['baseline']:.2f}",
+            "",
+        ),
+        (
+            "sync pull, pages of 100",
+            f"{data['pull']:.0f} items/s",
+            baseline,
+            f"{data['pull'] / data['baseline']:.2f}",
+            "",
+        ),
+    ]
+
+
+def _refine_cost(data: dict[str, Any]) -> list[Row]:
+    return [
+        (
+            "refinement cost, blended (5% fallback)",
+            f"${data['blended_usd']:.4f}",
+            f"${data['spec_usd']} (the spec's)",
+            f"{data['blended_usd'] / data['spec_usd']:.2f}",
+            "≤ 1.00",
+        )
+    ]
+
+
+def _warranty_checker(data: list[dict[str, Any]]) -> list[Row]:
+    return [
+        (
+            f"warranty run, {run['receipts']:,} receipts, {run['due']} due: items read",
+            f"{run['index']['items_read']:,}",
+            f"{run['scan']['items_read']:,} (the spec's full scan)",
+            f"{run['index']['items_read'] / run['scan']['items_read']:.3f}",
+            "flat as receipts grow",
+        )
+        for run in data
+    ]
+
+
+def _export(data: list[dict[str, Any]]) -> list[Row]:
+    smallest = data[0]["streamed"]["peak_kb"]
+    return [
+        (
+            f"export of {run['receipts']:,} receipts with 1 MB images: peak RSS",
+            f"{run['streamed']['peak_kb'] / 1024:,.0f} MB",
+            f"{run['naive']['peak_kb'] / 1024:,.0f} MB (ZIP in memory)",
+            f"{run['streamed']['peak_kb'] / smallest:.2f} of the smallest",
+            "≤ 1.20 of the smallest",
+        )
+        for run in data
+    ]
+
+
+BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
+    "cold_start.py": _cold_start,
+    "local_stack.py": _local_stack,
+    "thumbnail.py": _thumbnail,
+    "sync.py": _sync,
+    "refine_cost.py": _refine_cost,
+    "warranty_checker.py": _warranty_checker,
+    "export.py": _export,
+}
+
+
+def main() -> int:
+    rows: list[Row] = []
+    failed: list[str] = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for script, to_rows in BENCHMARKS.items():
+            output = Path(scratch) / f"{script}.json"
+            print(f"== {script}", flush=True)
+            result = subprocess.run([sys.executable, str(BENCH / script), "--json", str(output)], check=False)
+            if result.returncode:
+                failed.append(script)
+            if output.exists():
+                rows += to_rows(json.loads(output.read_text()))
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()}"
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Written by `make bench` on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {machine}.",
+        "Every baseline was measured in the same run as its figure; see each script for the method.",
+        "",
+        "| figure | value | baseline | ratio | limit |",
+        "|---|---|---|---|---|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+        f"Missed their limit: {', '.join(failed)}." if failed else "Every benchmark met its limit.",
+        "",
+    ]
+    RESULTS.write_text("\n".join(lines), encoding="utf-8")
+    print(f"wrote {RESULTS.relative_to(BENCH.parent)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
