@@ -20,6 +20,15 @@ $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt
 
 venv: $(INSTALLED)
 
+# checkov in a virtualenv of its own, so its dependency pins never touch the project's.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_INSTALLED := $(CHECKOV_VENV)/.installed
+$(CHECKOV_INSTALLED): requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	touch $(CHECKOV_INSTALLED)
+
 # The whole API on http://127.0.0.1:$(PORT), backed by an embedded AWS emulation; Ctrl-C stops it.
 dev: venv
 	$(BIN)/python -m local --port $(PORT) --aws-port $(AWS_PORT)
@@ -33,11 +42,12 @@ invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<LogicalId> EVENT=<events/...json>" >&2; exit 2)
 	@$(BIN)/python -m local.invoke $(FN) $(EVENT) --api http://127.0.0.1:$(PORT)
 
-lint: venv
+lint: venv $(CHECKOV_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # Tests run on every core: each worker has its own in-process moto and its own local stack.
 unit: venv

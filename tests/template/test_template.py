@@ -516,3 +516,16 @@ def test_the_readme_tells_operators_about_every_alarm():
     for name, alarm in resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm").items():
         suffix = alarm["Properties"]["AlarmName"]["Fn::Sub"].removeprefix("receiptvault-${Stage}-")
         assert f"`{suffix}`" in operations, name
+
+
+def test_every_checkov_skip_says_why_where_it_is():
+    skips = [
+        (name, skip)
+        for name, resource in RESOURCES.items()
+        for skip in (resource.get("Metadata") or {}).get("checkov", {}).get("skip", [])
+    ]
+
+    assert skips
+    for name, skip in skips:
+        assert skip["id"].startswith("CKV_"), name
+        assert len(skip.get("comment", "")) >= 40, (name, skip)
