@@ -10,7 +10,7 @@ AWS_PORT ?= 5000
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: venv dev token invoke test lint unit build bench clean
+.PHONY: venv dev token invoke test lint unit fuzz build bench clean
 
 $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,15 @@ invoke: venv
 	@test -n "$(FN)" -a -n "$(EVENT)" || (echo "usage: make invoke FN=<LogicalId> EVENT=<events/...json>" >&2; exit 2)
 	@$(BIN)/python -m local.invoke $(FN) $(EVENT) --api http://127.0.0.1:$(PORT)
 
+# schemathesis, likewise in a virtualenv of its own.
+FUZZ_VENV := .venv-fuzz
+FUZZ_INSTALLED := $(FUZZ_VENV)/.installed
+$(FUZZ_INSTALLED): requirements-fuzz.txt
+	$(PYTHON) -m venv $(FUZZ_VENV)
+	$(FUZZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(FUZZ_VENV)/bin/python -m pip install --quiet -r requirements-fuzz.txt
+	touch $(FUZZ_INSTALLED)
+
 lint: venv $(CHECKOV_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,7 +62,11 @@ lint: venv $(CHECKOV_INSTALLED)
 unit: venv
 	$(BIN)/pytest -n auto
 
-test: lint unit
+# A bounded schemathesis run (fixed seed, a few hundred requests) against the local stack.
+fuzz: venv $(FUZZ_INSTALLED)
+	$(BIN)/python -m local.fuzz
+
+test: lint unit fuzz
 
 build: venv
 	PATH="$(PY312_BIN):$$PATH" $(BIN)/sam build

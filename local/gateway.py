@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT4
 from local.auth import CognitoAuthorizer, TokenRejectedError
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
 _INTEGRATION_FUNCTION = re.compile(r"\$\{(\w+)\.Arn\}")
 _OPENAPI_URI = "urn:receiptvault:openapi"
 
@@ -74,6 +75,8 @@ class Gateway:
         self.routes: list[Route] = []
         for path, operations in openapi["paths"].items():
             for method, operation in operations.items():
+                if method not in HTTP_METHODS:
+                    continue  # path-level `parameters`, `summary`, ...
                 integration = operation.get("x-amazon-apigateway-integration", {})
                 match = _INTEGRATION_FUNCTION.search(json.dumps(integration.get("uri", "")))
                 self.routes.append(
@@ -134,7 +137,7 @@ class Gateway:
         problems = self._validate(route, body, parse_qs(url.query))
         if problems is not None:
             response_type, detail = problems
-            return self._gateway_error(response_type, request_id, detail, details=[detail])
+            return self._gateway_error(response_type, request_id, detail, details=[{"message": detail}])
         event = self._proxy_event(
             route, url.path, url.query, path_parameters, headers, body, source_ip, request_id, claims
         )
@@ -191,7 +194,7 @@ class Gateway:
         request_id: str,
         message: str,
         status: int | None = None,
-        details: list[str] | None = None,
+        details: list[dict[str, str]] | None = None,
     ) -> HttpResponse:
         """API Gateway's own error, shaped by the gateway response of its type. Locally, the
         validation problem also goes into `details`, which helps a client developer most."""

@@ -423,6 +423,13 @@ class LocalStack:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
+            def __getattr__(self, name: str) -> Any:
+                """API Gateway answers any method (TRACE, QUERY, ...); one that no route declares
+                gets its gateway response, never the HTTP server's 501."""
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
+
             def log_message(self, *_: Any) -> None:
                 pass  # the gateway logs one structured line per request
 

@@ -17,7 +17,8 @@ def emitted(capsys, name: str) -> list[dict]:
     return [line for line in lines if name in line]
 
 
-def test_every_error_response_counts_under_its_endpoint_and_status_class(api_env, capsys):
+def test_every_error_response_counts_under_its_endpoint_and_status_class(api_env, capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "category-handler")
     categories = ApiClient(load_function("category_handler"))
 
     categories.call("PUT", "/categories", body={"custom": ["a", "A"], "version": 0})
@@ -26,6 +27,8 @@ def test_every_error_response_counts_under_its_endpoint_and_status_class(api_env
     [metric] = emitted(capsys, "ErrorCount")
     assert metric["Endpoint"] == "PUT /categories" and metric["StatusClass"] == "4xx"
     assert metric["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ReceiptVault/API"
+    # No per-function `service` dimension: the dashboard and alarms read these across functions.
+    assert metric["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Endpoint", "StatusClass"]]
 
 
 def test_a_user_counts_once_a_day_however_many_functions_and_requests(api_env, capsys):

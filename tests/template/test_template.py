@@ -214,6 +214,8 @@ def _openapi_routes() -> dict[tuple[str, str], str]:
     routes = {}
     for path, operations in OPENAPI["paths"].items():
         for method, operation in operations.items():
+            if method == "parameters":
+                continue
             integration = operation["x-amazon-apigateway-integration"]
             if integration["type"] == "aws_proxy":
                 function = re.search(r"\$\{(\w+)\.Arn\}", integration["uri"]["Fn::Sub"]).group(1)
