@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from sync_service import FullRequest, PullRequest, PushRequest, SyncService
+from sync_service import FullRequest, PullRequest, PushRequest, SyncService, without_nulls
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clock import utc_now
@@ -41,7 +41,7 @@ def pull() -> dict[str, Any]:
     started = time.perf_counter()
     result = sync.pull(current_user_id(app), parse_body(app, PullRequest, required=False))
     _measured("pull", started, len(result["items"]) + len(result["deleted"]))
-    return result
+    return without_nulls(result)
 
 
 @app.post("/sync/push")
@@ -50,7 +50,7 @@ def push() -> dict[str, Any]:
     result = sync.push(current_user_id(app), parse_body(app, PushRequest))
     conflicts = sum(1 for item in result["results"] if item["outcome"] in ("merged", "conflict"))
     _measured("push", started, len(result["results"]), conflicts)
-    return result
+    return without_nulls(result)
 
 
 @app.post("/sync/full")
@@ -58,7 +58,7 @@ def full() -> dict[str, Any]:
     started = time.perf_counter()
     result = sync.full(current_user_id(app), parse_body(app, FullRequest, required=False))
     _measured("full", started, len(result["items"]))
-    return result
+    return without_nulls(result)
 
 
 lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)

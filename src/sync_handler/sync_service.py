@@ -217,3 +217,14 @@ def _rejected(raw: Any, message: str, details: list[Any]) -> dict[str, Any]:
         "item": None,
         "error": {"error": "VALIDATION_ERROR", "message": message, "details": details},
     }
+
+
+def without_nulls(response: dict[str, Any]) -> dict[str, Any]:
+    """The response as the contract describes it: a field without a value (the last page's
+    cursor, a rejected item's version) is left out rather than sent as null."""
+    shaped = {name: value for name, value in response.items() if value is not None}
+    if "results" in shaped:
+        shaped["results"] = [
+            {name: value for name, value in result.items() if value is not None} for result in shaped["results"]
+        ]
+    return shaped

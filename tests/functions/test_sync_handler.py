@@ -55,7 +55,7 @@ def test_a_first_pull_returns_everything_with_tombstones_apart(sync, table):
     body = response.body
     assert [item["receiptId"] for item in body["items"]] == [kept["receiptId"]]
     assert body["deleted"] == [gone["receiptId"]]
-    assert body["nextCursor"] is None and body["fullSyncRequired"] is False
+    assert "nextCursor" not in body and body["fullSyncRequired"] is False
 
 
 def test_pull_returns_only_changes_after_the_last_sync(sync, table):
@@ -112,7 +112,7 @@ def test_pagination_of_1000_changes_returns_every_item_exactly_once(sync, table)
     while True:
         body = pull(sync, limit=100, **({"cursor": cursor} if cursor else {})).body
         seen += [item["receiptId"] for item in body["items"]] + body["deleted"]
-        cursor = body["nextCursor"]
+        cursor = body.get("nextCursor")
         if not cursor:
             break
 
@@ -139,7 +139,7 @@ def test_a_pull_of_n_changes_makes_n_over_page_queries_and_n_over_100_batch_gets
     cursor = None
     while True:
         body = pull(sync, limit=100, **({"cursor": cursor} if cursor else {})).body
-        cursor = body["nextCursor"]
+        cursor = body.get("nextCursor")
         if not cursor:
             break
 
@@ -374,7 +374,7 @@ def test_full_reconciliation_returns_every_receipt_paginated(sync, table):
     while True:
         body = sync.call("POST", "/sync/full", body={"limit": 2, **({"cursor": cursor} if cursor else {})}).body
         seen += [item["receiptId"] for item in body["items"]]
-        cursor = body["nextCursor"]
+        cursor = body.get("nextCursor")
         if not cursor:
             break
 
