@@ -14,6 +14,7 @@ import json
 import logging
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -108,6 +109,11 @@ class LocalStack:
         http = ThreadingHTTPServer((self.config.host, self.config.api_port), self._request_handler())
         http.daemon_threads = True
         host, port = moto.get_host_and_port()
+        # moto keeps its state in the process, not in the server: a stack started after another
+        # in the same process (a test session) must not find the first one's resources.
+        urllib.request.urlopen(  # the emulator, just started on localhost
+            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10
+        ).close()
         resources = LocalResources(
             self.template,
             self.config.parameters,
