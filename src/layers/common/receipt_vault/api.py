@@ -135,7 +135,12 @@ def _count(name: str, namespace: str, dimensions: dict[str, str]) -> None:
         **dimensions,
         name: 1,
     }
-    print(json.dumps(emf, separators=(",", ":")), flush=True)  # stdout is where Lambda's EMF is read
+    write_emf(json.dumps(emf, separators=(",", ":")))
+
+
+def write_emf(line: str) -> None:
+    """Lambda reads EMF records from stdout."""
+    print(line, flush=True)
 
 
 def _claims(event: dict[str, Any]) -> dict[str, Any]:
