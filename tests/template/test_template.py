@@ -531,3 +531,12 @@ def test_every_checkov_skip_says_why_where_it_is():
     for name, skip in skips:
         assert skip["id"].startswith("CKV_"), name
         assert len(skip.get("comment", "")) >= 40, (name, skip)
+
+
+def test_the_table_is_encrypted_with_the_stacks_key_used_only_through_dynamodb():
+    sse = RESOURCES["ReceiptVaultTable"]["Properties"]["SSESpecification"]
+    statements = {s["Sid"]: s for s in RESOURCES["DataKey"]["Properties"]["KeyPolicy"]["Statement"]}
+
+    assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "DataKey"}}
+    via = statements["DynamoDbEncryptsTheTable"]["Condition"]["StringEquals"]["kms:ViaService"]
+    assert via == {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
