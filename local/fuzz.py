@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             str(args.max_examples),
             "--seed",
             str(args.seed),
+            # The same requests on every machine: no randomness, no example database.
+            "--generation-deterministic",
             "--phases",
             "examples,fuzzing",
             "--workers",

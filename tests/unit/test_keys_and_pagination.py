@@ -48,3 +48,18 @@ def test_an_edited_payload_is_refused_even_with_a_valid_looking_signature():
 
     with pytest.raises(BadRequestError):
         codec.decode(f"{forged}.{signature}", "u1", {})
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "='\ud8cb\udcd7-.i\udb6c\udd03",  # what the API fuzzer sent: lone surrogates around a dot
+        "abc.déf",
+        "a.b.c",
+        ".",
+        "abc. def",
+    ],
+)
+def test_a_token_that_is_not_two_base64url_parts_is_a_400_never_a_crash(token):
+    with pytest.raises(BadRequestError):
+        codec.decode(token, "u1", {})

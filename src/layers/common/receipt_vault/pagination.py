@@ -17,6 +17,7 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,6 +25,7 @@ from receipt_vault.errors import BadRequestError
 
 TOKEN_VERSION = "v1"  # noqa: S105 (a format version, not a secret)
 MAX_TOKEN_LENGTH = 2048
+_TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 
 
 def _b64encode(raw: bytes) -> str:
@@ -48,7 +50,9 @@ class PageTokenCodec:
 
     def decode(self, token: str, user_id: str, scope: Mapping[str, Any]) -> dict[str, Any]:
         invalid = BadRequestError("nextToken is invalid for this request")
-        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 1:
+        # Tokens are two base64url parts: anything else (non-ASCII text included, which
+        # hmac.compare_digest refuses to compare) is not a token of ours.
+        if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_SHAPE.fullmatch(token):
             raise invalid
         payload, signature = token.split(".")
         if not hmac.compare_digest(signature, self._sign(payload, user_id, scope)):
