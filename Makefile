@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 # `sam build` insists on the runtime's own Python (3.12).
 PY312_BIN := $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin
+# Recipes use bash, for `set -o pipefail` where output is piped.
+SHELL := bash
 PORT ?= 3000
 AWS_PORT ?= 5000
 export SAM_CLI_TELEMETRY := 0
@@ -12,10 +14,13 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 
 .PHONY: venv dev token invoke test lint unit fuzz build bench clean
 
-$(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt
+$(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@# The project and the common layer on the venv's path, as Lambda puts the layer on its own:
+	@# tests, the local stack and benchmarks import `receipt_vault` and `local` plainly.
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/src/layers/common" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
 	touch $(INSTALLED)
 
 venv: $(INSTALLED)
@@ -59,8 +64,10 @@ lint: venv $(CHECKOV_INSTALLED)
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
 # Tests run on every core: each worker has its own in-process moto and its own local stack.
+# The log's last line, pytest's count, is what .ci/run prints last.
 unit: venv
-	$(BIN)/pytest -n auto
+	@mkdir -p .test-results
+	set -o pipefail; $(BIN)/pytest -n auto | tee .test-results/unit.log
 
 # A bounded schemathesis run (fixed seed, a few hundred requests) against the local stack.
 fuzz: venv $(FUZZ_INSTALLED)
@@ -76,4 +83,4 @@ bench: venv
 	$(BIN)/python bench/run_all.py
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .test-results .schemathesis

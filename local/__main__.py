@@ -8,13 +8,16 @@ import sys
 import threading
 import warnings
 
+from local.clock import clock_offset, iso_timestamp, utc_now
 from local.stack import DEMO_USER, LocalStack, StackConfig
+
+DEFAULT_PORT = 3000
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=3000, help="API port (default 3000)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"API port (default {DEFAULT_PORT})")
     parser.add_argument("--aws-port", type=int, default=5000, help="AWS emulation port (default 5000)")
     parser.add_argument("--no-schedules", action="store_true", help="fire schedules only on demand")
     args = parser.parse_args(argv)
@@ -40,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
 def banner(stack: LocalStack) -> str:
     token = stack.access_token()
     schedules = ", ".join(sorted(stack.triggers.schedules)) or "none"
+    port = stack.running.http.server_address[1]
+    # `make token` and `make invoke` find the stack on PORT, as `make dev` was given it.
+    make_suffix = "" if port == DEFAULT_PORT else f" PORT={port}"
+    offset = clock_offset().days
+    clock = [f"  clock           {iso_timestamp(utc_now())}   (CLOCK_OFFSET_DAYS={offset})"] if offset else []
     return "\n".join(
         [
             "",
@@ -53,8 +61,10 @@ def banner(stack: LocalStack) -> str:
             f"  demo user       {DEMO_USER['email']} / {DEMO_USER['password']}",
             f"  schedules       {schedules}   (POST {stack.api_url}/_local/schedules/<FunctionLogicalId>)",
             f"  notifications   {stack.api_url}/_local/notifications   (what each registered device received)",
+            f"  sam local       {stack.api_url}/_local/env.json   (`sam local invoke --env-vars` for this run)",
+            *clock,
             "",
-            "Try it (the token is valid for an hour; `make token` prints a fresh one):",
+            f"Try it (the token is valid for an hour; `make token{make_suffix}` prints a fresh one):",
             f'  curl -s -H "Authorization: Bearer {token}" {stack.api_url}/receipts',
             "",
         ]

@@ -8,13 +8,14 @@ an ID token is refused. Moto's access tokens carry no `scope` claim; `token_use`
 from __future__ import annotations
 
 import json
-import time
 import urllib.request
 from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
+
+from local.clock import epoch_seconds
 
 
 class TokenRejectedError(Exception):
@@ -45,7 +46,7 @@ class CognitoAuthorizer:
         except (JoseError, ValueError):
             raise TokenRejectedError("Unauthorized") from None
         claims: dict[str, Any] = decoded.claims
-        if not isinstance(claims.get("exp"), int) or claims["exp"] <= time.time():
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= epoch_seconds():
             raise TokenRejectedError("The incoming token has expired")
         if claims.get("iss") != self.issuer or claims.get("token_use") != "access":
             raise TokenRejectedError("Unauthorized")

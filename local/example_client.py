@@ -154,7 +154,8 @@ def run_reminders(api_url: str) -> list[dict[str, Any]]:
     device = expect(
         "register a phone", *api.call("POST", "/user/devices", {"platform": "android", "token": phone_token}), 201
     )
-    now = dt.datetime.now(dt.UTC)
+    # The stack's clock, not this machine's: `make dev CLOCK_OFFSET_DAYS=30` moves it.
+    now = dt.datetime.fromisoformat(config["clock"]["now"].replace("Z", "+00:00"))
     ends = (now.date() + dt.timedelta(days=7)).isoformat()
     receipt = expect(
         "create a receipt whose warranty ends in 7 days",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import re
 import socket
 import subprocess
 import sys
@@ -72,7 +73,31 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if args.report:
             command += ["--report", "junit", "--report-junit-path", str(args.report)]
-        return subprocess.run(command, check=False).returncode  # noqa: S603 - our own tool and arguments
+        run = subprocess.run(command, check=False, capture_output=True, text=True)  # noqa: S603 - our own tool
+    print(plain_report(run.stdout, run.returncode), flush=True)
+    sys.stderr.write(run.stderr)
+    return run.returncode
+
+
+_CLOSING_RULE = re.compile(r"^=+ .* in [\d.]+s =+$")
+_TEST_CASES = re.compile(r"^\s*(\d+) generated, (.*)$")
+
+
+def plain_report(output: str, returncode: int) -> str:
+    """schemathesis's report, with its pytest-style closing line (`=== 1 warning in 6.30s ===`,
+    which reads as a test run that ran nothing) replaced by a plain line of what it did."""
+    lines = output.rstrip("\n").splitlines()
+    while lines and (not lines[-1].strip() or _CLOSING_RULE.match(lines[-1].strip())):
+        lines.pop()
+    generated, failures = "?", "?"
+    for line in lines:
+        found = _TEST_CASES.match(line)
+        if found:
+            generated = found.group(1)
+            failed = re.search(r"(\d+) failed", found.group(2))
+            failures = failed.group(1) if failed else "0"
+    status = "" if returncode == 0 else f" (exit code {returncode})"
+    return "\n".join([*lines, "", f"API fuzz run: {generated} requests, {failures} failures{status}"])
 
 
 if __name__ == "__main__":

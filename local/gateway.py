@@ -24,6 +24,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 from local.auth import CognitoAuthorizer, TokenRejectedError
+from local.clock import utc_now
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
@@ -239,7 +240,7 @@ class Gateway:
             encoded = False
         except UnicodeDecodeError:
             text_body, encoded = base64.b64encode(body).decode("ascii"), True
-        now = datetime.now(UTC)
+        now = utc_now()
         context: dict[str, Any] = {
             "accountId": "123456789012",
             "apiId": "local",

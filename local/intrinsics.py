@@ -21,7 +21,7 @@ PSEUDO_PARAMETERS = {
     "AWS::NotificationARNs": [],
 }
 NO_VALUE = object()
-_SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")
+SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")  # ${Name} or ${Resource.Attribute}, not ${!literal}
 
 
 class Resolver:
@@ -96,7 +96,7 @@ class Resolver:
                 return str(self._attribute(logical_id, attribute))
             return str(self.ref(name))
 
-        return _SUB_VARIABLE.sub(replace, text).replace("${!", "${")
+        return SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
 
 def _get_att(resolver: Resolver, argument: Any) -> Any:

@@ -12,6 +12,7 @@ import datetime as dt
 import fnmatch
 import json
 import logging
+import os
 import sys
 import threading
 import urllib.request
@@ -26,11 +27,14 @@ from moto.sns.models import sns_backends
 
 from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
+from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
 from local.gateway import Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
 from local.runtime import LocalFunction
+from local.sam_local_env import env_file
 from local.schedule_expressions import Schedule
+from local.servers import LocalHttpServer
 from local.standins import StandInServer
 from local.token import access_token
 from local.triggers import QueueSource, ScheduleSource, Triggers
@@ -104,10 +108,14 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        shift_emulated_cognito()
+        # The pool's and the app client's ids derive from their definitions, so they stay the
+        # same from one run to the next: an app's Amplify configuration and env.json keep working.
+        for variable in ("MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY", "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY"):
+            os.environ.setdefault(variable, "HASH")
         moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
         moto.start()
-        http = ThreadingHTTPServer((self.config.host, self.config.api_port), self._request_handler())
-        http.daemon_threads = True
+        http = LocalHttpServer((self.config.host, self.config.api_port), self._request_handler())
         host, port = moto.get_host_and_port()
         # moto keeps its state in the process, not in the server: a stack started after another
         # in the same process (a test session) must not find the first one's resources.
@@ -199,6 +207,8 @@ class LocalStack:
             "thumbnailBaseUrl": f"{self.api_url}{LOCAL_CDN_PATH}",
             "functions": sorted(self.functions),
             "schedules": sorted(self.triggers.schedules),
+            # The stack's clock (CLOCK_OFFSET_DAYS): scripts derive their dates from it.
+            "clock": {"now": iso_timestamp(utc_now()), "offsetDays": clock_offset().days},
         }
 
     def access_token(self, email: str = DEMO_USER["email"], password: str = DEMO_USER["password"]) -> str:
@@ -382,6 +392,8 @@ class LocalStack:
         try:
             if method == "GET" and parts == ["_local", "config"]:
                 return _json_response(200, self.config_document())
+            if method == "GET" and parts == ["_local", "env.json"]:
+                return _json_response(200, {"Parameters": {"REGION": self.config.region}, **env_file(self)})
             if method == "GET" and parts == ["_local", "triggers"]:
                 return _json_response(200, {"history": self.triggers.stats.history})
             if method == "GET" and parts == ["_local", "notifications"]:

@@ -13,11 +13,13 @@ import json
 import re
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
 
+from local.clock import iso_timestamp, utc_now
 from local.extraction import extract_receipt
+from local.servers import LocalHttpServer
 
 _MODEL_ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|invoke)$")
 _TEXTRACT_FIELDS = (
@@ -145,8 +147,7 @@ class StandInServer:
     def __init__(self, read_s3_object: Any, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
         self._read_s3_object = read_s3_object
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self._server = LocalHttpServer((host, port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
@@ -162,7 +163,7 @@ class StandInServer:
         self._server.server_close()
 
     def _record(self, service: str, target: str, request: dict[str, Any]) -> None:
-        self.requests.append({"service": service, "target": target, "request": request})
+        self.requests.append({"service": service, "target": target, "at": iso_timestamp(utc_now()), "request": request})
         del self.requests[:-200]
 
     def answer(self, path: str, target: str | None, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:

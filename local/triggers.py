@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
+from local.clock import utc_now
 from local.schedule_expressions import Schedule
 
 POLL_WAIT_SECONDS = 1
@@ -187,7 +188,7 @@ class Triggers:
         """Invoke a scheduled function with the event its schedule would send now, or at `at`
         (to replay a given day's run)."""
         source = self.schedules[function]
-        now = at or dt.datetime.now(dt.UTC)
+        now = at or utc_now()
         event = (
             source.payload
             if source.payload is not None
@@ -209,7 +210,7 @@ class Triggers:
 
     def _schedule_forever(self) -> None:
         while not self._stop.is_set():
-            now = dt.datetime.now(dt.UTC)
+            now = utc_now()
             for function, source in self.schedules.items():
                 source.next_run = source.next_run or source.schedule.next_after(now)
                 if now >= source.next_run:

@@ -36,6 +36,7 @@ os.environ.update(
 from moto import mock_aws  # noqa: E402 (after the credentials above)
 
 from local.cfn_template import load_template, table_definition, ttl_attribute  # noqa: E402
+from receipt_vault.clock import utc_now  # noqa: E402
 from tests.support.api_events import LambdaContext, api_event  # noqa: E402
 
 TABLE_NAME = "ReceiptVault-test"
@@ -182,12 +183,11 @@ def images_bucket(monkeypatch, aws) -> dict[str, str]:
 
 def put_receipt(table, user: str = "user-a", status: str = "active", **fields: Any) -> dict[str, Any]:
     """A stored receipt, written directly: tests of other functions need one to exist."""
-    import datetime as dt
 
     from receipt_vault.receipts.models import ReceiptCreate
     from receipt_vault.receipts.rules import new_receipt_item
 
-    item = new_receipt_item(user, str(uuid.uuid4()), ReceiptCreate(status="active", **fields), dt.datetime.now(dt.UTC))
+    item = new_receipt_item(user, str(uuid.uuid4()), ReceiptCreate(status="active", **fields), utc_now())
     if status != "active":
         item.update(status=status, statusPK=f"USER#{user}#STATUS#{status}")
     table.put_item(Item=item)

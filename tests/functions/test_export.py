@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import hashlib
 import io
 import json
@@ -17,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from receipt_vault.api import to_json
+from receipt_vault.clock import utc_now
 from receipt_vault.receipts.rules import to_api
 from tests.conftest import ApiClient, assert_error_shape, load_function, put_receipt
 from tests.functions.conftest import EXPORTS_BUCKET, make_queue, queued_messages
@@ -175,7 +175,7 @@ def test_a_redelivered_message_does_not_build_the_export_twice(requests, handler
 def test_a_message_for_an_export_being_built_comes_back_later(requests, handler, table, export_env):
     put_receipt(table, user=USER)
     export_id = requests.call("POST", "/user/export", user=USER).body["exportId"]
-    handler.worker.jobs.claim(USER, export_id, dt.datetime.now(dt.UTC))  # another worker, lease live
+    handler.worker.jobs.claim(USER, export_id, utc_now())  # another worker, lease live
 
     result = deliver(handler, export_env)
 

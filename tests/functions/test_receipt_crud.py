@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from receipt_vault.clock import utc_now
 from receipt_vault.observability import hash_user_id
 from tests.conftest import ALLOWED_ORIGIN, ApiClient, DynamoCalls, assert_error_shape, load_function
 
 RECEIPT = "/receipts/{receiptId}"
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = utc_now().date()
 
 
 def a_receipt(**overrides: Any) -> dict[str, Any]:
@@ -567,7 +568,7 @@ def test_delete_is_soft_with_a_30_day_ttl_and_one_update_item(crud, calls, table
     assert response.body["serverVersion"] == 2
     assert calls.counts == {"UpdateItem": 1}
     item = stored_items(table)[0]
-    expected_ttl = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).timestamp()
+    expected_ttl = (utc_now() + dt.timedelta(days=30)).timestamp()
     assert abs(int(item["ttl"]) - expected_ttl) < 60
     assert warranty_index(table) == []
     fetched = crud.call("GET", RECEIPT, path_parameters={"receiptId": receipt["receiptId"]})
@@ -621,7 +622,7 @@ def test_restore_of_an_archived_receipt_returns_it_to_archived(crud, table):
 def test_restore_after_the_30_day_window_is_410_and_changes_nothing(crud, table):
     receipt = create(crud)
     delete(crud, receipt["receiptId"])
-    long_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=31)).isoformat()
+    long_ago = (utc_now() - dt.timedelta(days=31)).isoformat()
     table.update_item(
         Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt['receiptId']}"},
         UpdateExpression="SET deletedAt = :t",

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from receipt_vault.clock import utc_now
 from tests.conftest import ApiClient, DynamoCalls, assert_error_shape, load_function, put_receipt
 
-NOW = dt.datetime.now(dt.UTC)
+NOW = utc_now()
 
 
 @pytest.fixture
@@ -60,8 +61,8 @@ def test_a_first_pull_returns_everything_with_tombstones_apart(sync, table):
 
 def test_pull_returns_only_changes_after_the_last_sync(sync, table):
     before = put_receipt(table)
-    after_first = iso(dt.datetime.now(dt.UTC) + dt.timedelta(milliseconds=5))
-    later = _many_receipts(table, 2, moment=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1))
+    after_first = iso(utc_now() + dt.timedelta(milliseconds=5))
+    later = _many_receipts(table, 2, moment=utc_now() + dt.timedelta(seconds=1))
 
     body = pull(sync, lastSyncTimestamp=after_first).body
 
@@ -78,7 +79,7 @@ def test_the_sync_timestamp_leaves_a_margin_so_a_write_landing_during_a_pull_is_
         page = real_changed_since(*args, **kwargs)
         late.update(put_receipt(table, storeName="late"))
         # stamped 5 s before the pull began, as a slow writer would
-        stamp = iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5))
+        stamp = iso(utc_now() - dt.timedelta(seconds=5))
         table.update_item(
             Key={"PK": late["PK"], "SK": late["SK"]},
             UpdateExpression="SET updatedAt = :t, byUpdatedSK = :k",
@@ -94,7 +95,7 @@ def test_the_sync_timestamp_leaves_a_margin_so_a_write_landing_during_a_pull_is_
 
     assert late["receiptId"] not in [item["receiptId"] for item in first["items"]]
     assert late["receiptId"] in [item["receiptId"] for item in second["items"]]
-    assert first["syncTimestamp"] <= iso(dt.datetime.now(dt.UTC) - dt.timedelta(seconds=59))
+    assert first["syncTimestamp"] <= iso(utc_now() - dt.timedelta(seconds=59))
 
 
 def test_a_last_sync_older_than_the_tombstone_window_requires_a_full_sync(sync, table):

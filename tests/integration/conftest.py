@@ -3,20 +3,50 @@
 from __future__ import annotations
 
 import copy
+import gzip
 import json
 import urllib.error
 import urllib.request
+import uuid
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import moto
 import pytest
+from joserfc import jwk, jwt
 
+from local import example_client
 from local.cfn_template import load_template
+from local.clock import epoch_seconds
 from local.stack import LocalStack, StackConfig
 
 PROBES = Path(__file__).parent / "probes"
+MOTO_SIGNING_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
+
+
+def new_user_token(stack: LocalStack) -> str:
+    """A new user of the emulated pool, signed up, confirmed and signed in: their access token."""
+    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
+    return example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
+
+
+def forged_token(stack: LocalStack, **claims: Any) -> str:
+    """A token signed with the emulated pool's own key, issued now on the stack's clock, so
+    only the claims given here are wrong."""
+    key = jwk.RSAKey.import_key(json.loads(gzip.decompress(MOTO_SIGNING_KEY.read_bytes())))
+    now = int(epoch_seconds())
+    payload = {
+        "iss": f"https://cognito-idp.eu-west-1.amazonaws.com/{stack.user_pool_id}",
+        "sub": str(uuid.uuid4()),
+        "client_id": stack.user_pool_client_id,
+        "token_use": "access",
+        "iat": now,
+        "exp": now + 3600,
+        **claims,
+    }
+    return jwt.encode({"alg": "RS256", "kid": "dummy"}, payload, key)
 
 
 def _function(code_uri: str, environment: dict[str, Any], events: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -8,15 +8,9 @@ from typing import Any
 
 import pytest
 
-from local import example_client
-from tests.integration.conftest import http
+from tests.integration.conftest import http, new_user_token
 
 PARALLEL = 20
-
-
-def new_user_token(stack) -> str:
-    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
-    return example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
 
 
 def in_parallel(count: int, call) -> list[Any]:

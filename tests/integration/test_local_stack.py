@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
+import datetime as dt
 import io
 import json
 import os
@@ -11,39 +11,17 @@ import urllib.error
 import urllib.request
 import uuid
 import zipfile
-from pathlib import Path
 
 import boto3
-import moto
 import pytest
-from joserfc import jwk, jwt
 from PIL import Image
 
 from local import example_client
-from tests.integration.conftest import http
-
-MOTO_SIGNING_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
-
-
-def new_user_token(stack) -> str:
-    email = f"user-{uuid.uuid4().hex[:8]}@example.com"
-    return example_client.sign_up_and_sign_in(stack.config_document(), email, "Sup3r-Secret!")
-
-
-def forged_token(stack, **claims) -> str:
-    """A token signed with the emulated pool's own key, so only the claims are wrong."""
-    key = jwk.RSAKey.import_key(json.loads(gzip.decompress(MOTO_SIGNING_KEY.read_bytes())))
-    now = int(time.time())
-    payload = {
-        "iss": f"https://cognito-idp.eu-west-1.amazonaws.com/{stack.user_pool_id}",
-        "sub": str(uuid.uuid4()),
-        "client_id": stack.user_pool_client_id,
-        "token_use": "access",
-        "iat": now,
-        "exp": now + 3600,
-        **claims,
-    }
-    return jwt.encode({"alg": "RS256", "kid": "dummy"}, payload, key)
+from local.cfn_template import PROJECT_ROOT
+from local.clock import epoch_seconds, utc_now
+from local.sam_local_env import env_file
+from receipt_vault.receipts.rules import add_months
+from tests.integration.conftest import forged_token, http, new_user_token
 
 
 def aws(stack, service: str):
@@ -70,7 +48,7 @@ def test_a_request_without_a_token_is_401_in_the_standard_shape(stack):
 @pytest.mark.parametrize(
     "make_token",
     [
-        pytest.param(lambda stack: forged_token(stack, exp=int(time.time()) - 60), id="expired"),
+        pytest.param(lambda stack: forged_token(stack, exp=int(epoch_seconds()) - 60), id="expired"),
         pytest.param(lambda stack: new_user_token(stack)[:-4] + "AAAA", id="tampered-signature"),
         pytest.param(lambda stack: forged_token(stack, client_id="another-client"), id="another-app-client"),
         pytest.param(
@@ -325,6 +303,31 @@ def test_functions_reach_the_emulation_and_the_stand_ins_through_their_endpoints
     assert boto3.client  # the functions use plain boto3: nothing in src/ knows about the local stack
 
 
+def test_env_json_names_the_resources_make_dev_provisions(stack):
+    checked_in = json.loads((PROJECT_ROOT / "env.json").read_text())
+    at_make_dev_ports = env_file(
+        stack, aws_endpoint="http://host.docker.internal:5000", api_url="http://127.0.0.1:3000"
+    )
+
+    for function, values in at_make_dev_ports.items():
+        if function in stack.template["Resources"] and not function.startswith(("Probe", "Twin", "Reloadable")):
+            assert {name: checked_in[function].get(name) for name in values} == values, function
+
+
+def test_the_running_stack_serves_its_own_env_file_for_sam_local(stack):
+    served = http(stack, "GET", "/_local/env.json").body
+    kms = aws(stack, "kms")
+
+    deletion = served["UserDeletionFunction"]
+    assert deletion["USER_POOL_ID"] == stack.user_pool_id
+    assert deletion["ACCOUNT_DELETION_QUEUE_URL"].startswith(
+        stack.aws_endpoint.replace("127.0.0.1", "host.docker.internal")
+    )
+    key_arn = stack.functions["ThumbnailGeneratorFunction"].environment["KMS_KEY_ID"]
+    assert kms.describe_key(KeyId=served["ThumbnailGeneratorFunction"]["KMS_KEY_ID"])["KeyMetadata"]["Arn"] == key_arn
+    assert served["Parameters"] == {"REGION": "eu-west-1"}
+
+
 def test_make_token_prints_an_access_token_the_api_accepts(stack, capsys):
     from local import token
 
@@ -332,6 +335,14 @@ def test_make_token_prints_an_access_token_the_api_accepts(stack, capsys):
 
     printed = capsys.readouterr().out.strip()
     assert http(stack, "GET", "/categories", token=printed).status == 200
+
+
+def test_the_banner_of_a_stack_on_another_port_names_that_port_for_make_token(stack):
+    from local.__main__ import banner
+
+    port = stack.running.http.server_address[1]
+
+    assert f"`make token PORT={port}`" in banner(stack)
 
 
 def test_make_token_without_a_running_stack_says_how_to_start_one(capsys):
@@ -445,7 +456,8 @@ def test_two_offline_devices_push_then_pull_and_converge_with_every_user_edit_ke
 
 def test_refinement_runs_end_to_end_against_the_bedrock_stand_in(stack):
     token = new_user_token(stack)
-    ocr = "LIDL ATHENS\n12/11/2026\nMILK 1,49\nBREAD 2,10\nTOTAL EUR 3,59\nVISA 4111 1111 1111 1111"
+    bought = utc_now().date() - dt.timedelta(days=19)
+    ocr = f"LIDL ATHENS\n{bought:%d/%m/%Y}\nMILK 1,49\nBREAD 2,10\nTOTAL EUR 3,59\nVISA 4111 1111 1111 1111"
     receipt = http(
         stack,
         "POST",
@@ -457,7 +469,7 @@ def test_refinement_runs_end_to_end_against_the_bedrock_stand_in(stack):
     refined = http(stack, "POST", f"/receipts/{receipt['receiptId']}/refine", {}, token=token)
 
     assert refined.status == 200, refined.body
-    assert refined.body["totalAmount"] == "3.59" and refined.body["purchaseDate"] == "2026-11-12"
+    assert refined.body["totalAmount"] == "3.59" and refined.body["purchaseDate"] == bought.isoformat()
     assert refined.body["storeName"] == "My Lidl"  # user-edited: kept
     assert refined.body["refinement"]["status"] == "refined"
     with urllib.request.urlopen(f"{stack.standins.url}/_requests", timeout=5) as response:
@@ -479,23 +491,31 @@ def test_a_warranty_reminder_fired_on_demand_shows_up_in_the_local_notifications
         stack, "POST", "/user/devices", {"platform": "android", "token": f"fcm:{uuid.uuid4().hex}"}, token=token
     )
     assert device.status == 201, device.body
+    # Dates from the stack's clock: a year's warranty bought a year ago, ending within a week.
+    today = utc_now().date()
+    purchased = add_months(today + dt.timedelta(days=7), -12)
+    expiry = add_months(purchased, 12)  # the server derives it the same way: today + 4 to 7 days
     receipt = http(
         stack,
         "POST",
         "/receipts",
         {
             "storeName": "Noel Leeming",
-            "purchaseDate": "2025-11-29",
+            "purchaseDate": purchased.isoformat(),
             "warrantyMonths": 12,
             "totalAmount": "899.00",
             "currency": "NZD",
         },
         token=token,
     ).body
+    assert receipt["warrantyExpiryDate"] == expiry.isoformat()
+    # The 08:00 UTC run of the day 7 days before the expiry is that evening in Auckland.
+    reminder_run = f"{expiry - dt.timedelta(days=7)}T08:00:00Z"
+    last_monday = today - dt.timedelta(days=today.weekday())
 
-    fired = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": "2026-11-22T08:00:00Z"})
-    again = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": "2026-11-22T08:00:00Z"})
-    digest = http(stack, "POST", "/_local/schedules/WeeklySummaryFunction", {"time": "2026-11-23T09:00:00Z"})
+    fired = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": reminder_run})
+    again = http(stack, "POST", "/_local/schedules/WarrantyCheckerFunction", {"time": reminder_run})
+    digest = http(stack, "POST", "/_local/schedules/WeeklySummaryFunction", {"time": f"{last_monday}T09:00:00Z"})
 
     assert fired.status == 200 and fired.body["result"]["sent"] >= 1, fired.body
     assert again.body["result"]["sent"] == 0  # a rerun sends nothing twice

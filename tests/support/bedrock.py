@@ -7,9 +7,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from receipt_vault.clock import utc_now
+
 HAIKU = "eu.anthropic.claude-haiku-4-5-20251001-v1:0"
 SONNET = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
-TODAY = dt.datetime.now(dt.UTC).date()
+TODAY = utc_now().date()
 OCR = """MEDIA MARKT ATHENS
 {date}
 Headphones 129.99

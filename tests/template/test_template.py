@@ -278,6 +278,68 @@ def test_request_bodies_are_validated_against_draft_4_models():
         assert schemas[name]["additionalProperties"] is False
 
 
+def sam_local_environments(env_vars: dict[str, Any]) -> dict[str, dict[str, str]]:
+    """Each function's environment exactly as `sam local invoke --env-vars env.json --region
+    eu-west-1` resolves it, through SAM CLI's own template provider and environment classes."""
+    from samcli.lib.providers.sam_function_provider import SamFunctionProvider
+    from samcli.lib.providers.sam_stack_provider import SamLocalStackProvider
+    from samcli.local.lambdafn.env_vars import EnvironmentVariables
+
+    stacks, _ = SamLocalStackProvider.get_stacks(
+        str(PROJECT_ROOT / "template.yaml"), global_parameter_overrides={"AWS::Region": "eu-west-1"}
+    )
+    environments = {}
+    for function in SamFunctionProvider(stacks, ignore_code_extraction_warnings=True).get_all():
+        overrides = {**env_vars.get("Parameters", {}), **env_vars.get(function.name, {})}
+        environment = EnvironmentVariables(
+            function.name,
+            function.memory,
+            function.timeout,
+            function.handler,
+            variables=(function.environment or {}).get("Variables"),
+            shell_env_values={},
+            override_values=overrides,
+            aws_creds={},
+        ).resolve()
+        environments[function.name] = {
+            name: value for name, value in environment.items() if name in _declared_environment(function.name)
+        }
+    return environments
+
+
+def unresolved_references(environment: dict[str, str]) -> dict[str, str]:
+    """Variables SAM CLI left naming a logical id: the id itself, or its placeholder ARN for a
+    `Fn::GetAtt` (`arn:aws:lambda:...:function:DataKey`), or an empty value."""
+    return {
+        name: value
+        for name, value in environment.items()
+        if value in RESOURCES
+        or re.fullmatch(r"arn:aws:lambda:[\w-]+:\d+:function:(\w+)", value) is not None
+        or (value == "" and name in sam_resource_variables())
+    }
+
+
+def sam_resource_variables() -> set[str]:
+    from local.sam_local_env import resource_variables
+
+    return {name for function in FUNCTIONS for name in resource_variables(TEMPLATE, function)}
+
+
+def test_sam_local_with_env_json_hands_no_function_a_logical_id_for_a_resource_name():
+    environments = sam_local_environments(json.loads((PROJECT_ROOT / "env.json").read_text()))
+
+    assert set(environments) == set(FUNCTIONS)
+    assert {name: unresolved_references(env) for name, env in environments.items() if unresolved_references(env)} == {}
+
+
+@pytest.mark.parametrize("section", ["SyncHandlerFunction", "OcrRefineFunction", "UserDeletionFunction"])
+def test_without_its_env_json_section_a_function_would_get_logical_ids(section):
+    env_vars = json.loads((PROJECT_ROOT / "env.json").read_text())
+    del env_vars[section]
+
+    assert unresolved_references(sam_local_environments(env_vars)[section])
+
+
 def test_env_json_overrides_only_declared_variables_of_real_functions():
     overrides = json.loads((PROJECT_ROOT / "env.json").read_text())
     global_names = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])

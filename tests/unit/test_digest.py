@@ -66,3 +66,18 @@ def test_the_notification_reads_well_and_deep_links_the_soonest_receipt():
 def test_the_ledger_week_is_the_iso_week():
     assert digest.iso_week(dt.date(2026, 11, 23)) == "2026-W48"
     assert digest.iso_week(dt.date(2027, 1, 1)) == "2026-W53"
+
+
+def test_over_a_leap_day_this_week_and_this_month_are_still_7_and_30_days():
+    monday = dt.date(2028, 2, 28)
+    warranties = [
+        {"receiptId": "leap", "warrantyExpiryDate": "2028-02-29", "storeName": "A"},
+        {"receiptId": "week", "warrantyExpiryDate": "2028-03-05", "storeName": "B"},  # the 7th day
+        {"receiptId": "month", "warrantyExpiryDate": "2028-03-28", "storeName": "C"},  # the 30th day
+        {"receiptId": "later", "warrantyExpiryDate": "2028-03-29", "storeName": "D"},
+    ]
+
+    summary = digest.summarize(warranties, monday)
+
+    assert (summary.expiring_this_week, summary.expiring_this_month, summary.total_active) == (2, 3, 4)
+    assert digest.iso_week(monday) == "2028-W09"

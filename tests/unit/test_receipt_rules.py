@@ -22,6 +22,10 @@ NOW = dt.datetime(2026, 11, 22, 10, 15, 30, 123000, tzinfo=dt.UTC)
         ("2026-03-15", 24, "2028-03-15"),
         ("2026-11-30", 3, "2027-02-28"),
         ("2026-12-01", 1, "2027-01-01"),
+        ("2028-02-29", 12, "2029-02-28"),  # bought on a leap day: the year after has none
+        ("2028-02-29", 48, "2032-02-29"),
+        ("2027-02-28", 12, "2028-02-28"),  # not moved to the leap day
+        ("2028-03-31", -1, "2028-02-29"),
     ],
 )
 def test_add_months_clamps_to_the_end_of_the_month(start, months, expected):

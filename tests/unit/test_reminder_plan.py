@@ -81,21 +81,39 @@ def test_when_dst_ends_the_run_that_repeats_a_local_day_sends_nothing_twice():
     assert due_offsets("2026-11-08", "America/Anchorage", run_at("2026-11-02")) == []
 
 
+@pytest.mark.parametrize("year", [2026, 2028])  # 2028 is a leap year
 @pytest.mark.parametrize(
     "timezone",
     ["America/Anchorage", "America/Los_Angeles", "Pacific/Auckland", "Europe/London", "Pacific/Kiritimati"],
 )
-def test_over_a_year_of_daily_runs_every_local_day_is_owned_by_exactly_one_run(timezone):
+def test_over_a_year_of_daily_runs_every_local_day_is_owned_by_exactly_one_run(timezone, year):
     owners: dict[dt.date, int] = {}
-    for index in range(366):
-        after, through = plan.owned_local_days(run_at("2026-01-01") + dt.timedelta(days=index), timezone)
+    for index in range(367):
+        after, through = plan.owned_local_days(run_at(f"{year}-01-01") + dt.timedelta(days=index), timezone)
         for day in range((through - after).days):
             owned = after + dt.timedelta(days=day + 1)
             owners[owned] = owners.get(owned, 0) + 1
 
-    inner = [day for day in owners if dt.date(2026, 1, 3) <= day <= dt.date(2026, 12, 29)]
-    assert len(inner) == (dt.date(2026, 12, 29) - dt.date(2026, 1, 3)).days + 1
+    inner = [day for day in owners if dt.date(year, 1, 3) <= day <= dt.date(year, 12, 29)]
+    assert len(inner) == (dt.date(year, 12, 29) - dt.date(year, 1, 3)).days + 1
     assert {owners[day] for day in inner} == {1}
+
+
+def test_over_a_leap_day_each_offset_counts_the_29th_of_february():
+    assert due_offsets("2028-03-01", "UTC", run_at("2028-02-29"), (1,)) == [1]
+    assert due_offsets("2028-03-01", "UTC", run_at("2028-02-28"), (1,)) == []
+    assert due_offsets("2028-03-06", "UTC", run_at("2028-02-28"), (7,)) == [7]
+    assert due_offsets("2028-03-15", "UTC", run_at("2028-02-14"), (30,)) == [30]  # 16 + 14 days
+    assert due_offsets("2027-03-15", "UTC", run_at("2027-02-13"), (30,)) == [30]  # no 29th in 2027
+    # 08:00 UTC on the 29th is 21:00 on the 29th in Auckland (NZDT): the same local day.
+    assert due_offsets("2028-03-01", "Pacific/Auckland", run_at("2028-02-29"), (1,)) == [1]
+
+
+def test_a_warranty_that_ends_on_a_leap_day_is_reminded_and_then_ends_that_day():
+    [reminder] = plan.due_reminders(candidate("2028-02-29"), settings("UTC", (0,)), run_at("2028-02-29"))
+
+    assert reminder.days_left == 0 and reminder.notification().title == "Warranty ends today"
+    assert plan.expired_dates(run_at("2028-03-02"))[0] == dt.date(2028, 2, 29)
 
 
 def test_the_candidate_dates_cover_every_timezones_due_days_and_no_more():

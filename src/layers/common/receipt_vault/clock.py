@@ -1,12 +1,37 @@
-"""Time, in one place: UTC everywhere, ISO 8601 with milliseconds on the wire."""
+"""Time, in one place: UTC everywhere, ISO 8601 with milliseconds on the wire.
+
+Every "now" of the backend comes from `utc_now()`. `CLOCK_OFFSET_DAYS=N` moves it N days
+(negative: back). The template never declares that variable, so a deployed function always
+runs on the real clock. The local stack (`make dev CLOCK_OFFSET_DAYS=30`) and the test suite
+use it to run the whole system, emulation included, on another date.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import os
+
+CLOCK_OFFSET_VARIABLE = "CLOCK_OFFSET_DAYS"
+
+
+@functools.cache
+def _parse_offset(raw: str) -> dt.timedelta:
+    try:
+        return dt.timedelta(days=int(raw))
+    except ValueError:
+        raise ValueError(f"{CLOCK_OFFSET_VARIABLE} must be a whole number of days, not {raw!r}") from None
+
+
+def clock_offset() -> dt.timedelta:
+    """How far this process's clock is moved from the real one (read on every call, so a
+    stack started with another offset in the same process sees its own)."""
+    raw = os.environ.get(CLOCK_OFFSET_VARIABLE, "").strip()
+    return _parse_offset(raw) if raw else dt.timedelta(0)
 
 
 def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return dt.datetime.now(dt.UTC) + clock_offset()
 
 
 def iso_timestamp(moment: dt.datetime) -> str:

@@ -1,0 +1,71 @@
+"""The one clock every part reads, and the plain summary line of the fuzz run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from local import clock
+from local.cfn_template import load_template
+from local.fuzz import plain_report
+from receipt_vault import clock as function_clock
+
+
+def test_the_offset_moves_the_functions_clock_and_the_stacks_together(monkeypatch):
+    monkeypatch.setenv(clock.CLOCK_OFFSET_VARIABLE, "-3")
+
+    shifted = function_clock.utc_now()
+
+    assert abs((dt.datetime.now(dt.UTC) - dt.timedelta(days=3) - shifted).total_seconds()) < 5
+    assert abs(clock.epoch_seconds() - shifted.timestamp()) < 5
+    assert clock.utc_now is function_clock.utc_now  # one implementation, not two
+
+
+def test_without_the_variable_the_clock_is_the_real_one(monkeypatch):
+    monkeypatch.delenv(clock.CLOCK_OFFSET_VARIABLE, raising=False)
+
+    assert abs(function_clock.utc_now().timestamp() - time.time()) < 5
+
+
+def test_a_malformed_offset_fails_loudly_rather_than_running_on_the_real_clock(monkeypatch):
+    monkeypatch.setenv(clock.CLOCK_OFFSET_VARIABLE, "30d")
+
+    with pytest.raises(ValueError, match="whole number of days"):
+        function_clock.utc_now()
+
+
+def test_no_deployed_function_can_have_its_clock_moved():
+    template = load_template()
+    declared = [
+        name
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Serverless::Function"
+        for name in resource["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    declared += list(template["Globals"]["Function"]["Environment"]["Variables"])
+
+    assert clock.CLOCK_OFFSET_VARIABLE not in declared
+
+
+SCHEMATHESIS_TAIL = """Test cases:
+  346 generated, {outcome}
+
+Seed: not used in the deterministic mode
+
+============================== 1 warning in 9.00s ==============================
+"""
+
+
+def test_the_fuzz_report_ends_with_a_plain_line_instead_of_a_pytest_style_one():
+    report = plain_report(SCHEMATHESIS_TAIL.format(outcome="346 passed"), 0)
+
+    assert "warning in" not in report
+    assert report.splitlines()[-1] == "API fuzz run: 346 requests, 0 failures"
+
+
+def test_the_fuzz_report_counts_failures_and_keeps_the_exit_code():
+    report = plain_report(SCHEMATHESIS_TAIL.format(outcome="340 passed, 6 failed"), 1)
+
+    assert report.splitlines()[-1] == "API fuzz run: 346 requests, 6 failures (exit code 1)"
