@@ -254,7 +254,7 @@ class RefineService:
                 name: value for name, value in extracted.items() if name not in protected
             }
             result = self.store.replace_content(
-                user_id, current, content, self.clock(), server_owned={"refinement": _decimals(refinement)}
+                user_id, current, content, self.clock(), server_owned={"refinement": refinement}
             )
             if result.succeeded:
                 return to_api(result.item or {})
@@ -294,16 +294,3 @@ class RefineService:
             "problems": [attempt.failure or "unknown" for attempt in attempts],
         }
         self.store.set_server_owned(user_id, receipt_id, {"refinement": failure}, iso_timestamp(self.clock()))
-
-
-def _decimals(value: Any) -> Any:
-    """DynamoDB stores numbers as Decimal, never float."""
-    from decimal import Decimal
-
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: _decimals(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_decimals(item) for item in value]
-    return value

@@ -5,41 +5,66 @@ become visible in the ByUpdatedAt index a little later (the writing function's r
 the index's replication lag). A pull therefore hands back `syncTimestamp` = its own start minus
 SYNC_SAFETY_MARGIN, and the next pull starts there. A change that landed while a pull ran is
 never skipped; at worst the device sees it twice, and it applies a receipt by its version.
+`lastSyncTimestamp` is parsed as an instant (any RFC 3339 precision and zone) and compared in
+the stored form, never as the string the client sent.
 
 Push: one BatchGetItem reads every pushed receipt, then each item is merged and written on its
 own, conditional on the version read. If another write lands in between, that item is merged
 again from what the failed write returned (at most MAX_WRITE_ATTEMPTS times); it never
 overwrites. Each item gets its own outcome, and a bad item never fails the batch.
+
+Exactly once: an item's `mutationId` is recorded on the receipt in the same conditional write
+as its change (a push that changes nothing records it alone), so a retry, from the same device
+after a lost response, is recognised from the item already read and is never applied again.
+
+Every response stays within RESPONSE_BUDGET_BYTES, far below Lambda's 6 MB: a pull or full page
+ends early, with a cursor, and push results beyond the budget leave their item out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from pydantic import Field, StringConstraints, ValidationError
+from botocore.exceptions import ClientError
+from pydantic import AfterValidator, Field, StringConstraints, ValidationError
 
 from receipt_vault.api import validation_details
-from receipt_vault.clock import iso_timestamp
-from receipt_vault.errors import BadRequestError
+from receipt_vault.clock import canonical_instant, iso_timestamp, parse_instant
+from receipt_vault.errors import ApiError, BadRequestError, RateLimitedError
+from receipt_vault.json_codec import to_json
 from receipt_vault.model_base import InputModel
 from receipt_vault.pagination import PageTokenCodec
-from receipt_vault.receipts.merge import CLIENT_WRITABLE_FIELDS, client_content, merge
-from receipt_vault.receipts.models import ReceiptCreate, ReceiptFields, ReceiptId, Status
-from receipt_vault.receipts.rules import new_receipt_item, normalize_receipt_id, to_api, with_derived_fields
+from receipt_vault.receipts.content import canonical_content, stored_content
+from receipt_vault.receipts.merge import merge, superseded_fields
+from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, ReceiptCreate, ReceiptFields, ReceiptId, Status
+from receipt_vault.receipts.rules import (
+    applied_mutation,
+    new_receipt_item,
+    normalize_receipt_id,
+    recorded_mutations,
+    to_api,
+    with_derived_fields,
+)
 from receipt_vault.receipts.status import DELETED
-from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.receipts.store import Page, ReceiptStore
 
 SYNC_SAFETY_MARGIN = dt.timedelta(seconds=60)
 TOMBSTONE_WINDOW = dt.timedelta(days=30)  # soft-deleted receipts expire (TTL) after this
 MAX_WRITE_ATTEMPTS = 3
-IsoTimestamp = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")]
+RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
+MAX_MUTATION_ID_LENGTH = 64
+SyncInstant = Annotated[str, StringConstraints(max_length=64), AfterValidator(canonical_instant)]
 Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+MutationId = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_MUTATION_ID_LENGTH, pattern=r"^[\x21-\x7e]+$")
+]
 
 
 class PullRequest(InputModel):
-    lastSyncTimestamp: IsoTimestamp | None = None
+    lastSyncTimestamp: SyncInstant | None = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
     cursor: Cursor | None = None
 
@@ -59,6 +84,7 @@ class PushItem(ReceiptFields):
     """The changes of one receipt since `serverVersion` (absent for a receipt made offline)."""
 
     receiptId: ReceiptId
+    mutationId: MutationId | None = None
     serverVersion: Annotated[int, Field(ge=1)] | None = None
     status: Status | None = None
 
@@ -68,6 +94,15 @@ class PushItem(ReceiptFields):
         return self.model_dump(include=present)
 
 
+def validated_push_item(raw: Any) -> PushItem:
+    """As strict as the REST routes, whose bodies API Gateway checks against the JSON schema
+    first: no "24" for a number, no `true` for an integer."""
+    try:
+        return PushItem.model_validate_json(json.dumps(raw), strict=True)
+    except ValidationError as error:
+        raise BadRequestError("invalid receipt", validation_details(error)) from None
+
+
 class SyncService:
     def __init__(
         self,
@@ -75,23 +110,26 @@ class SyncService:
         page_tokens: PageTokenCodec,
         max_batch_size: int,
         clock: Callable[[], dt.datetime],
+        response_budget_bytes: int = RESPONSE_BUDGET_BYTES,
     ) -> None:
         self.store = store
         self.page_tokens = page_tokens
         self.max_batch_size = max_batch_size
         self.clock = clock
+        self.response_budget_bytes = response_budget_bytes
 
     # -- pull ----------------------------------------------------------------------------------
 
     def pull(self, user_id: str, request: PullRequest) -> dict[str, Any]:
         now = self.clock()
-        scope = {"operation": "pull", "since": request.lastSyncTimestamp}
+        since = request.lastSyncTimestamp  # already in the stored form
+        scope = {"operation": "pull", "since": since}
         if request.cursor:
             position = self.page_tokens.decode(request.cursor, user_id, scope)
             sync_timestamp, start_key = position["syncTimestamp"], position["lastKey"]
         else:
             sync_timestamp, start_key = iso_timestamp(now - SYNC_SAFETY_MARGIN), None
-        if request.lastSyncTimestamp and request.lastSyncTimestamp < iso_timestamp(now - TOMBSTONE_WINDOW):
+        if since and parse_instant(since) < now - TOMBSTONE_WINDOW:
             # Deletions older than the tombstone window are gone: only a full sync is exact.
             return {
                 "items": [],
@@ -100,7 +138,9 @@ class SyncService:
                 "nextCursor": None,
                 "fullSyncRequired": True,
             }
-        page = self.store.changed_since(user_id, request.lastSyncTimestamp, request.limit, start_key)
+        page = within_budget(
+            self.store.changed_since(user_id, since, request.limit, start_key), self.response_budget_bytes
+        )
         return {
             "items": [to_api(item) for item in page.items if item["status"] != DELETED],
             "deleted": [item["receiptId"] for item in page.items if item["status"] == DELETED],
@@ -116,7 +156,7 @@ class SyncService:
             sync_timestamp, start_key = position["syncTimestamp"], position["lastKey"]
         else:
             sync_timestamp, start_key = iso_timestamp(self.clock() - SYNC_SAFETY_MARGIN), None
-        page = self.store.all_receipts(user_id, request.limit, start_key)
+        page = within_budget(self.store.all_receipts(user_id, request.limit, start_key), self.response_budget_bytes)
         return {
             "items": [to_api(item) for item in page.items],
             "syncTimestamp": sync_timestamp,
@@ -141,44 +181,65 @@ class SyncService:
         seen: set[str] = set()
         for index, raw in enumerate(request.items):
             try:
-                item = PushItem.model_validate(raw)
-            except ValidationError as error:
-                results[index] = _rejected(raw, "invalid receipt", validation_details(error))
+                item = validated_push_item(raw)
+            except BadRequestError as error:
+                results[index] = _rejected(raw, error)
                 continue
             receipt_id = normalize_receipt_id(item.receiptId)
             if receipt_id in seen:
-                results[index] = _rejected(raw, "the receipt appears twice in this push", [])
+                results[index] = _rejected(raw, BadRequestError("the receipt appears twice in this push"))
                 continue
             seen.add(receipt_id)
             accepted[index] = item.model_copy(update={"receiptId": receipt_id})
         current = self.store.get_many(user_id, [item.receiptId for item in accepted.values()]) if accepted else {}
         for index, item in accepted.items():
-            results[index] = self._apply(user_id, item, current.get(item.receiptId), moment)
-        return {"results": results}
+            try:
+                results[index] = self._apply(user_id, item, current.get(item.receiptId), moment)
+            except ApiError as error:  # too large, say: this item's outcome, not the batch's
+                results[index] = _rejected(item.model_dump(include={"receiptId"}), error)
+            except ClientError as error:  # throttled, say: the device retries it (same mutationId)
+                results[index] = _rejected(item.model_dump(include={"receiptId"}), _storage_error(error))
+        return {"results": results_within_budget(results, self.response_budget_bytes)}
 
     def _apply(
         self, user_id: str, item: PushItem, server: dict[str, Any] | None, moment: dt.datetime
     ) -> dict[str, Any]:
         changes = item.changes()
+        mutation = item.mutationId
         for _ in range(MAX_WRITE_ATTEMPTS):
+            if applied_mutation(server, mutation):
+                return _outcome("duplicate", server or {})
             if server is None:
+                if item.serverVersion is not None:  # the device had it; the server no longer does
+                    return _gone(item.receiptId)
                 if changes.get("status") == DELETED:  # made and deleted offline: nothing to keep
                     return {"receiptId": item.receiptId, "outcome": "accepted", "serverVersion": None, "item": None}
-                created = new_receipt_item(user_id, item.receiptId, _as_create(item, changes), moment)
+                created = new_receipt_item(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
                 result = self.store.create(created)
                 if result.succeeded:
                     return _outcome("accepted", created)
-                server = result.item  # created meanwhile by another device: merge into it
+                server = result.item  # created meanwhile (by another device, or this push's twin)
                 continue
-            if server["status"] == DELETED and any(
-                name != "status" or value != DELETED for name, value in changes.items()
-            ):  # a tombstone takes no edit: the device must restore the receipt first
+            if server["status"] == DELETED and changes.get("status") != DELETED:
+                # A tombstone takes no edit: the device restores the receipt first, or drops it.
                 return _outcome("conflict", server, "the receipt was deleted; restore it first")
             merged = merge(server, changes, item.serverVersion)
-            outcome = "accepted" if item.serverVersion == server["serverVersion"] else "merged"
-            if _same_content(merged, server):
-                return _outcome(outcome, server)  # nothing new: a replayed push writes nothing
-            result = self.store.replace_content(user_id, server, merged, moment)
+            outcome = "merged" if superseded_fields(server, changes, item.serverVersion) else "accepted"
+            outcome = "merged" if outcome == "accepted" and not _all_applied(changes, merged) else outcome
+            if _same_content(merged, server):  # nothing new: a replayed push writes nothing
+                if not mutation:
+                    return _outcome(outcome, server)
+                result = self.store.record_mutations(
+                    user_id, server, recorded_mutations(server.get("mutations"), mutation, server["serverVersion"])
+                )
+            else:
+                version = server["serverVersion"] + 1
+                record = (
+                    {"mutations": recorded_mutations(server.get("mutations"), mutation, version)} if mutation else {}
+                )
+                result = self.store.replace_content(
+                    user_id, server, merged, moment, server_owned=record if mutation else None
+                )
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it
@@ -192,8 +253,16 @@ def _as_create(item: PushItem, changes: dict[str, Any]) -> ReceiptCreate:
 
 
 def _same_content(merged: dict[str, Any], server: dict[str, Any]) -> bool:
-    stored = client_content(server)
-    return with_derived_fields(merged) == with_derived_fields(stored)
+    after = {**with_derived_fields(merged), "status": merged.get("status")}
+    return after == stored_content(server)
+
+
+def _all_applied(changes: dict[str, Any], merged: dict[str, Any]) -> bool:
+    """Whether every field the device sent ended up as it sent it (derivation may override a
+    `warrantyExpiryDate` it did not mark as its own)."""
+    stored = {**with_derived_fields(merged), "status": merged.get("status")}
+    sent = canonical_content({name: value for name, value in changes.items() if name != "userEditedFields"})
+    return all(stored.get(name) == sent.get(name) for name in changes if name != "userEditedFields")
 
 
 def _outcome(outcome: str, item: dict[str, Any], message: str | None = None) -> dict[str, Any]:
@@ -208,15 +277,65 @@ def _outcome(outcome: str, item: dict[str, Any], message: str | None = None) -> 
     return result
 
 
-def _rejected(raw: Any, message: str, details: list[Any]) -> dict[str, Any]:
+def _gone(receipt_id: str) -> dict[str, Any]:
+    return {
+        "receiptId": receipt_id,
+        "outcome": "gone",
+        "serverVersion": None,
+        "item": None,
+        "error": {
+            "error": "GONE",
+            "message": "the server no longer has this receipt (deleted more than 30 days ago): drop it, "
+            "or push it again as a new receipt, without serverVersion",
+            "details": [],
+        },
+    }
+
+
+def _rejected(raw: Any, error: ApiError) -> dict[str, Any]:
     receipt_id = raw.get("receiptId") if isinstance(raw, dict) else None
     return {
         "receiptId": receipt_id if isinstance(receipt_id, str) else None,
         "outcome": "rejected",
         "serverVersion": None,
         "item": None,
-        "error": {"error": "VALIDATION_ERROR", "message": message, "details": details},
+        "error": {"error": error.code, "message": error.message, "details": error.details},
     }
+
+
+def _storage_error(error: ClientError) -> ApiError:
+    code = error.response.get("Error", {}).get("Code", "")
+    if "Throttl" in code or code in ("ProvisionedThroughputExceededException", "RequestLimitExceeded"):
+        return RateLimitedError("the receipt could not be stored now; push it again later")
+    return ApiError("the receipt could not be stored; push it again later")
+
+
+def _size(value: Any) -> int:
+    return len(to_json(value).encode("utf-8"))
+
+
+def within_budget(page: Page, budget: int) -> Page:
+    """The page cut after the last item that fits `budget` bytes (at least one item), with the
+    cursor moved to that item's position."""
+    used = 0
+    for index, item in enumerate(page.items):
+        used += _size(to_api(item))
+        if used > budget and index > 0:
+            return Page(page.items[:index], page.positions[index - 1], page.positions[:index])
+    return page
+
+
+def results_within_budget(results: list[dict[str, Any] | None], budget: int) -> list[dict[str, Any] | None]:
+    """Push results whose items beyond `budget` bytes are left out: the device pulls them."""
+    used = 0
+    shaped = []
+    for result in results:
+        if result is not None and result.get("item") is not None:
+            used += _size(result["item"])
+            if used > budget:
+                result = {**result, "item": None}
+        shaped.append(result)
+    return shaped
 
 
 def without_nulls(response: dict[str, Any]) -> dict[str, Any]:

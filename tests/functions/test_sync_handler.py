@@ -285,7 +285,7 @@ def test_a_write_racing_the_push_is_merged_again_never_overwritten(sync, table):
     real_replace = store.replace_content
     raced = []
 
-    def another_device_writes_first(user_id, server, content, moment):
+    def another_device_writes_first(user_id, server, content, moment, **kwargs):
         if not raced:
             raced.append(True)
             table.update_item(
@@ -293,13 +293,13 @@ def test_a_write_racing_the_push_is_merged_again_never_overwritten(sync, table):
                 UpdateExpression="SET serverVersion = :v, category = :c",
                 ExpressionAttributeValues={":v": 2, ":c": "Groceries"},
             )
-        return real_replace(user_id, server, content, moment)
+        return real_replace(user_id, server, content, moment, **kwargs)
 
     store.replace_content = another_device_writes_first
 
     [result] = push(sync, [{"receiptId": receipt["receiptId"], "serverVersion": 1, "notes": "mine"}]).body["results"]
 
-    assert result["outcome"] == "merged" and result["serverVersion"] == 3
+    assert result["outcome"] == "accepted" and result["serverVersion"] == 3  # every change it sent applied
     assert result["item"]["notes"] == "mine" and result["item"]["category"] == "Groceries"
 
 
@@ -344,21 +344,23 @@ def test_editing_a_receipt_deleted_on_the_server_is_a_conflict(sync, table):
 def test_a_push_never_touches_another_users_receipt(sync, table):
     theirs = put_receipt(table, user="user-b", notes="theirs")
 
-    [result] = push(sync, [{"receiptId": theirs["receiptId"], "serverVersion": 1, "notes": "mine"}]).body["results"]
+    [edit] = push(sync, [{"receiptId": theirs["receiptId"], "serverVersion": 1, "notes": "mine"}]).body["results"]
+    [create] = push(sync, [{"receiptId": theirs["receiptId"], "notes": "mine"}]).body["results"]
 
     assert stored(table, "user-b", theirs["receiptId"])["notes"] == "theirs"
-    assert result["outcome"] == "accepted" and stored(table, "user-a", theirs["receiptId"])["notes"] == "mine"
+    assert edit["outcome"] == "gone" and "item" not in edit  # nothing of theirs comes back
+    assert create["outcome"] == "accepted" and stored(table, "user-a", theirs["receiptId"])["notes"] == "mine"
 
 
 def test_push_metrics_count_conflicts(sync, table, capsys):
-    receipt = put_receipt(table)
+    receipt = put_receipt(table, storeName="Lidl")
     table.update_item(
         Key={"PK": receipt["PK"], "SK": receipt["SK"]},
         UpdateExpression="SET serverVersion = :v",
         ExpressionAttributeValues={":v": 2},
     )
 
-    push(sync, [{"receiptId": receipt["receiptId"], "serverVersion": 1, "notes": "n"}])
+    push(sync, [{"receiptId": receipt["receiptId"], "serverVersion": 1, "storeName": "LIDL OCR"}])
 
     blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ConflictCount"' in line]
     assert blobs and blobs[0]["ConflictCount"] == [1.0] and blobs[0]["Operation"] == "push"

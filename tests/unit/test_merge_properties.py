@@ -8,14 +8,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receipt_vault.receipts.merge import (
+from receipt_vault.receipts.merge import client_content, merge
+from receipt_vault.receipts.models import (
     CLIENT_WRITABLE_FIELDS,
+    EXTRACTABLE_FIELDS,
     SERVER_OWNED_FIELDS,
     USER_OWNED_FIELDS,
-    client_content,
-    merge,
 )
-from receipt_vault.receipts.models import EXTRACTABLE_FIELDS
 
 TEXT = st.text(alphabet="abcXYZ 12", min_size=1, max_size=8)
 VALUES: dict[str, st.SearchStrategy[Any]] = {
@@ -103,7 +102,7 @@ def test_a_server_owned_field_is_never_overwritten_by_a_device(case):
     assert not set(merged) & set(SERVER_OWNED_FIELDS)
     after = stored_after(server, merged)
     for name in SERVER_OWNED_FIELDS:
-        if name != "serverVersion":
+        if name != "serverVersion" and name in server:
             assert after[name] == server[name]
 
 
@@ -154,3 +153,15 @@ def test_on_a_stale_version_the_server_keeps_its_refined_values(server, changes)
     for name in EXTRACTABLE_FIELDS:
         if name in changes and name not in edited and name in client_content(server):
             assert merged.get(name) == server[name], name
+
+
+@given(server_receipts(), pushes())
+def test_on_a_stale_version_a_field_the_user_removed_stays_removed_unless_the_device_edited_it(server, changes):
+    removed = [name for name in EXTRACTABLE_FIELDS if name in changes and name not in server]
+    server = {**server, "userEditedFields": sorted({*server.get("userEditedFields", ()), *removed})}
+    merged = merge(server, changes, server["serverVersion"] - 1)
+    edited = set(changes.get("userEditedFields") or ())
+
+    for name in removed:
+        if name not in edited:
+            assert name not in merged, name

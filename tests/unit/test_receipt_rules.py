@@ -49,9 +49,17 @@ def test_a_user_edited_expiry_wins_over_the_derived_one():
     assert rules.warranty_expiry_date(content) == "2030-01-01"
 
 
-def test_without_months_the_clients_expiry_stands_and_zero_months_is_no_warranty():
-    assert rules.warranty_expiry_date({"warrantyExpiryDate": "2028-05-05"}) == "2028-05-05"
+def test_a_date_the_client_did_not_mark_as_its_own_is_derived_and_follows_its_inputs():
+    assert rules.warranty_expiry_date({"warrantyExpiryDate": "2028-05-05"}) is None  # nothing to derive from
+    assert rules.warranty_expiry_date({"purchaseDate": "2026-01-10", "warrantyExpiryDate": "2028-05-05"}) is None
     assert rules.warranty_expiry_date({"purchaseDate": "2026-01-10", "warrantyMonths": 0}) is None
+
+
+def test_a_user_set_date_stands_without_inputs_and_its_removal_too():
+    edited = {"userEditedFields": ["warrantyExpiryDate"]}
+
+    assert rules.warranty_expiry_date({**edited, "warrantyExpiryDate": "2028-05-05"}) == "2028-05-05"
+    assert rules.warranty_expiry_date({**edited, "purchaseDate": "2026-01-10", "warrantyMonths": 12}) is None
 
 
 def test_a_warranty_is_live_through_its_expiry_day():

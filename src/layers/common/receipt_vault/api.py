@@ -18,7 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from receipt_vault.active_users import active_users_for
-from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, UnauthorizedError
+from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError
 from receipt_vault.json_codec import to_json
 from receipt_vault.observability import Observability, hash_user_id
 from receipt_vault.settings import ApiSettings
@@ -36,6 +36,8 @@ CORS_ALLOWED_HEADERS = [
 CORS_MAX_AGE_SECONDS = 3600
 API_NAMESPACE = "ReceiptVault/API"
 USERS_NAMESPACE = "ReceiptVault/Users"
+# Lambda refuses an event over 6 MB; the body, escaped inside the event, must stay well below.
+MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024
 # The custom domain maps the stage under /v1; the execute-api URL has no prefix.
 CUSTOM_DOMAIN_BASE_PATH = "/v1"
 
@@ -168,14 +170,21 @@ def current_username(app: APIGatewayRestResolver) -> str:
 
 
 def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool = True) -> ModelT:
-    """The body as `model`; with required=False an absent body means `{}`."""
+    """The body as `model`; with required=False an absent body means `{}`.
+
+    Strict, as API Gateway's JSON schema validation is: a number sent as a string, or a boolean
+    where an integer goes, is an error, never coerced. A body over MAX_REQUEST_BODY_BYTES is 413,
+    so every accepted request, as its Lambda event, stays within Lambda's 6 MB.
+    """
     body = app.current_event.body
     if not body:
         if not required:
             return model.model_validate({})
         raise BadRequestError("a JSON request body is required")
+    if len(body.encode("utf-8")) > MAX_REQUEST_BODY_BYTES:
+        raise PayloadTooLargeError(f"a request body holds at most {MAX_REQUEST_BODY_BYTES // (1024 * 1024)} MiB")
     try:
-        return model.model_validate_json(body)
+        return model.model_validate_json(body, strict=True)
     except ValidationError as error:
         if any(issue["type"] == "json_invalid" for issue in error.errors()):
             raise BadRequestError("the request body is not valid JSON") from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import os
+import re
 
 CLOCK_OFFSET_VARIABLE = "CLOCK_OFFSET_DAYS"
 
@@ -37,3 +38,29 @@ def utc_now() -> dt.datetime:
 def iso_timestamp(moment: dt.datetime) -> str:
     """ISO 8601 UTC with milliseconds, as API.md specifies: 2026-03-01T10:15:30.123Z."""
     return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# RFC 3339: a date, a time with any number of fractional digits, and a zone (Z or an offset).
+_INSTANT = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
+    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+)
+
+
+def parse_instant(text: str) -> dt.datetime:
+    """A client's timestamp as an instant, in UTC and floored to the millisecond, the precision
+    of every stored timestamp. Flooring moves a boundary earlier by less than a millisecond, so a
+    pull that starts there may repeat a change, never skip one. Raises ValueError for anything
+    but RFC 3339 with a zone: a time without one names no instant."""
+    found = _INSTANT.fullmatch(text)
+    if not found:
+        raise ValueError("an RFC 3339 timestamp with a zone, such as 2026-03-01T10:15:30.123Z")
+    milliseconds = (found["fraction"] or "").ljust(3, "0")[:3]
+    zone = "+00:00" if found["zone"] in "Zz" else found["zone"]
+    moment = dt.datetime.fromisoformat(f"{found['date']}T{found['time']}.{milliseconds}{zone}")
+    return moment.astimezone(dt.UTC)
+
+
+def canonical_instant(text: str) -> str:
+    """A client's timestamp in the stored form: ISO 8601 UTC with exactly three fractional digits."""
+    return iso_timestamp(parse_instant(text))

@@ -15,6 +15,7 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import boto3
@@ -41,8 +42,19 @@ class UnprocessedItemsError(RuntimeError):
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
+def serialize_numbers(value: Any) -> Any:
+    """DynamoDB numbers are decimals; a float (a model's confidence, say) goes in by its repr."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {key: serialize_numbers(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [serialize_numbers(item) for item in value]
+    return value
+
+
 def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(value) for name, value in item.items()}
+    return {name: _serializer.serialize(serialize_numbers(value)) for name, value in item.items()}
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ Free text inside a key is case-folded and escaped, so `#` in a category cannot b
 
 from __future__ import annotations
 
+import hashlib
 import re
 from urllib.parse import quote
 
@@ -35,6 +36,10 @@ UNDATED_SORT_DATE = "9999-12-31"
 RANGE_END = "\uffff"
 
 _WHITESPACE = re.compile(r"\s+")
+# Free text in a key: at most this many (ASCII, escaped) bytes, the rest a digest. With the
+# prefix, the date and the receipt id, a key stays far below DynamoDB's 1,024 bytes.
+MAX_TEXT_KEY_BYTES = 256
+TEXT_KEY_DIGEST_CHARS = 32
 
 
 def user_pk(user_id: str) -> str:
@@ -62,9 +67,19 @@ def user_id_of(partition_key: str) -> str:
 
 
 def normalize_text_key(value: str) -> str:
-    """Case- and spacing-insensitive, with `#` and `%` escaped."""
+    """Case- and spacing-insensitive, with `#` and `%` escaped, and bounded in bytes.
+
+    An index sort key holds at most 1,024 bytes, and escaping multiplies a non-ASCII character
+    by up to 12 (an emoji is four escaped bytes). A longer value keeps its first
+    MAX_TEXT_KEY_BYTES bytes plus a digest of the whole, so every accepted name has a key, and
+    two names share one only if they are equal.
+    """
     collapsed = _WHITESPACE.sub(" ", value.strip()).casefold()
-    return quote(collapsed, safe=" ")
+    escaped = quote(collapsed, safe=" ")
+    if len(escaped) <= MAX_TEXT_KEY_BYTES:
+        return escaped
+    digest = hashlib.sha256(escaped.encode("ascii")).hexdigest()[:TEXT_KEY_DIGEST_CHARS]
+    return f"{escaped[: MAX_TEXT_KEY_BYTES - TEXT_KEY_DIGEST_CHARS - 1]}~{digest}"
 
 
 def by_date_sk(sort_date: str, receipt_id: str) -> str:

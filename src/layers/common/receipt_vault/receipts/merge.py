@@ -10,7 +10,9 @@ When the base is the server's current version, every change applies. When it is 
 - Tier 2, user-owned (notes, tags, category, status, and the device's own ocrRawText): the
   device's change wins.
 - Tier 3, LLM-extractable (storeName, purchaseDate, totalAmount, ...): the device's change wins
-  if the field is in its userEditedFields; otherwise the server's value stands, when it has one.
+  if the field is in its userEditedFields. Otherwise the server's version of the field stands:
+  its value, or its removal by the user (absent, and in the server's userEditedFields). A
+  removal is an edit, so a stale device's old OCR value never brings a removed field back.
 userEditedFields is the union of both sides, so a user's edit stays marked as such.
 """
 
@@ -18,11 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from receipt_vault.receipts.models import EXTRACTABLE_FIELDS
-
-USER_OWNED_FIELDS = ("notes", "tags", "category", "status", "ocrRawText")
-SERVER_OWNED_FIELDS = ("serverVersion", "createdAt", "imageKeys", "thumbnailKeys", "refinement")
-CLIENT_WRITABLE_FIELDS = (*EXTRACTABLE_FIELDS, *USER_OWNED_FIELDS, "userEditedFields")
+from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, EXTRACTABLE_FIELDS
 
 
 def client_content(item: dict[str, Any]) -> dict[str, Any]:
@@ -30,23 +28,35 @@ def client_content(item: dict[str, Any]) -> dict[str, Any]:
     return {name: item[name] for name in CLIENT_WRITABLE_FIELDS if name in item}
 
 
+def superseded_fields(server: dict[str, Any], changes: dict[str, Any], base_version: int | None) -> set[str]:
+    """The changed fields whose server version stands (tier 3 of a stale push)."""
+    if base_version == server.get("serverVersion"):
+        return set()
+    device_edited = set(changes.get("userEditedFields") or ())
+    server_edited = set(server.get("userEditedFields") or ())
+    return {
+        name
+        for name in changes
+        if name in EXTRACTABLE_FIELDS
+        and name not in device_edited
+        and (name in server or name in server_edited)  # a value, or the user's removal of one
+    }
+
+
 def merge(server: dict[str, Any], changes: dict[str, Any], base_version: int | None) -> dict[str, Any]:
     """The client-writable content after applying `changes` made on top of `base_version`."""
     current = client_content(server)
-    stale = base_version != server.get("serverVersion")
-    user_edited = set(changes.get("userEditedFields") or ())
+    kept = superseded_fields(server, changes, base_version)
     merged = dict(current)
     for name in sorted(changes):  # sorted: the result never depends on the order of the push
-        if name == "userEditedFields":
+        if name == "userEditedFields" or name in kept:
             continue
-        if stale and name in EXTRACTABLE_FIELDS and name not in user_edited and name in current:
-            continue  # tier 3: the server's (refined) value stands
         value = changes[name]
         if value is None:
             merged.pop(name, None)
         else:
             merged[name] = value
-    edited = sorted(set(current.get("userEditedFields") or ()) | user_edited)
+    edited = sorted(set(current.get("userEditedFields") or ()) | set(changes.get("userEditedFields") or ()))
     if edited:
         merged["userEditedFields"] = edited
     else:

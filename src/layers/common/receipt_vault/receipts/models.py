@@ -29,7 +29,8 @@ ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 ClientStatus = Literal["active", "returned", "archived"]
 Status = Literal["active", "returned", "archived", "deleted"]
 
-# Fields a client writes. Tier 3 of the sync merge (LLM-extractable) ...
+# The merge tiers of API.md, defined here once (merge.py, the contract test and the export use them).
+# Tier 3, LLM-extractable: a stale device's value counts only if the user edited it.
 EXTRACTABLE_FIELDS = (
     "storeName",
     "purchaseDate",
@@ -41,8 +42,22 @@ EXTRACTABLE_FIELDS = (
     "warrantyExpiryDate",
     "paymentMethod",
 )
-# ... and tier 2 (user-owned).
-USER_OWNED_FIELDS = ("notes", "tags", "category", "status")
+# Tier 2, user-owned: the device's change wins. ocrRawText is the device's own reading.
+USER_OWNED_FIELDS = ("notes", "tags", "category", "status", "ocrRawText")
+# Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
+SERVER_OWNED_FIELDS = (
+    "receiptId",
+    "serverVersion",
+    "createdAt",
+    "updatedAt",
+    "deletedAt",
+    "imageKeys",
+    "thumbnailKeys",
+    "refinement",
+)
+CLIENT_WRITABLE_FIELDS = (*EXTRACTABLE_FIELDS, *USER_OWNED_FIELDS, "userEditedFields")
+# Server-owned fields a PUT body may echo from GET, checked against the stored values.
+ECHOED_SERVER_FIELDS = frozenset({"createdAt", "updatedAt", "imageKeys", "thumbnailKeys", "refinement"})
 EditableField = Literal[
     "storeName", "purchaseDate", "totalAmount", "currency", "taxAmount", "items",
     "warrantyMonths", "warrantyExpiryDate", "paymentMethod", "notes", "tags", "category",
@@ -63,6 +78,13 @@ class LineItem(InputModel):
     quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=12, decimal_places=4)] = Decimal(1)
     unitPrice: Money | None = None
     totalPrice: Money | None = None
+
+    @field_validator("quantity", mode="before")
+    @classmethod
+    def _a_number_not_a_string(cls, value: Any) -> Any:
+        if isinstance(value, str | bool):  # the contract's `type: number`, as API Gateway checks it
+            raise ValueError("quantity is a number")
+        return Decimal(str(value)) if isinstance(value, int | float) else value
 
 
 class ReceiptFields(InputModel):
@@ -99,8 +121,9 @@ class ReceiptFields(InputModel):
         return list(dict.fromkeys(value)) if value is not None else None
 
     def content(self) -> dict[str, Any]:
-        """The fields the client set, ready to store (money as strings, quantities as Decimal)."""
-        return self.model_dump(exclude_none=True, exclude={"receiptId", "serverVersion", "status"})
+        """The client-writable fields set, status apart, ready to store (money as strings,
+        quantities as Decimal)."""
+        return self.model_dump(include=set(CLIENT_WRITABLE_FIELDS) - {"status"}, exclude_none=True)
 
 
 class ReceiptCreate(ReceiptFields):
@@ -108,11 +131,37 @@ class ReceiptCreate(ReceiptFields):
     status: ClientStatus = "active"
 
 
+class Refinement(VaultModel):
+    model: str | None = None
+    confidence: float | None = None
+    fieldConfidence: dict[str, float] | None = None
+    refinedAt: str | None = None
+    needsReview: bool | None = None
+    status: str | None = None
+
+
 class ReceiptUpdate(ReceiptFields):
-    """A full update: fields left out are removed. `status` may change here too."""
+    """A full update: fields left out are removed. `status` may change here too.
+
+    It accepts the representation GET returns, so a client can GET, edit and PUT back: the
+    server-owned fields in it are ignored when they equal the stored ones (the write is
+    conditional on that), `receiptId` must be the path's, and `status: deleted` is not a
+    status a PUT can set.
+    """
 
     serverVersion: Annotated[int, Field(ge=1)]
     status: ClientStatus | None = None
+    receiptId: ReceiptId | None = None
+    createdAt: str | None = None
+    updatedAt: str | None = None
+    imageKeys: list[str] | None = None
+    thumbnailKeys: list[str] | None = None
+    refinement: Refinement | None = None
+
+    def echoed_server_fields(self) -> dict[str, Any]:
+        """The server-owned fields the body carries, which must equal the stored ones."""
+        names = self.model_fields_set & ECHOED_SERVER_FIELDS
+        return self.model_dump(include=names, exclude_none=True)
 
 
 class StatusChange(InputModel):
@@ -134,15 +183,6 @@ class ReceiptListQuery(InputModel):
     def filters(self) -> dict[str, str]:
         """What a page token is bound to: every filter, but not the page size."""
         return self.model_dump(by_alias=True, exclude_none=True, exclude={"limit", "nextToken"})
-
-
-class Refinement(VaultModel):
-    model: str | None = None
-    confidence: float | None = None
-    fieldConfidence: dict[str, float] | None = None
-    refinedAt: str | None = None
-    needsReview: bool | None = None
-    status: str | None = None
 
 
 class Receipt(ReceiptFields):

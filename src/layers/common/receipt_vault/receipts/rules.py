@@ -24,7 +24,8 @@ from typing import Any
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import CopyOf
-from receipt_vault.errors import NotFoundError
+from receipt_vault.errors import NotFoundError, PayloadTooLargeError
+from receipt_vault.receipts.content import MAX_RECEIPT_BYTES, canonical_content, content_hash, content_size
 from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
 from receipt_vault.receipts.status import ACTIVE, DELETED
 
@@ -45,30 +46,32 @@ def add_months(start: dt.date, months: int) -> dt.date:
 
 
 def warranty_expiry_date(content: dict[str, Any]) -> str | None:
-    """`warrantyExpiryDate` derived from purchaseDate + warrantyMonths.
+    """`warrantyExpiryDate` as it is stored, on every write path (create, PUT, push, refinement).
 
-    The client's own date stands when it marked the field as user-edited, or when there is
-    nothing to derive from. A warranty of 0 months means no warranty.
+    The rule: a client sets the date by naming it in `userEditedFields`, and its date (or its
+    removal) then stands. Otherwise the date is derived, `purchaseDate + warrantyMonths` in
+    calendar months, and follows its inputs: without both there is none, and 0 months is no
+    warranty. A date sent without that mark, such as the one GET returned, is read as derived.
     """
-    given = content.get("warrantyExpiryDate")
+    if "warrantyExpiryDate" in (content.get("userEditedFields") or ()):
+        return content.get("warrantyExpiryDate")
     months, purchased = content.get("warrantyMonths"), content.get("purchaseDate")
-    user_set = "warrantyExpiryDate" in (content.get("userEditedFields") or ())
-    if user_set or months is None or purchased is None:
-        return given
-    if months == 0:
+    if months is None or purchased is None or months == 0:
         return None
     # int(): a stored receipt's numbers come back from DynamoDB as Decimal.
     return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
 
 
 def with_derived_fields(content: dict[str, Any]) -> dict[str, Any]:
+    """The content as stored: derived fields recomputed, in the one stored form (content.py)."""
     derived = dict(content)
-    expiry = warranty_expiry_date(content)
-    if expiry is None:
-        derived.pop("warrantyExpiryDate", None)
-    else:
-        derived["warrantyExpiryDate"] = expiry
-    return derived
+    derived["warrantyExpiryDate"] = warranty_expiry_date(content)
+    return canonical_content(derived)
+
+
+def check_size(content: dict[str, Any]) -> None:
+    if content_size(content) > MAX_RECEIPT_BYTES:
+        raise PayloadTooLargeError(f"a receipt holds at most {MAX_RECEIPT_BYTES // 1024} KiB of content")
 
 
 def is_warranty_live(expiry_date: str | None, today: dt.date) -> bool:
@@ -142,17 +145,25 @@ def version_fields(receipt_id: str, version: Any, now: str) -> dict[str, Any]:
 
 
 def create_fingerprint(request: ReceiptCreate) -> str:
-    """Identifies a create request's content, so a retried create can be recognised as such."""
-    canonical = json.dumps(request.model_dump(mode="json", exclude_none=True), sort_keys=True)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    """Identifies what a create request means, so a retried create can be recognised as such,
+    whatever the order of its tags or the spelling of an absent field."""
+    meaning = {"status": request.status, "content": content_hash(with_derived_fields(request.content()))}
+    return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def new_receipt_item(user_id: str, receipt_id: str, request: ReceiptCreate, moment: dt.datetime) -> dict[str, Any]:
+def new_receipt_item(
+    user_id: str,
+    receipt_id: str,
+    request: ReceiptCreate,
+    moment: dt.datetime,
+    mutation_id: str | None = None,
+) -> dict[str, Any]:
     now = iso_timestamp(moment)
     content = with_derived_fields(request.content())
+    check_size(content)
     placement = content_index_placement(receipt_id, content, moment.date())
     warranty = warranty_index_placement(user_id, receipt_id, request.status, placement)
-    return {
+    item = {
         **keys.receipt_key(user_id, receipt_id),
         **content,
         "receiptId": receipt_id,
@@ -162,10 +173,14 @@ def new_receipt_item(user_id: str, receipt_id: str, request: ReceiptCreate, mome
         "thumbnailKeys": [],
         "createdAt": now,
         "createFingerprint": create_fingerprint(request),
+        "contentHash": content_hash(content),
         **placement.set,
         **warranty.set,
         **version_fields(receipt_id, 1, now),
     }
+    if mutation_id:
+        item["mutations"] = recorded_mutations(None, mutation_id, 1)
+    return item
 
 
 def full_update_changes(
@@ -180,6 +195,7 @@ def content_changes(
 ) -> IndexPlacement:
     """SET and REMOVE for replacing the client-writable content, and every key derived from it."""
     content = with_derived_fields({name: value for name, value in content.items() if name != "status"})
+    check_size(content)
     placement = content_index_placement(receipt_id, content, moment.date())
     warranty = warranty_index_placement(user_id, receipt_id, status, placement)
     editable = set(ReceiptFields.model_fields)
@@ -190,6 +206,7 @@ def content_changes(
             **warranty.set,
             "status": status,
             "statusPK": keys.status_pk(user_id, status),
+            "contentHash": content_hash(content),
         },
         remove=sorted((editable - content.keys()) | set(placement.remove) | set(warranty.remove)),
     )
@@ -210,6 +227,27 @@ def replacement_changes(
             ttl=soft_delete_expiry(moment),
         )
     return changes
+
+
+# -- exactly-once push: the mutations a receipt has applied ------------------------------------
+
+# A receipt remembers the ids of the last MAX_RECORDED_MUTATIONS pushes applied to it, in the
+# same write as their change, so storage stays bounded (about 3 KB) and erasure removes them
+# with the receipt. A device retries a lost push long before 32 later changes to one receipt.
+MAX_RECORDED_MUTATIONS = 32
+
+
+def recorded_mutations(stored: list[dict[str, Any]] | None, mutation_id: str, version: int) -> list[dict[str, Any]]:
+    """The receipt's mutation record with `mutation_id` added: applied, producing `version`."""
+    kept = [entry for entry in stored or () if entry.get("id") != mutation_id]
+    return [*kept, {"id": mutation_id, "version": version}][-MAX_RECORDED_MUTATIONS:]
+
+
+def applied_mutation(item: dict[str, Any] | None, mutation_id: str | None) -> dict[str, Any] | None:
+    """The record of `mutation_id` on a stored receipt, if that push was applied already."""
+    if not item or not mutation_id:
+        return None
+    return next((entry for entry in item.get("mutations") or () if entry.get("id") == mutation_id), None)
 
 
 def soft_delete_expiry(moment: dt.datetime) -> int:

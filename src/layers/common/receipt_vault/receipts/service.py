@@ -18,8 +18,9 @@ from boto3.dynamodb.conditions import Attr, ConditionBase
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import CopyOf, Increment
+from receipt_vault.dynamo import CopyOf, Increment, serialize_numbers
 from receipt_vault.errors import BadRequestError, GoneError, NotFoundError, VersionConflictError
+from receipt_vault.json_codec import to_json
 from receipt_vault.pagination import PageTokenCodec
 from receipt_vault.receipts import rules
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, ReceiptUpdate, StatusChange
@@ -69,11 +70,17 @@ class ReceiptService:
         raise VersionConflictError("a receipt with this id already exists with other content", to_api(current))
 
     def update(self, user_id: str, receipt_id: str, request: ReceiptUpdate, moment: dt.datetime) -> dict[str, Any]:
+        """A full update, as one conditional write. A body GET returned may come back as it is:
+        its server-owned fields must equal the stored ones (the condition checks them, and a
+        failed write says which differ), and an update that changes nothing writes nothing."""
         receipt_id = normalize_receipt_id(receipt_id)
+        if request.receiptId is not None and normalize_receipt_id(request.receiptId) != receipt_id:
+            raise BadRequestError("receiptId in the body is not the receipt of the path")
+        echoed = request.echoed_server_fields()
         status = request.status or ACTIVE
         for _ in range(2):
             changes = rules.full_update_changes(user_id, receipt_id, request, status, moment)
-            condition = _based_on(request.serverVersion)
+            condition = _based_on(request.serverVersion) & _equal_to(echoed) & _changes_something(changes)
             if request.status is None:  # keep the stored status; assume it is `status`
                 condition &= Attr("status").eq(status)
             result = self.store.update(
@@ -85,24 +92,38 @@ class ReceiptService:
             )
             if result.succeeded:
                 return to_api(result.item or {})
-            status = _explain_failed_write(result.item, request.serverVersion)["status"]
+            current = _explain_failed_write(result.item, request.serverVersion)
+            differing = sorted(name for name, value in echoed.items() if not _same_value(current.get(name), value))
+            if differing:
+                raise BadRequestError(
+                    "server-owned fields differ from the stored receipt: send them unchanged, or leave them out",
+                    [{"field": name, "message": "differs from the stored value"} for name in differing],
+                )
+            if current["status"] != status and request.status is None:
+                status = current["status"]  # the stored status was another: plan again with it
+                continue
+            if current.get("contentHash") == changes.set["contentHash"] and current["status"] == status:
+                return to_api(current)  # nothing to change: nothing written, no version bumped
         raise VersionConflictError("the receipt changed during the update", None)
 
     def change_status(
         self, user_id: str, receipt_id: str, request: StatusChange, moment: dt.datetime
     ) -> dict[str, Any]:
+        """A status change; to the status the receipt already has, it writes nothing."""
         receipt_id = normalize_receipt_id(receipt_id)
         base = {
             "status": request.status,
             "statusPK": keys.status_pk(user_id, request.status),
             **_next_version(receipt_id, request.serverVersion, moment),
         }
-        condition = _based_on(request.serverVersion)
+        condition = _based_on(request.serverVersion) & Attr("status").ne(request.status)
         if request.status != ACTIVE:
             result = self.store.update(user_id, receipt_id, base, list(WARRANTY_INDEX_ATTRIBUTES), condition)
             if not result.succeeded:
-                _explain_failed_write(result.item, request.serverVersion)
-                raise VersionConflictError("the receipt changed", to_api(result.item or {}))
+                current = _explain_failed_write(result.item, request.serverVersion)
+                if current["status"] == request.status:
+                    return to_api(current)  # already so: nothing written
+                raise VersionConflictError("the receipt changed", to_api(current))
             return to_api(result.item or {})
         return self._reactivate(user_id, receipt_id, base, [], condition, moment.date(), request.serverVersion)
 
@@ -190,7 +211,9 @@ class ReceiptService:
         )
         if result.succeeded:
             return to_api(result.item or {})
-        _explain_failed_write(result.item, expected_version)
+        current = _explain_failed_write(result.item, expected_version)
+        if current["status"] == ACTIVE:
+            return to_api(current)  # already active: nothing written
         result = self.store.update(
             user_id,
             receipt_id,
@@ -206,6 +229,28 @@ class ReceiptService:
 
 def _based_on(version: int) -> ConditionBase:
     return Attr("serverVersion").eq(version) & Attr("status").ne(DELETED)
+
+
+def _equal_to(echoed: dict[str, Any]) -> ConditionBase:
+    """Each echoed server-owned field equals the stored one (an absent attribute never does)."""
+    condition: ConditionBase = Attr("PK").exists()
+    for name, value in echoed.items():
+        condition &= Attr(name).eq(value)
+    return condition
+
+
+def _changes_something(changes: rules.IndexPlacement) -> ConditionBase:
+    """The content or the status would change (status is checked with the write's own status
+    condition when the request keeps it)."""
+    new_hash = changes.set["contentHash"]
+    return (
+        Attr("contentHash").not_exists() | Attr("contentHash").ne(new_hash) | Attr("status").ne(changes.set["status"])
+    )
+
+
+def _same_value(stored: Any, echoed: Any) -> bool:
+    """A stored value (numbers as Decimal) against one from a JSON body (numbers as float)."""
+    return to_json(stored) == to_json(serialize_numbers(echoed))
 
 
 def _next_version(receipt_id: str, base_version: int, moment: dt.datetime) -> dict[str, Any]:

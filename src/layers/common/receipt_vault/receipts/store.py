@@ -40,6 +40,9 @@ class ListFilters:
 class Page:
     items: list[dict[str, Any]]
     last_key: dict[str, Any] | None = None
+    # The key each item had where the page was read (for an index, its index key then), so a
+    # page cut short can continue right after any of its items.
+    positions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -121,8 +124,8 @@ class ReceiptStore:
         moment: dt.datetime,
         server_owned: dict[str, Any] | None = None,
     ) -> WriteResult:
-        """Write `content` (and any server-owned fields, such as `refinement`) over the stored
-        receipt `server`, if it is still at the version read."""
+        """Write `content` (and any server-owned fields, such as `refinement` or the push's
+        `mutations` record) over the stored receipt `server`, if it is still at the version read."""
         from receipt_vault.receipts.rules import replacement_changes, version_fields
 
         changes = replacement_changes(user_id, server, content, moment)
@@ -136,6 +139,18 @@ class ReceiptStore:
                 **version_fields(server["receiptId"], server["serverVersion"] + 1, now),
             },
             changes.remove,
+            Attr("serverVersion").eq(server["serverVersion"]),
+        )
+
+    def record_mutations(self, user_id: str, server: dict[str, Any], mutations: list[dict[str, Any]]) -> WriteResult:
+        """Replace the receipt's record of applied pushes, and nothing else, if it is still at the
+        version read: for a push that changed nothing, so that its retry is known as one. Not a
+        change of the receipt: the version and the sync position stay."""
+        return self.update(
+            user_id,
+            server["receiptId"],
+            {"mutations": mutations},
+            [],
             Attr("serverVersion").eq(server["serverVersion"]),
         )
 
@@ -191,7 +206,12 @@ class ReceiptStore:
         changed, last_key = self.table.query("ByUpdatedAt", condition, limit=limit, start_key=start_key)
         ids = [item["SK"].removeprefix(keys.RECEIPT_PREFIX) for item in changed]
         current = self.get_many(user_id, ids) if ids else {}
-        return Page([current[receipt_id] for receipt_id in ids if receipt_id in current], last_key)
+        found = [
+            (current[receipt_id], position)
+            for receipt_id, position in zip(ids, changed, strict=True)
+            if receipt_id in current
+        ]
+        return Page([item for item, _ in found], last_key, [position for _, position in found])
 
     # -- warranties, for the scheduled jobs ----------------------------------------------------
 
@@ -222,7 +242,7 @@ class ReceiptStore:
         """Every receipt of the user, tombstones included, in key order."""
         condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.RECEIPT_PREFIX)
         items, last_key = self.table.query(None, condition, limit=limit, start_key=start_key)
-        return Page(items, last_key)
+        return Page(items, last_key, [{"PK": item["PK"], "SK": item["SK"]} for item in items])
 
     def list_page(self, user_id: str, filters: ListFilters, limit: int, start_key: dict[str, Any] | None) -> Page:
         """One Query, newest purchase first. Filtered pages may hold fewer than `limit` items."""
