@@ -12,7 +12,7 @@ AWS_PORT ?= 5000
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
 
-.PHONY: venv dev token invoke test lint unit fuzz build bench clean
+.PHONY: venv dev token invoke test lint unit fuzz build bench soak clean
 
 $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,12 @@ build: venv
 # Every benchmark under bench/, then bench/RESULTS.md: each figure against its same-run baseline.
 bench: venv
 	$(BIN)/python bench/run_all.py
+
+# The sync simulation over many seeds (three run in `make test`): make soak SEEDS=200 STEPS=300
+SEEDS ?= 40
+STEPS ?= 200
+soak: venv
+	$(BIN)/python bench/sync_soak.py --seeds $(SEEDS) --steps $(STEPS)
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .test-results .schemathesis

@@ -122,6 +122,26 @@ def _export(data: list[dict[str, Any]]) -> list[Row]:
     ]
 
 
+def _sync_soak(data: dict[str, Any]) -> list[Row]:
+    """Counts, not ratios: what the runs did, and that no rule broke."""
+    runs = f"{data['seeds']} seeds × {data['steps']} steps, {data['devices']} devices"
+    counted = [
+        ("HTTP requests", "requests"),
+        ("pushes whose answer was lost", "pushes: response lost"),
+        ("lost pushes resent as the same bytes", "pushes: identical retry"),
+        ("pushes delivered twice", "pushes: duplicated"),
+        ("push items answered duplicate", "outcomes: duplicate"),
+        ("pulls interrupted by other writes", "pulls: interrupted"),
+        ("pulls resumed from the saved cursor", "pulls: resumed"),
+        ("pulls abandoned", "pulls: abandoned"),
+        ("REST writes (PUT, status, delete, restore)", "rest writes"),
+    ]
+    data = {**data, "rest writes": sum(value for name, value in data.items() if name.startswith("rest: "))}
+    rows = [(f"sync soak ({runs}): {label}", f"{data.get(key, 0):,}", "", "", "") for label, key in counted]
+    rows.append((f"sync soak ({runs}): runs that broke a rule", str(data["failed"]), "", "", "0"))
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "cold_start.py": _cold_start,
     "local_stack.py": _local_stack,
@@ -130,6 +150,7 @@ BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "refine_cost.py": _refine_cost,
     "warranty_checker.py": _warranty_checker,
     "export.py": _export,
+    "sync_soak.py": _sync_soak,
 }
 
 

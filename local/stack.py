@@ -28,6 +28,7 @@ from moto.sns.models import sns_backends
 from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
+from local.emulation import make_dynamodb_requests_atomic
 from local.gateway import Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
@@ -109,6 +110,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         shift_emulated_cognito()
+        make_dynamodb_requests_atomic()
         # The pool's and the app client's ids derive from their definitions, so they stay the
         # same from one run to the next: an app's Amplify configuration and env.json keep working.
         for variable in ("MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY", "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY"):

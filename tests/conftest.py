@@ -36,8 +36,11 @@ os.environ.update(
 from moto import mock_aws  # noqa: E402 (after the credentials above)
 
 from local.cfn_template import load_template, table_definition, ttl_attribute  # noqa: E402
+from local.emulation import make_dynamodb_requests_atomic  # noqa: E402
 from receipt_vault.clock import utc_now  # noqa: E402
 from tests.support.api_events import LambdaContext, api_event  # noqa: E402
+
+make_dynamodb_requests_atomic()  # as DynamoDB is: a race is decided by the code's conditions
 
 TABLE_NAME = "ReceiptVault-test"
 ALLOWED_ORIGIN = "https://app.receiptvault.test"

@@ -38,7 +38,7 @@ from receipt_vault.json_codec import to_json
 from receipt_vault.model_base import InputModel
 from receipt_vault.pagination import PageTokenCodec
 from receipt_vault.receipts.content import canonical_content, stored_content
-from receipt_vault.receipts.merge import merge, superseded_fields
+from receipt_vault.receipts.merge import merge
 from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, ReceiptCreate, ReceiptFields, ReceiptId, Status
 from receipt_vault.receipts.rules import (
     applied_mutation,
@@ -224,22 +224,18 @@ class SyncService:
                 # A tombstone takes no edit: the device restores the receipt first, or drops it.
                 return _outcome("conflict", server, "the receipt was deleted; restore it first")
             merged = merge(server, changes, item.serverVersion)
-            outcome = "merged" if superseded_fields(server, changes, item.serverVersion) else "accepted"
-            outcome = "merged" if outcome == "accepted" and not _all_applied(changes, merged) else outcome
+            outcome = "accepted" if _all_applied(changes, merged) else "merged"
             if _same_content(merged, server):  # nothing new: a replayed push writes nothing
                 if not mutation:
                     return _outcome(outcome, server)
-                result = self.store.record_mutations(
-                    user_id, server, recorded_mutations(server.get("mutations"), mutation, server["serverVersion"])
-                )
+                result = self.store.record_mutation(user_id, server["receiptId"], mutation)
+                if not result.succeeded and result.item and not applied_mutation(result.item, mutation):
+                    # The record is full: trim it, this push's id included, as read.
+                    record = recorded_mutations(server.get("mutations"), mutation)
+                    result = self.store.replace_mutations(user_id, server, record)
             else:
-                version = server["serverVersion"] + 1
-                record = (
-                    {"mutations": recorded_mutations(server.get("mutations"), mutation, version)} if mutation else {}
-                )
-                result = self.store.replace_content(
-                    user_id, server, merged, moment, server_owned=record if mutation else None
-                )
+                record = recorded_mutations(server.get("mutations"), mutation) if mutation else None
+                result = self.store.replace_content(user_id, server, merged, moment, mutations=record)
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it

@@ -153,7 +153,7 @@ def test_the_record_of_applied_pushes_is_bounded_and_lives_on_the_receipt(sync, 
     item = stored(table, receipt["receiptId"])
     partition = table.query(KeyConditionExpression=Key("PK").eq("USER#user-a"))["Items"]
 
-    assert [entry["id"] for entry in item["mutations"]] == [f"m-{i}" for i in range(8, MAX_RECORDED_MUTATIONS + 8)]
+    assert item["mutations"] == [f"m-{i}" for i in range(8, MAX_RECORDED_MUTATIONS + 8)]
     assert [entry["SK"] for entry in partition if entry["SK"].startswith("RECEIPT#")] == [item["SK"]]
     assert "mutations" not in get_via_pull(sync)[0]  # bookkeeping, never part of the representation
 
@@ -528,3 +528,21 @@ def test_a_storage_failure_for_one_item_rejects_that_item_and_the_batch_goes_on(
 
     assert throttled["outcome"] == "rejected" and throttled["error"]["error"] == "RATE_LIMITED"
     assert applied["outcome"] == "accepted" and stored(table, second["receiptId"])["notes"] == "y"
+
+
+def test_a_refinement_with_its_problems_round_trips_and_an_impossible_one_is_400(crud, table):
+    created = crud.call("POST", "/receipts", body={"storeName": "IKEA"}).body
+    refinement = {"model": "haiku", "confidence": Decimal("0.4"), "needsReview": True, "problems": ["low-confidence"]}
+    table.update_item(
+        Key={"PK": "USER#user-a", "SK": f"RECEIPT#{created['receiptId']}"},
+        UpdateExpression="SET refinement = :r",
+        ExpressionAttributeValues={":r": {**refinement, "fieldConfidence": {"total": Decimal("0.9")}}},
+    )
+    fetched = get(crud, created["receiptId"])
+    impossible = {**fetched["refinement"], "fieldConfidence": {"total": 6.9e134}}
+
+    kept = put(crud, created["receiptId"], {**fetched, "notes": "checked"})
+    refused = put(crud, created["receiptId"], {**kept.body, "refinement": impossible})
+
+    assert kept.status == 200, kept.body
+    assert_error_shape(refused, 400, "VALIDATION_ERROR")

@@ -19,5 +19,5 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False)
+def to_json(value: Any, sort_keys: bool = False) -> str:
+    return json.dumps(value, default=_json_default, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)

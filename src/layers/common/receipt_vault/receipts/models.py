@@ -57,7 +57,7 @@ SERVER_OWNED_FIELDS = (
 )
 CLIENT_WRITABLE_FIELDS = (*EXTRACTABLE_FIELDS, *USER_OWNED_FIELDS, "userEditedFields")
 # Server-owned fields a PUT body may echo from GET, checked against the stored values.
-ECHOED_SERVER_FIELDS = frozenset({"createdAt", "updatedAt", "imageKeys", "thumbnailKeys", "refinement"})
+ECHOED_SERVER_FIELDS = frozenset({"createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement"})
 EditableField = Literal[
     "storeName", "purchaseDate", "totalAmount", "currency", "taxAmount", "items",
     "warrantyMonths", "warrantyExpiryDate", "paymentMethod", "notes", "tags", "category",
@@ -71,6 +71,19 @@ def _check_calendar_date(value: str | None) -> str | None:
         if not 1900 <= parsed.year <= 2199:
             raise ValueError("date out of range")
     return value
+
+
+def _check_confidences(value: Any, depth: int) -> None:
+    if depth > 3:
+        raise ValueError("nested too deeply for a refinement")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_confidences(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_confidences(item, depth + 1)
+    elif isinstance(value, int | float) and not isinstance(value, bool) and not 0 <= value <= 1:
+        raise ValueError("a refinement's numbers are confidences, from 0 to 1")
 
 
 class LineItem(InputModel):
@@ -145,18 +158,29 @@ class ReceiptUpdate(ReceiptFields):
 
     It accepts the representation GET returns, so a client can GET, edit and PUT back: the
     server-owned fields in it are ignored when they equal the stored ones (the write is
-    conditional on that), `receiptId` must be the path's, and `status: deleted` is not a
-    status a PUT can set.
+    conditional on that), and `receiptId` must be the path's. A deleted receipt's
+    representation gets the 409 of any update of a deleted receipt; `status: deleted` on one
+    that is not deleted is a 400, as a PUT never deletes.
     """
 
     serverVersion: Annotated[int, Field(ge=1)]
-    status: ClientStatus | None = None
+    status: Status | None = None  # `deleted` only as GET showed it: a PUT never deletes (409 or 400)
     receiptId: ReceiptId | None = None
     createdAt: str | None = None
+    deletedAt: str | None = None
     updatedAt: str | None = None
     imageKeys: list[str] | None = None
     thumbnailKeys: list[str] | None = None
-    refinement: Refinement | None = None
+    refinement: dict[str, Any] | None = None  # as GET returned it, every key included
+
+    @field_validator("refinement")
+    @classmethod
+    def _a_refinement_the_server_could_have_stored(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """A refinement holds confidences (0..1), texts and flags; anything else cannot equal the
+        stored one, and would not even fit a DynamoDB number."""
+        if value is not None:
+            _check_confidences(value, depth=0)
+        return value
 
     def echoed_server_fields(self) -> dict[str, Any]:
         """The server-owned fields the body carries, which must equal the stored ones."""

@@ -179,7 +179,7 @@ def new_receipt_item(
         **version_fields(receipt_id, 1, now),
     }
     if mutation_id:
-        item["mutations"] = recorded_mutations(None, mutation_id, 1)
+        item["mutations"] = [mutation_id]
     return item
 
 
@@ -231,23 +231,24 @@ def replacement_changes(
 
 # -- exactly-once push: the mutations a receipt has applied ------------------------------------
 
-# A receipt remembers the ids of the last MAX_RECORDED_MUTATIONS pushes applied to it, in the
-# same write as their change, so storage stays bounded (about 3 KB) and erasure removes them
-# with the receipt. A device retries a lost push long before 32 later changes to one receipt.
+# A receipt remembers the ids of the last pushes applied to it (`mutations`), written in the
+# same conditional write as their change, so erasure removes them with the receipt. A change
+# keeps the last MAX_RECORDED_MUTATIONS ids; a push that changed nothing appends its id
+# atomically, up to MAX_PENDING_MUTATIONS before the next change trims the list: at most about
+# 4 KB. A device retries a lost push long before 32 later changes to one receipt.
 MAX_RECORDED_MUTATIONS = 32
+MAX_PENDING_MUTATIONS = 64
 
 
-def recorded_mutations(stored: list[dict[str, Any]] | None, mutation_id: str, version: int) -> list[dict[str, Any]]:
-    """The receipt's mutation record with `mutation_id` added: applied, producing `version`."""
-    kept = [entry for entry in stored or () if entry.get("id") != mutation_id]
-    return [*kept, {"id": mutation_id, "version": version}][-MAX_RECORDED_MUTATIONS:]
+def recorded_mutations(stored: list[str] | None, mutation_id: str) -> list[str]:
+    """The receipt's record of applied pushes with `mutation_id` added, trimmed."""
+    kept = [recorded for recorded in stored or () if recorded != mutation_id]
+    return [*kept, mutation_id][-MAX_RECORDED_MUTATIONS:]
 
 
-def applied_mutation(item: dict[str, Any] | None, mutation_id: str | None) -> dict[str, Any] | None:
-    """The record of `mutation_id` on a stored receipt, if that push was applied already."""
-    if not item or not mutation_id:
-        return None
-    return next((entry for entry in item.get("mutations") or () if entry.get("id") == mutation_id), None)
+def applied_mutation(item: dict[str, Any] | None, mutation_id: str | None) -> bool:
+    """Whether the push `mutation_id` was applied to the stored receipt already."""
+    return bool(item and mutation_id and mutation_id in (item.get("mutations") or ()))
 
 
 def soft_delete_expiry(moment: dt.datetime) -> int:

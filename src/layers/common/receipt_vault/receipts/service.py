@@ -77,6 +77,8 @@ class ReceiptService:
         if request.receiptId is not None and normalize_receipt_id(request.receiptId) != receipt_id:
             raise BadRequestError("receiptId in the body is not the receipt of the path")
         echoed = request.echoed_server_fields()
+        if request.status == DELETED:
+            self._refuse_a_delete_by_put(user_id, receipt_id)
         status = request.status or ACTIVE
         for _ in range(2):
             changes = rules.full_update_changes(user_id, receipt_id, request, status, moment)
@@ -105,6 +107,16 @@ class ReceiptService:
             if current.get("contentHash") == changes.set["contentHash"] and current["status"] == status:
                 return to_api(current)  # nothing to change: nothing written, no version bumped
         raise VersionConflictError("the receipt changed during the update", None)
+
+    def _refuse_a_delete_by_put(self, user_id: str, receipt_id: str) -> None:
+        """`status: deleted` comes only from GET's representation of a deleted receipt, whose
+        update is the usual 409; on any other receipt it is a 400: DELETE deletes."""
+        current = self.store.get(user_id, receipt_id)
+        if current is None:
+            raise NotFoundError("receipt not found")
+        if current["status"] == DELETED:
+            raise VersionConflictError("the receipt is deleted; restore it first", to_api(current))
+        raise BadRequestError("a PUT never deletes a receipt: use DELETE")
 
     def change_status(
         self, user_id: str, receipt_id: str, request: StatusChange, moment: dt.datetime
@@ -250,7 +262,7 @@ def _changes_something(changes: rules.IndexPlacement) -> ConditionBase:
 
 def _same_value(stored: Any, echoed: Any) -> bool:
     """A stored value (numbers as Decimal) against one from a JSON body (numbers as float)."""
-    return to_json(stored) == to_json(serialize_numbers(echoed))
+    return to_json(stored, sort_keys=True) == to_json(serialize_numbers(echoed), sort_keys=True)
 
 
 def _next_version(receipt_id: str, base_version: int, moment: dt.datetime) -> dict[str, Any]:

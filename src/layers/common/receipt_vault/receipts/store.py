@@ -89,6 +89,14 @@ def plan_list_query(user_id: str, filters: ListFilters) -> QueryPlan:
     return plan
 
 
+def _mutations_as_read(server: dict[str, Any]) -> ConditionBase:
+    """The record of applied pushes is unchanged since `server` was read. Recording a push that
+    changed nothing leaves the version alone, so the version alone cannot guard the record."""
+    if "mutations" in server:
+        return Attr("mutations").eq(server["mutations"])
+    return Attr("mutations").not_exists()
+
+
 class ReceiptStore:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
@@ -123,36 +131,53 @@ class ReceiptStore:
         content: dict[str, Any],
         moment: dt.datetime,
         server_owned: dict[str, Any] | None = None,
+        mutations: list[dict[str, Any]] | None = None,
     ) -> WriteResult:
-        """Write `content` (and any server-owned fields, such as `refinement` or the push's
-        `mutations` record) over the stored receipt `server`, if it is still at the version read."""
+        """Write `content` (and any server-owned fields, such as `refinement`) over the stored
+        receipt `server`, if it is still at the version read. With `mutations`, the record of
+        applied pushes is replaced in the same write, if it too is still as read."""
         from receipt_vault.receipts.rules import replacement_changes, version_fields
 
         changes = replacement_changes(user_id, server, content, moment)
         now = iso_timestamp(moment)
+        condition = Attr("serverVersion").eq(server["serverVersion"])
+        recorded = {}
+        if mutations is not None:
+            condition &= _mutations_as_read(server)
+            recorded = {"mutations": mutations}
         return self.update(
             user_id,
             server["receiptId"],
             {
                 **changes.set,
                 **(server_owned or {}),
+                **recorded,
                 **version_fields(server["receiptId"], server["serverVersion"] + 1, now),
             },
             changes.remove,
-            Attr("serverVersion").eq(server["serverVersion"]),
+            condition,
         )
 
-    def record_mutations(self, user_id: str, server: dict[str, Any], mutations: list[dict[str, Any]]) -> WriteResult:
-        """Replace the receipt's record of applied pushes, and nothing else, if it is still at the
-        version read: for a push that changed nothing, so that its retry is known as one. Not a
-        change of the receipt: the version and the sync position stay."""
+    def record_mutation(self, user_id: str, receipt_id: str, mutation_id: str) -> WriteResult:
+        """Append `mutation_id` to the receipt's record of applied pushes, atomically, unless it is
+        there: for a push that changed nothing, so that its retry is known as one. Not a change
+        of the receipt: the version and the sync position stay. Fails once the record holds
+        MAX_PENDING_MUTATIONS ids (the next change trims it)."""
+        from receipt_vault.receipts.rules import MAX_PENDING_MUTATIONS
+
+        room = Attr("mutations").not_exists() | Attr("mutations").size().lt(MAX_PENDING_MUTATIONS)
         return self.update(
             user_id,
-            server["receiptId"],
-            {"mutations": mutations},
+            receipt_id,
+            {"mutations": ListAppend((mutation_id,))},
             [],
-            Attr("serverVersion").eq(server["serverVersion"]),
+            ~Attr("mutations").contains(mutation_id) & room,
         )
+
+    def replace_mutations(self, user_id: str, server: dict[str, Any], mutations: list[str]) -> WriteResult:
+        """Replace the record of applied pushes, and nothing else, if it is still as read: to
+        trim a full record while recording a push that changed nothing."""
+        return self.update(user_id, server["receiptId"], {"mutations": mutations}, [], _mutations_as_read(server))
 
     def set_server_owned(self, user_id: str, receipt_id: str, values: dict[str, Any], now: str) -> WriteResult:
         """Set server-owned fields (such as a failed `refinement`) on an existing receipt."""

@@ -1,0 +1,40 @@
+"""Where moto is softer than AWS, made as strict, for the local stack and the in-process tests.
+
+DynamoDB applies each request to an item atomically: a conditional write checks its condition
+and writes in one step, so of two writers racing on the same version exactly one wins. moto
+evaluates the condition and then writes, with nothing in between to stop another thread: 20
+threads updating one item at the same version let 2 or 3 of them "win". A test of a race
+against that would prove nothing, so every data-plane operation of moto's DynamoDB runs under
+one lock, as one atomic step per request. It serialises requests to the emulator only, never
+invocations: the functions still race, and their conditional writes decide who wins.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any
+
+_DYNAMODB_REQUEST = threading.RLock()
+_ATOMIC_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
+
+
+def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(operation)
+    def one_step(*args: Any, **kwargs: Any) -> Any:
+        with _DYNAMODB_REQUEST:
+            return operation(*args, **kwargs)
+
+    one_step.__atomic__ = True  # type: ignore[attr-defined]
+    return one_step
+
+
+def make_dynamodb_requests_atomic() -> None:
+    """Patch moto's DynamoDB backend, once per process (idempotent)."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in _ATOMIC_OPERATIONS:
+        operation = getattr(DynamoDBBackend, name)
+        if not getattr(operation, "__atomic__", False):
+            setattr(DynamoDBBackend, name, _atomic(operation))
