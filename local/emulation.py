@@ -38,3 +38,22 @@ def make_dynamodb_requests_atomic() -> None:
         operation = getattr(DynamoDBBackend, name)
         if not getattr(operation, "__atomic__", False):
             setattr(DynamoDBBackend, name, _atomic(operation))
+
+
+def pin_distribution_id(created_id: str, logical_id: str) -> str:
+    """Give a distribution moto created a stable id, derived from its logical id: moto picks a
+    random one, and the local stack's ids stay the same from one run to the next (env.json).
+    Returns the new id."""
+    import hashlib
+
+    from moto.cloudfront.models import cloudfront_backends
+
+    from local.intrinsics import ACCOUNT_ID
+
+    stable = "E" + hashlib.sha256(logical_id.encode()).hexdigest()[:12].upper()
+    backend = cloudfront_backends[ACCOUNT_ID]["global"]
+    distribution = backend.distributions.pop(created_id)
+    distribution.distribution_id = distribution.id = stable
+    distribution.arn = distribution.arn.rsplit("/", 1)[0] + f"/{stable}"
+    backend.distributions[stable] = distribution
+    return stable

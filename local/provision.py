@@ -17,10 +17,12 @@ from typing import Any
 import boto3
 
 from local.cfn_template import table_definition
+from local.emulation import pin_distribution_id
 from local.intrinsics import ACCOUNT_ID, Resolver
 
 LOCAL_PUSH_CREDENTIAL = "local-emulated-credential"
 LOCAL_CDN_PATH = "/_local/cdn"
+_HTTP_ORIGIN = {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}
 
 
 class LocalResources:
@@ -53,6 +55,7 @@ class LocalResources:
             "AWS::Cognito::UserPool": self._user_pool,
             "AWS::Cognito::UserPoolClient": self._user_pool_client,
             "Custom::SnsPlatformApplication": self._platform_application,
+            "AWS::CloudFront::Distribution": self._distribution,
         }
 
     def client(self, service: str) -> Any:
@@ -117,9 +120,6 @@ class LocalResources:
         elif kind == "AWS::Logs::LogGroup":
             name = self.resolve(properties.get("LogGroupName", logical_id))
             self._set(logical_id, name, Arn=f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*")
-        elif kind == "AWS::CloudFront::Distribution":
-            # The local CDN is a route of the gateway; with its scheme, as it is plain http.
-            self._set(logical_id, "LOCALCDN", DomainName=f"{self.api_url}{LOCAL_CDN_PATH}")
         elif kind == "AWS::IAM::Role":
             self._set(logical_id, logical_id, Arn=f"arn:aws:iam::{ACCOUNT_ID}:role/{logical_id}")
         else:
@@ -264,6 +264,26 @@ class LocalResources:
         )
         client = self.client("cognito-idp").create_user_pool_client(**arguments)["UserPoolClient"]
         self._set(logical_id, client["ClientId"], ClientId=client["ClientId"])
+
+    def _distribution(self, logical_id: str, properties: dict[str, Any]) -> None:
+        """A distribution in the emulation, so its id is real (erasure invalidates paths on it).
+        What it serves comes from the local CDN, a route of the gateway; its domain carries the
+        scheme, as that is plain http."""
+        config = properties.get("DistributionConfig", {})
+        created = self.client("cloudfront").create_distribution(
+            DistributionConfig={
+                "CallerReference": logical_id,
+                "Comment": str(self.resolve(config.get("Comment", logical_id))),
+                "Enabled": True,
+                "Origins": {
+                    "Quantity": 1,
+                    "Items": [{"Id": "local", "DomainName": "local.example.com", "CustomOriginConfig": _HTTP_ORIGIN}],
+                },
+                "DefaultCacheBehavior": {"TargetOriginId": "local", "ViewerProtocolPolicy": "allow-all", "MinTTL": 0},
+            }
+        )["Distribution"]
+        stable_id = pin_distribution_id(created["Id"], logical_id)
+        self._set(logical_id, stable_id, DomainName=f"{self.api_url}{LOCAL_CDN_PATH}", Id=stable_id)
 
     def _platform_application(self, logical_id: str, properties: dict[str, Any]) -> None:
         resolved = self.resolve(properties)

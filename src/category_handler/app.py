@@ -27,4 +27,4 @@ def put_categories() -> dict[str, Any]:
     return categories.replace(current_user_id(app), parse_body(app, CategoriesUpdate), utc_now())
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -45,4 +45,4 @@ def export_status(exportId: str) -> dict[str, Any]:
     return exports.status(current_user_id(app), exportId, utc_now())
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -68,4 +68,4 @@ def refine(receiptId: str) -> dict[str, Any]:
     )
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -32,4 +32,4 @@ def download_url(receiptId: str, imageId: str) -> dict[str, Any]:
     return image_urls.download_url(current_user_id(app), receiptId, imageId)
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -72,4 +72,4 @@ def change_status(receiptId: str) -> dict[str, Any]:
     return receipts.change_status(current_user_id(app), receiptId, parse_body(app, StatusChange), utc_now())
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -61,4 +61,4 @@ def full() -> dict[str, Any]:
     return without_nulls(result)
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -5,19 +5,26 @@
     images      every object version and delete marker under users/{sub}/ (a versioned bucket)
     exports     the ZIPs under exports/{sub}/, and any multipart upload in flight
     endpoints   the SNS endpoints of the user's devices
+    cdn         a CloudFront invalidation of /users/{sub}/*, so no cached thumbnail outlives it
     audit       one log line: the hashed user id and the counts, nothing personal
 
 The job item (`DELETION#{sha256(sub)}` / `JOB`) lives outside the user's partition, which the
-table step empties. It records which steps are done and their counts, and it snapshots what
-later steps need before the data that holds it is gone: the Cognito username (removed once
-the user is deleted) and the device endpoints. Every step is idempotent, so a rerun, by the
-queue's delayed safety-net message or a retry, finishes the job whatever step crashed.
+table step empties. Its existence is what refuses every later request of the account
+(receipt_vault/erasure.py). It records which steps are done and their counts, and it
+snapshots what later steps need before the data that holds it is gone: the Cognito username
+(removed once the user is deleted) and the device endpoints. Every step is idempotent, so a
+rerun, by the queue's delayed safety-net message or a retry, finishes the job whatever step
+crashed.
+
+A sweep (a repeated DELETE, and the final sweep after the longest token lifetime) re-runs
+every data step, whatever the job says, and counts afresh: it finds what a request already in
+flight when the erasure began may have written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +39,8 @@ from receipt_vault.images import user_prefix
 from receipt_vault.observability import hash_user_id
 from receipt_vault.user_settings import SettingsStore
 
-STEPS = ("cognito", "table", "images", "exports", "endpoints")
+STEPS = ("cognito", "table", "images", "exports", "endpoints", "cdn")
+DATA_STEPS = STEPS[1:]  # what a sweep re-runs: everything but the Cognito user, gone for good
 COMPLETED, IN_PROGRESS = "completed", "inProgress"
 JOB_RETENTION = dt.timedelta(days=30)
 DELETE_OBJECTS_LIMIT = 1000
@@ -43,10 +51,6 @@ STEP_MARGIN_SECONDS = 8.0
 
 class DeletionStepError(RuntimeError):
     """S3 refused to delete some objects: the step is not done, and a rerun will try again."""
-
-
-def user_digest(user_id: str) -> str:
-    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -62,9 +66,11 @@ class AccountEraser:
         cognito: Any,
         s3: Any,
         sns: Any,
+        cloudfront: Any,
         user_pool_id: str,
         images_bucket: str,
         exports_bucket: str,
+        distribution_id: str,
         clock: Callable[[], dt.datetime],
         logger: Any,
     ) -> None:
@@ -72,6 +78,8 @@ class AccountEraser:
         self.cognito = cognito
         self.s3 = s3
         self.sns = sns
+        self.cloudfront = cloudfront
+        self.distribution_id = distribution_id
         self.user_pool_id = user_pool_id
         self.images_bucket = images_bucket
         self.exports_bucket = exports_bucket
@@ -81,20 +89,19 @@ class AccountEraser:
     # -- the job ---------------------------------------------------------------------------------
 
     def job(self, user_id: str) -> dict[str, Any] | None:
-        return self.table.get_item(keys.deletion_job_key(user_digest(user_id)))
+        return self.table.get_item(keys.erasure_key(user_id))
 
     def start(self, user_id: str, username: str) -> dict[str, Any]:
         """The job, created with what later steps need, or the one already under way."""
         existing = self.job(user_id)
         if existing is not None:
             return existing
-        devices = (SettingsStore(self.table).get(user_id) or {}).get("devices") or {}
         moment = self.clock()
         job = {
-            **keys.deletion_job_key(user_digest(user_id)),
+            **keys.erasure_key(user_id),
             "status": IN_PROGRESS,
             "username": username,
-            "endpointArns": sorted({device["endpointArn"] for device in devices.values()}),
+            "endpointArns": sorted(self._device_endpoints(user_id)),
             "steps": {},
             "createdAt": iso_timestamp(moment),
             "ttl": int((moment + JOB_RETENTION).timestamp()),
@@ -104,9 +111,7 @@ class AccountEraser:
 
     def erase(self, user_id: str, seconds_left: Callable[[], float]) -> Erasure:
         """Run the steps not done yet, while time allows."""
-        job = self.job(user_id)
-        if job is None:
-            raise LookupError("no deletion was requested for this user")
+        job = self._job_of(user_id)
         done: dict[str, Any] = dict(job.get("steps") or {})
         for step in STEPS:
             if step in done:
@@ -116,7 +121,7 @@ class AccountEraser:
             count = getattr(self, f"_erase_{step}")(user_id, job)
             done[step] = count
             self.table.update_item(
-                keys.deletion_job_key(user_digest(user_id)),
+                keys.erasure_key(user_id),
                 {f"steps.{step}": count},
                 ["username"] if step == "cognito" else [],
                 _exists(),
@@ -127,12 +132,47 @@ class AccountEraser:
                 extra={"audit": "account-erasure", "user_hash": hash_user_id(user_id), "counts": _counts(done)},
             )
             self.table.update_item(
-                keys.deletion_job_key(user_digest(user_id)),
+                keys.erasure_key(user_id),
                 {"status": COMPLETED, "completedAt": iso_timestamp(self.clock())},
-                ["endpointArns"],
+                ["endpointArns"],  # done with: the job keeps nothing that points at a device
                 _exists(),
             )
         return Erasure(COMPLETED, _counts(done))
+
+    def sweep(self, user_id: str, seconds_left: Callable[[], float], final: bool = False) -> Erasure:
+        """Every data step again, whatever the job says: what this run found and deleted. The
+        device snapshot is taken afresh first, so a device registered meanwhile goes too."""
+        job = self._job_of(user_id)
+        job["endpointArns"] = sorted({*(job.get("endpointArns") or ()), *self._device_endpoints(user_id)})
+        if job["endpointArns"]:  # snapshotted before the table step deletes the settings
+            self.table.update_item(keys.erasure_key(user_id), {"endpointArns": job["endpointArns"]}, [], _exists())
+        found: dict[str, int] = {"cognito": 0}
+        for step in DATA_STEPS:
+            if seconds_left() < STEP_MARGIN_SECONDS:
+                return Erasure(IN_PROGRESS, found)
+            found[step] = getattr(self, f"_erase_{step}")(user_id, job)
+        stamp = {"finalSweepAt" if final else "lastSweepAt": iso_timestamp(self.clock())}
+        self.table.update_item(keys.erasure_key(user_id), stamp, ["endpointArns"], _exists())
+        self.logger.info(
+            "account swept",
+            extra={
+                "audit": "account-erasure-sweep",
+                "user_hash": hash_user_id(user_id),
+                "final": final,
+                "counts": found,
+            },
+        )
+        return Erasure(COMPLETED, found)
+
+    def _job_of(self, user_id: str) -> dict[str, Any]:
+        job = self.job(user_id)
+        if job is None:
+            raise LookupError("no deletion was requested for this user")
+        return job
+
+    def _device_endpoints(self, user_id: str) -> set[str]:
+        devices = (SettingsStore(self.table).get(user_id) or {}).get("devices") or {}
+        return {device["endpointArn"] for device in devices.values()}
 
     # -- the steps -------------------------------------------------------------------------------
 
@@ -181,6 +221,17 @@ class AccountEraser:
                 self.sns.delete_endpoint(EndpointArn=arn)
                 deleted += 1
         return deleted
+
+    def _erase_cdn(self, user_id: str, job: dict[str, Any]) -> int:
+        """Invalidate the user's paths at the edge: one wildcard path, so one invalidation."""
+        self.cloudfront.create_invalidation(
+            DistributionId=self.distribution_id,
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": [f"/{user_prefix(user_id)}*"]},
+                "CallerReference": f"erasure-{job['PK'].removeprefix(keys.DELETION_PREFIX)[:32]}-{uuid.uuid4().hex}",
+            },
+        )
+        return 1
 
     def _delete_every_version(self, bucket: str, prefix: str) -> int:
         """Every object version and delete marker under the prefix, 1,000 a call."""

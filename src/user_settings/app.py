@@ -52,4 +52,4 @@ def remove_device(deviceId: str) -> Response:
     return Response(status_code=204, content_type="application/json", body="")
 
 
-lambda_handler = make_lambda_handler(app, observability, active_users_table=settings.table_name)
+lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -92,8 +92,13 @@ class WarrantyChecker:
         reminders = [reminder for candidate in candidates for reminder in due_reminders(candidate, settings, run)]
         report.due += len(reminders)
         devices = dict(settings.devices)
+        if not reminders:
+            return
         if not devices:
             report.without_device += len(reminders)
+            return
+        if self.push.is_erased(user_id):  # its erasure began since the index was read
+            report.erased_accounts += len(reminders)
             return
         for reminder in reminders:
             if seconds_left() < TIME_MARGIN_SECONDS:
@@ -103,7 +108,7 @@ class WarrantyChecker:
 
     def _send_once(self, user_id: str, reminder: Reminder, devices: dict[str, Any], report: RunReport) -> None:
         delivery = self.push.send(
-            user_id, reminder.ledger_sk, reminder.ledger_expires_at, reminder.notification(), devices
+            user_id, reminder.ledger_sk, reminder.ledger_expires_at, reminder.notification(), devices, True
         )
         for device_id in delivery.removed_devices:  # gone endpoints: the next reminder skips them
             devices.pop(device_id, None)

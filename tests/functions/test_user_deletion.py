@@ -4,6 +4,7 @@ at any step finishes the job."""
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from typing import Any
 
@@ -14,7 +15,7 @@ from botocore.exceptions import ClientError
 from receipt_vault.dynamo import DynamoTable, UnprocessedItemsError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
 from tests.functions.conftest import EXPORTS_BUCKET, make_queue, queued_messages
-from tests.support import images, push
+from tests.support import cdn, images, push
 from tests.support.api_events import LambdaContext, api_event
 
 EMAIL = "alice@example.com"
@@ -32,7 +33,15 @@ def cognito_user(aws, monkeypatch) -> dict[str, str]:
 
 
 @pytest.fixture
-def deletion(api_env, exports_bucket, cognito_user, monkeypatch) -> ApiClient:
+def distribution_id(aws, monkeypatch) -> str:
+    distribution_id = cdn.distribution()
+    monkeypatch.setenv("THUMBNAIL_DISTRIBUTION_ID", distribution_id)
+    monkeypatch.setenv("FINAL_SWEEP_AFTER_SECONDS", "3900")
+    return distribution_id
+
+
+@pytest.fixture
+def deletion(api_env, exports_bucket, cognito_user, distribution_id, monkeypatch) -> ApiClient:
     queue = make_queue("receiptvault-account-deletion-test")
     monkeypatch.setenv("ACCOUNT_DELETION_QUEUE_URL", queue)
     client = ApiClient(load_function("user_deletion"))
@@ -98,6 +107,7 @@ def assert_nothing_left(table, images_bucket, user: dict[str, str], seeded: dict
     with pytest.raises(ClientError, match="UserNotFoundException"):
         boto3.client("cognito-idp").admin_get_user(UserPoolId=user["pool"], Username=user["username"])
     assert all(push.endpoint(arn) is None for arn in seeded["endpoints"])
+    assert f"/users/{user['sub']}/*" in cdn.invalidated_paths(os.environ["THUMBNAIL_DISTRIBUTION_ID"])
 
 
 class RecordingLogger:
@@ -119,7 +129,7 @@ def test_a_confirmed_deletion_erases_every_trace_and_only_that_users(deletion, t
     status, body = delete_account(deletion, cognito_user, token_for(deletion, cognito_user))
 
     assert status == 202 and body["status"] == "completed"
-    assert body["counts"] == {"cognito": 1, "table": 6, "images": 5, "exports": 1, "endpoints": 2}
+    assert body["counts"] == {"cognito": 1, "table": 6, "images": 5, "exports": 1, "endpoints": 2, "cdn": 1}
     assert_nothing_left(table, images_bucket, cognito_user, seeded)
     assert [i["PK"] for i in table.scan()["Items"] if i["PK"].startswith("USER#")] == ["USER#bystander"]
     assert (
@@ -161,11 +171,16 @@ def test_a_wrong_token_is_refused_and_nothing_is_deleted(deletion, table, cognit
     assert boto3.client("cognito-idp").admin_get_user(UserPoolId=cognito_user["pool"], Username=EMAIL)
 
 
-def test_a_token_works_once(deletion, cognito_user):
+def test_a_token_starts_one_erasure_and_a_repeated_request_sweeps_afresh(deletion, table, cognito_user):
     token = token_for(deletion, cognito_user)
-    assert delete_account(deletion, cognito_user, token)[0] == 202
+    first = delete_account(deletion, cognito_user, token)
+    put_receipt(table, user=cognito_user["sub"])  # written by a request already in flight
 
-    assert delete_account(deletion, cognito_user, token)[0] == 403
+    again = delete_account(deletion, cognito_user, token)  # the used token: a sweep needs none
+
+    assert first[0] == again[0] == 202
+    assert again[1]["counts"]["table"] == 1 and again[1]["counts"]["cognito"] == 0  # this run's, not the old ones
+    assert [i for i in table.scan()["Items"] if i["PK"] == f"USER#{cognito_user['sub']}"] == []
 
 
 def test_a_token_expires_after_five_minutes(deletion, table, cognito_user):
@@ -216,6 +231,7 @@ CRASH_POINTS = {
     "images": ("s3", "delete_objects", "images"),
     "exports": ("s3", "abort_multipart_upload", None),
     "endpoints": ("sns", "delete_endpoint", None),
+    "cdn": ("cloudfront", "create_invalidation", None),
 }
 
 

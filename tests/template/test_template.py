@@ -602,3 +602,42 @@ def test_the_table_is_encrypted_with_the_stacks_key_used_only_through_dynamodb()
     assert sse == {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": {"Ref": "DataKey"}}
     via = statements["DynamoDbEncryptsTheTable"]["Condition"]["StringEquals"]["kms:ViaService"]
     assert via == {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"}
+
+
+def test_the_final_sweep_of_an_erasure_comes_after_every_token_issued_before_it_expired():
+    client = next(iter(resources_of_type(TEMPLATE, "AWS::Cognito::UserPoolClient").values()))["Properties"]
+    seconds_per = {"minutes": 60, "hours": 3600, "days": 86400}
+    units = client["TokenValidityUnits"]
+    lifetimes = [
+        client["AccessTokenValidity"] * seconds_per[units["AccessToken"]],
+        client["IdTokenValidity"] * seconds_per[units["IdToken"]],
+    ]
+    sweep = FUNCTIONS["UserDeletionFunction"]["Properties"]["Environment"]["Variables"]["FINAL_SWEEP_AFTER_SECONDS"]
+
+    assert int(sweep) > max(lifetimes)
+
+
+API_FUNCTIONS_WITH_A_TABLE = sorted(
+    name
+    for name, function in FUNCTIONS.items()
+    if "TABLE_NAME" in function["Properties"].get("Environment", {}).get("Variables", {})
+    and any(event.get("Type") == "Api" for event in function["Properties"].get("Events", {}).values())
+)
+
+
+@pytest.mark.parametrize("name", API_FUNCTIONS_WITH_A_TABLE)
+def test_every_api_function_may_read_an_accounts_erasure_record(name):
+    statements = _role_statements(_function_role(FUNCTIONS[name]["Properties"]))
+    readers = [
+        statement
+        for statement in statements
+        if "dynamodb:GetItem" in _as_list(statement["Action"])
+        and _as_list(statement["Resource"]) == [{"Fn::GetAtt": ["ReceiptVaultTable", "Arn"]}]
+        and all(
+            "DELETION#*" in values or "DELETION#" in str(values)
+            for condition in (statement.get("Condition") or {}).values()
+            for values in condition.values()
+        )
+    ]
+
+    assert readers, f"{name} cannot read DELETION# records"

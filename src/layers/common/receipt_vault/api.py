@@ -18,6 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from pydantic import BaseModel, ValidationError
 
 from receipt_vault.active_users import active_users_for
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError
 from receipt_vault.json_codec import to_json
 from receipt_vault.observability import Observability, hash_user_id
@@ -93,13 +94,19 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
 
 
 def make_lambda_handler(
-    app: APIGatewayRestResolver, observability: Observability, active_users_table: str | None = None
+    app: APIGatewayRestResolver,
+    observability: Observability,
+    table_name: str | None = None,
+    open_to_erased: frozenset[str] = frozenset(),
 ) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The function's handler: logs, traces and metrics around the resolver. Every 4xx and 5xx
-    counts in `ErrorCount` by endpoint; given the table, each user's first request of the day
-    counts in `ActiveUsers`."""
+    counts in `ErrorCount` by endpoint. Given the table, each user's first request of the day
+    counts in `ActiveUsers`, and a request of an account whose erasure has started is refused
+    (401), unless its route (`"DELETE /user/account"`) is in `open_to_erased`."""
     logger, tracer, metrics = observability
-    active_users = active_users_for(active_users_table, logger) if active_users_table else None
+    active_users = active_users_for(table_name, logger) if table_name else None
+    if table_name:
+        app.use(middlewares=[_refuse_erased_accounts(erased_accounts_of(table_name), open_to_erased)])
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
@@ -122,6 +129,28 @@ def make_lambda_handler(
         return response
 
     return lambda_handler
+
+
+def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Callable[..., Response]:
+    """A middleware of every route: nothing reaches an account whose erasure has started."""
+
+    def refuse_erased(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+        event = app.current_event
+        subject = _claims(event.raw_event).get("sub")
+        if subject and f"{event.http_method} {event.resource}" not in open_routes and erased.is_erased(str(subject)):
+            raise UnauthorizedError("this account has been erased; sign out")
+        return next_middleware(app)
+
+    return refuse_erased
+
+
+def erased_accounts_of(table_name: str) -> ErasedAccounts:
+    """With a client of its own, created on the first request, as the active-user markers."""
+    import functools
+
+    from receipt_vault.dynamo import dynamodb_table
+
+    return ErasedAccounts(functools.cache(lambda: dynamodb_table(table_name)))
 
 
 def _count(name: str, namespace: str, dimensions: dict[str, str]) -> None:

@@ -127,6 +127,7 @@ def digest_ledger_sk(iso_week: str) -> str:
 
 
 EXPORT_PREFIX = "EXPORT#"
+DELETION_PREFIX = "DELETION#"
 DELETION_TOKEN_SK = "DELETION_TOKEN"  # noqa: S105 - a sort key, not a secret
 
 
@@ -140,7 +141,17 @@ def deletion_token_key(user_id: str) -> dict[str, str]:
 
 def deletion_job_key(user_hash: str) -> dict[str, str]:
     """Outside the user's partition, which the deletion empties; keyed by a hash of the sub."""
-    return {"PK": f"DELETION#{user_hash}", "SK": "JOB"}
+    return {"PK": f"{DELETION_PREFIX}{user_hash}", "SK": "JOB"}
+
+
+def user_digest(user_id: str) -> str:
+    """The SHA-256 of a user's sub: what the table keeps of an erased account."""
+    return hashlib.sha256(user_id.encode("utf-8")).hexdigest()
+
+
+def erasure_key(user_id: str) -> dict[str, str]:
+    """The erasure job of an account: it exists from the moment its erasure starts."""
+    return deletion_job_key(user_digest(user_id))
 
 
 def exports_prefix(user_id: str) -> str:

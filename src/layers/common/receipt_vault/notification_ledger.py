@@ -76,12 +76,12 @@ class NotificationLedger:
         conditional_delete(self.table, claim.key, Attr("claimId").eq(claim.claim_id) & Attr("state").eq(SENDING))
 
 
-ALREADY_SENT, DELIVERED, NO_DEVICE, FAILED = "alreadySent", "delivered", "noDevice", "failed"
+ALREADY_SENT, DELIVERED, NO_DEVICE, FAILED, ERASED = "alreadySent", "delivered", "noDevice", "failed", "erased"
 
 
 @dataclass(frozen=True)
 class Delivery:
-    outcome: str  # one of ALREADY_SENT, DELIVERED, NO_DEVICE, FAILED
+    outcome: str  # one of ALREADY_SENT, DELIVERED, NO_DEVICE, FAILED, ERASED
     removed_devices: tuple[str, ...] = ()
 
 
@@ -93,6 +93,11 @@ class OncePerLedgerPush:
         self.push = push
         self.clock = clock
 
+    def is_erased(self, user_id: str) -> bool:
+        """Whether the account's erasure has started: a run asks once per user, then sends
+        that user's notifications with `erasure_checked`."""
+        return self.push.erased.is_erased(user_id)
+
     def send(
         self,
         user_id: str,
@@ -100,12 +105,15 @@ class OncePerLedgerPush:
         expires_at: dt.datetime,
         notification: Notification,
         devices: dict[str, dict[str, Any]],
+        erasure_checked: bool = False,
     ) -> Delivery:
+        if not erasure_checked and self.is_erased(user_id):  # no ledger entry either
+            return Delivery(ERASED)
         claim = self.ledger.claim(user_id, ledger_sk, self.clock(), expires_at)
         if claim is None:
             return Delivery(ALREADY_SENT)
         try:
-            pushed = self.push.send(user_id, notification, devices)
+            pushed = self.push.send(user_id, notification, devices, erasure_checked=True)
         except Exception:
             self.ledger.release(claim)
             raise

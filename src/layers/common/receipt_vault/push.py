@@ -21,6 +21,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from receipt_vault.dynamo import DynamoTable
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.user_settings import SettingsStore
 
 GONE_ENDPOINT_CODES = {
@@ -58,21 +59,30 @@ class PushReport:
     sent: int = 0
     removed: list[str] = field(default_factory=list)
     failed: int = 0
+    erased: bool = False  # the account's erasure has started: nothing was sent
 
 
 class PushSender:
     def __init__(self, sns: Any, table: DynamoTable, logger: Any) -> None:
         self.sns = sns
         self.settings = SettingsStore(table)
+        self.erased = ErasedAccounts(lambda: table)
         self.logger = logger
 
     def devices(self, user_id: str) -> dict[str, dict[str, Any]]:
         return (self.settings.get(user_id) or {}).get("devices") or {}
 
     def send(
-        self, user_id: str, notification: Notification, devices: dict[str, dict[str, Any]] | None = None
+        self,
+        user_id: str,
+        notification: Notification,
+        devices: dict[str, dict[str, Any]] | None = None,
+        erasure_checked: bool = False,
     ) -> PushReport:
-        """Push to every device of the user: `devices` if the caller has read them already."""
+        """Push to every device of the user: `devices` if the caller has read them already. Never
+        to an account whose erasure has started (`erasure_checked`: the caller has just asked)."""
+        if not erasure_checked and self.erased.is_erased(user_id):
+            return PushReport(erased=True)
         report = PushReport()
         message = notification.sns_message()
         for device_id, device in sorted((self.devices(user_id) if devices is None else devices).items()):

@@ -17,7 +17,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable
-from receipt_vault.notification_ledger import ALREADY_SENT, DELIVERED, NO_DEVICE, NotificationLedger, OncePerLedgerPush
+from receipt_vault.notification_ledger import (
+    ALREADY_SENT,
+    DELIVERED,
+    ERASED,
+    NO_DEVICE,
+    NotificationLedger,
+    OncePerLedgerPush,
+)
 from receipt_vault.observability import Observability
 from receipt_vault.push import PushSender
 
@@ -63,6 +70,7 @@ class JobReport:
     push_failures: int = 0
     failed_users: int = 0
     endpoints_removed: int = 0
+    erased_accounts: int = 0  # skipped: their erasure has started
     out_of_time: bool = False
 
     def record(self, outcome: str, removed_devices: int = 0) -> None:
@@ -73,6 +81,8 @@ class JobReport:
             self.sent += 1
         elif outcome == NO_DEVICE:
             self.without_device += 1
+        elif outcome == ERASED:
+            self.erased_accounts += 1
         else:
             self.push_failures += 1
 

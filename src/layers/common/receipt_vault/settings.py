@@ -172,6 +172,9 @@ class UserDeletionSettings(TableApiSettings):
     export_bucket: str = bounded(minimum=3)
     user_pool_id: str = bounded(minimum=1)
     account_deletion_queue_url: str = bounded(minimum=1)
+    thumbnail_distribution_id: str = bounded(minimum=1)
+    # Longer than any token issued before an erasure lives (AccessTokenValidity, IdTokenValidity).
+    final_sweep_after_seconds: int = bounded(minimum=60, maximum=86400)
 
 
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)

@@ -25,7 +25,7 @@ from typing import Any
 from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS
 
 SET_FIELDS = frozenset({"tags", "userEditedFields"})
-MAX_RECEIPT_BYTES = 128 * 1024  # of the stored content, as UTF-8 JSON
+MAX_RECEIPT_BYTES = 64 * 1024  # of the stored content, as UTF-8 JSON
 
 
 def plain_decimal(value: Any) -> Decimal:

@@ -1,0 +1,34 @@
+"""Erasure is final: once an account's erasure has started, nothing reaches it again.
+
+Access tokens outlive the Cognito user they were issued to (API Gateway's authorizer checks
+signature and expiry only), so a second phone still holding one could write the account back.
+Every API request, every push and every scheduled notification therefore asks whether the
+account's erasure job (`DELETION#{sha256(sub)}`, written before the first step) exists.
+
+The cost: one strongly consistent GetItem of a small key per API request, about 1 ms in the
+region and one read request unit ($0.14 per million requests on demand in eu-west-1); measured
+in bench/erasure_check.py. Eventually consistent would halve it, but could miss an erasure
+that began a moment earlier. A container remembers the accounts it found erased, so their
+later requests cost nothing; it never remembers an account as not erased.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from receipt_vault import keys
+from receipt_vault.dynamo import DynamoTable
+
+
+class ErasedAccounts:
+    def __init__(self, table: Callable[[], DynamoTable]) -> None:
+        self._table = table  # created on first use
+        self._erased: set[str] = set()
+
+    def is_erased(self, user_id: str) -> bool:
+        if user_id in self._erased:
+            return True
+        if self._table().get_item(keys.erasure_key(user_id), consistent=True) is None:
+            return False
+        self._erased.add(user_id)
+        return True
