@@ -172,7 +172,7 @@ class Gateway:
             return None
         try:
             document = json.loads(body) if body else None
-        except ValueError:
+        except (ValueError, RecursionError):  # nested past any parser's depth is not a body either
             return "BAD_REQUEST_BODY", "Invalid request body"
         if document is None and request_body.get("required"):
             return "BAD_REQUEST_BODY", "Invalid request body"
@@ -180,7 +180,10 @@ class Gateway:
         validator = Draft4Validator(
             {"$ref": f"{_OPENAPI_URI}#{reference}"} if reference else schema, registry=self._registry
         )
-        errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+        try:
+            errors = sorted(validator.iter_errors(document), key=lambda error: list(error.absolute_path))
+        except RecursionError:
+            return "BAD_REQUEST_BODY", "Invalid request body: nested too deeply"
         if errors:
             first = errors[0]
             where = "/".join(str(part) for part in first.absolute_path) or "(root)"

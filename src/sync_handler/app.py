@@ -8,7 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from sync_service import FullRequest, PullRequest, PushRequest, SyncService, without_nulls
 
-from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
+from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, parse_json_body
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -47,7 +47,7 @@ def pull() -> dict[str, Any]:
 @app.post("/sync/push")
 def push() -> dict[str, Any]:
     started = time.perf_counter()
-    result = sync.push(current_user_id(app), parse_body(app, PushRequest))
+    result = sync.push(current_user_id(app), parse_json_body(app, PushRequest))
     conflicts = sum(1 for item in result["results"] if item["outcome"] in ("merged", "conflict"))
     _measured("push", started, len(result["results"]), conflicts)
     return without_nulls(result)

@@ -100,7 +100,11 @@ def validated_push_item(raw: Any) -> PushItem:
     try:
         return PushItem.model_validate_json(json.dumps(raw), strict=True)
     except ValidationError as error:
+        if any(issue["type"] == "json_invalid" for issue in error.errors()):
+            raise BadRequestError("the item is not valid JSON: nested too deeply, or a lone surrogate") from None
         raise BadRequestError("invalid receipt", validation_details(error)) from None
+    except RecursionError:
+        raise BadRequestError("the item is nested too deeply") from None
 
 
 class SyncService:
@@ -125,7 +129,7 @@ class SyncService:
         since = request.lastSyncTimestamp  # already in the stored form
         scope = {"operation": "pull", "since": since}
         if request.cursor:
-            position = self.page_tokens.decode(request.cursor, user_id, scope)
+            position = self.page_tokens.decode(request.cursor, user_id, scope, name="cursor")
             sync_timestamp, start_key = position["syncTimestamp"], position["lastKey"]
         else:
             sync_timestamp, start_key = iso_timestamp(now - SYNC_SAFETY_MARGIN), None
@@ -152,7 +156,7 @@ class SyncService:
     def full(self, user_id: str, request: FullRequest) -> dict[str, Any]:
         scope = {"operation": "full"}
         if request.cursor:
-            position = self.page_tokens.decode(request.cursor, user_id, scope)
+            position = self.page_tokens.decode(request.cursor, user_id, scope, name="cursor")
             sync_timestamp, start_key = position["syncTimestamp"], position["lastKey"]
         else:
             sync_timestamp, start_key = iso_timestamp(self.clock() - SYNC_SAFETY_MARGIN), None

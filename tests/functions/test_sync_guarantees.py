@@ -7,6 +7,7 @@ same moto table. Every test is a story of lost responses, stale devices or hosti
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -546,3 +547,67 @@ def test_a_refinement_with_its_problems_round_trips_and_an_impossible_one_is_400
 
     assert kept.status == 200, kept.body
     assert_error_shape(refused, 400, "VALIDATION_ERROR")
+
+
+def test_a_field_removed_through_rest_stays_removed_whatever_a_stale_device_sends(sync, crud):
+    receipt = a_synced_receipt(sync, paymentMethod="card")
+    fetched = get(crud, receipt["receiptId"])
+    del fetched["paymentMethod"]
+    assert put(crud, receipt["receiptId"], fetched).status == 200  # GET, remove the field, PUT back
+
+    stale = push_one(sync, {"receiptId": receipt["receiptId"], "serverVersion": 1, "paymentMethod": "card"})
+
+    assert stale["outcome"] == "merged" and "paymentMethod" not in stale["item"]
+
+
+def test_a_field_removed_by_a_push_on_the_current_version_stays_removed_for_a_stale_device(sync):
+    receipt = a_synced_receipt(sync, paymentMethod="card")
+    push_one(sync, {"receiptId": receipt["receiptId"], "serverVersion": 1, "paymentMethod": None})
+
+    stale = push_one(sync, {"receiptId": receipt["receiptId"], "serverVersion": 1, "paymentMethod": "cash"})
+
+    assert stale["outcome"] == "merged" and "paymentMethod" not in stale["item"]
+
+
+def test_a_stale_device_may_still_fill_a_field_that_never_had_a_value(sync):
+    receipt = a_synced_receipt(sync)
+    push_one(sync, {"receiptId": receipt["receiptId"], "serverVersion": 1, "notes": "moves the version"})
+
+    stale = push_one(sync, {"receiptId": receipt["receiptId"], "serverVersion": 1, "paymentMethod": "card"})
+
+    assert stale["outcome"] == "accepted" and stale["item"]["paymentMethod"] == "card"
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        "9999-12-31T23:59:59-23:59",
+        "0001-01-01T00:30:00+01:00",
+        "2026-12-01T00:00:00+00:60",
+        "2026-12-01T00:00:00+23:60",
+    ],
+)
+def test_a_last_sync_outside_the_calendar_or_with_an_impossible_offset_is_400_in_plain_words(sync, since):
+    response = sync.call("POST", "/sync/pull", body={"lastSyncTimestamp": since})
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert "timedelta" not in json.dumps(response.body) and "RFC 3339" in json.dumps(response.body)
+
+
+@pytest.mark.parametrize(
+    "poison",
+    ['{"notes": ' + "[" * 600 + "]" * 600 + "}", '{"notes": "\\ud800"}', '{"tags": ' + "[" * 2000 + "]" * 2000 + "}"],
+    ids=["nested-600", "lone-surrogate", "nested-2000"],
+)
+def test_an_item_no_strict_parser_reads_is_rejected_alone(sync, poison):
+    good = {"receiptId": str(uuid.uuid4()), "notes": "fine"}
+    body = '{"items": [' + poison[:-1] + f', "receiptId": "{uuid.uuid4()}"}}, ' + json.dumps(good) + "]}"
+
+    response = sync.call("POST", "/sync/push", body=body)
+
+    if response.status == 400:  # deeper than any JSON parser goes: the whole body is unreadable
+        assert poison.count("[") >= 1000 and "nested too deeply" in response.body["message"]
+        return
+    rejected, accepted = response.body["results"]
+    assert rejected["outcome"] == "rejected" and rejected["error"]["error"] == "VALIDATION_ERROR"
+    assert accepted["outcome"] == "accepted"

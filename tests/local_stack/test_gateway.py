@@ -96,7 +96,17 @@ def test_a_rejected_token_never_reaches_the_function():
 
 @pytest.mark.parametrize(
     "body",
-    [b'{"totalAmount": 1}', b'{"unknown": true}', b'{"items": [{"quantity": 1}]}', b"[]", b"{bad json", b""],
+    [
+        b'{"totalAmount": 1}',
+        b'{"unknown": true}',
+        b'{"items": [{"quantity": 1}]}',
+        b"[]",
+        b"{bad json",
+        b"",
+        b'{"notes": ' + b"[" * 5000 + b"]" * 5000 + b"}",  # deeper than any parser goes
+        b'{"tags": ' + b"[" * 900 + b"]" * 900 + b"}",  # parsed, but too deep to validate
+    ],
+    ids=["type", "unknown", "item", "array", "malformed", "empty", "nested-5000", "nested-900"],
 )
 def test_a_body_that_breaks_the_model_is_400_with_details(body):
     invoke = Recorder()

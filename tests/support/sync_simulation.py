@@ -92,6 +92,7 @@ class ModelReceipt:
     version: int
     previous_status: str | None = None
     mutations: list[str] = field(default_factory=list)
+    filled: set[str] = field(default_factory=set)  # tier-3 fields that ever held a value
 
     def view(self) -> dict[str, Any]:
         return {**self.content, "status": self.status, "serverVersion": self.version}
@@ -127,6 +128,7 @@ class ServerModel:
             receipt = ModelReceipt(
                 content, changes.get("status") or "active", 1, mutations=[mutation] if mutation else []
             )
+            receipt.filled = {name for name in TIER3 if name in content}
             self.receipts[receipt_id] = receipt
             return Predicted("accepted", 1, receipt.view())
         if receipt.status == "deleted" and changes.get("status") != "deleted":
@@ -138,8 +140,9 @@ class ServerModel:
         for name, value in changes.items():
             if name in ("userEditedFields", "status"):
                 continue
-            if stale and name in TIER3 and name not in device_edited and (name in merged or name in server_edited):
-                continue  # tier 3: the server's version of the field stands
+            versioned = name in merged or name in server_edited or name in receipt.filled
+            if stale and name in TIER3 and name not in device_edited and versioned:
+                continue  # tier 3: the server's version of the field (a value, or its removal) stands
             merged[name] = value
         merged["userEditedFields"] = sorted(server_edited | device_edited)
         after, status = canonical(merged), changes.get("status") or receipt.status
@@ -164,6 +167,7 @@ class ServerModel:
         if status == "deleted" and receipt.status != "deleted":
             receipt.previous_status = receipt.status
         receipt.content, receipt.status = content, status
+        receipt.filled |= {name for name in TIER3 if name in content}
         receipt.version += 1
 
     # -- REST ----------------------------------------------------------------------------------
@@ -244,6 +248,10 @@ class Simulation:
 
     # -- plumbing ------------------------------------------------------------------------------
 
+    def new_id(self) -> str:
+        """A UUID from the seed: the same run, ids and order of receipts every time."""
+        return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         self.counts["requests"] += 1
         data = json.dumps(body).encode("utf-8") if body is not None else None
@@ -296,7 +304,7 @@ class Simulation:
     def offline_edit(self, device: Device) -> None:
         known = device.known()
         if not known or self.rng.random() < 0.15:
-            receipt_id = str(uuid.uuid4())
+            receipt_id = self.new_id()
             changes = {"storeName": self.rng.choice(STORES), "totalAmount": f"{self.rng.randint(1, 999)}.99"}
             if self.rng.random() < 0.5:
                 changes |= {"purchaseDate": "2026-01-31", "warrantyMonths": self.rng.choice([1, 12, 24])}
@@ -350,7 +358,7 @@ class Simulation:
                     value = sorted(set(mutation.changes.get(name, ())) | set(value))
                 mutation.changes[name] = value
             return
-        device.outbox.append(Mutation(str(uuid.uuid4()), receipt_id, base, dict(changes)))
+        device.outbox.append(Mutation(self.new_id(), receipt_id, base, dict(changes)))
 
     # -- push ----------------------------------------------------------------------------------
 
@@ -533,11 +541,18 @@ class Simulation:
         status, current = self.call("GET", f"/receipts/{receipt_id}")
         if status != 200:
             self.fail("GET failed", status=status, body=current)
-        kind = self.rng.choice(["put", "stale put", "round trip", "status", "delete", "restore"])
+        kind = self.rng.choice(["put", "stale put", "round trip", "put removal", "status", "delete", "restore"])
         self.counts[f"rest: {kind}"] += 1
         if kind == "round trip":  # GET, then PUT back exactly what it returned
             predicted = self.model.put(receipt_id, current)
             status, answer = self.call("PUT", f"/receipts/{receipt_id}", current)
+            self.check_rest(kind, predicted, status, answer)
+        elif kind == "put removal":  # GET, delete a field, PUT back: the user removed it
+            present = [name for name in ("storeName", "totalAmount", "purchaseDate") if name in current]
+            removed = self.rng.choice(present) if present else None
+            body = {name: value for name, value in current.items() if name != removed}
+            predicted = self.model.put(receipt_id, body)
+            status, answer = self.call("PUT", f"/receipts/{receipt_id}", body)
             self.check_rest(kind, predicted, status, answer)
         elif kind in ("put", "stale put"):
             body = copy.deepcopy(current)

@@ -220,6 +220,27 @@ def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool 
         raise BadRequestError("invalid request body", details=validation_details(error)) from None
 
 
+def parse_json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+    """The body as `model`, parsed as plain JSON first: for a body whose parts are validated one
+    by one (a push's items), so that what one item holds (nesting too deep for the strict
+    parser, a lone surrogate) is that item's problem, never the whole request's."""
+    body = app.current_event.body
+    if not body:
+        raise BadRequestError("a JSON request body is required")
+    if len(body.encode("utf-8")) > MAX_REQUEST_BODY_BYTES:
+        raise PayloadTooLargeError(f"a request body holds at most {MAX_REQUEST_BODY_BYTES // (1024 * 1024)} MiB")
+    try:
+        document = json.loads(body)
+    except RecursionError:
+        raise BadRequestError("the request body is nested too deeply") from None
+    except ValueError:
+        raise BadRequestError("the request body is not valid JSON") from None
+    try:
+        return model.model_validate(document, strict=True)
+    except ValidationError as error:
+        raise BadRequestError("invalid request body", details=validation_details(error)) from None
+
+
 def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
     params = app.current_event.query_string_parameters or {}
     try:

@@ -43,22 +43,27 @@ def iso_timestamp(moment: dt.datetime) -> str:
 # RFC 3339: a date, a time with any number of fractional digits, and a zone (Z or an offset).
 _INSTANT = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2})[Tt](?P<time>\d{2}:\d{2}:\d{2})(?:\.(?P<fraction>\d{1,9}))?"
-    r"(?P<zone>[Zz]|[+-]\d{2}:\d{2})"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<hours>[01]\d|2[0-3]):(?P<minutes>[0-5]\d))"
 )
+_NOT_AN_INSTANT = "an RFC 3339 timestamp with a zone, such as 2026-03-01T10:15:30.123Z"
 
 
 def parse_instant(text: str) -> dt.datetime:
     """A client's timestamp as an instant, in UTC and floored to the millisecond, the precision
     of every stored timestamp. Flooring moves a boundary earlier by less than a millisecond, so a
-    pull that starts there may repeat a change, never skip one. Raises ValueError for anything
-    but RFC 3339 with a zone: a time without one names no instant."""
+    pull that starts there may repeat a change, never skip one. Raises ValueError (with a message
+    of its own, never Python's) for anything but RFC 3339 with a zone: a time without one names no
+    instant, and neither does one outside the years 1 to 9999 once in UTC."""
     found = _INSTANT.fullmatch(text)
     if not found:
-        raise ValueError("an RFC 3339 timestamp with a zone, such as 2026-03-01T10:15:30.123Z")
+        raise ValueError(_NOT_AN_INSTANT)
     milliseconds = (found["fraction"] or "").ljust(3, "0")[:3]
-    zone = "+00:00" if found["zone"] in "Zz" else found["zone"]
-    moment = dt.datetime.fromisoformat(f"{found['date']}T{found['time']}.{milliseconds}{zone}")
-    return moment.astimezone(dt.UTC)
+    zone = "+00:00" if found["utc"] else f"{found['sign']}{found['hours']}:{found['minutes']}"
+    try:
+        moment = dt.datetime.fromisoformat(f"{found['date']}T{found['time']}.{milliseconds}{zone}")
+        return moment.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        raise ValueError(_NOT_AN_INSTANT) from None
 
 
 def canonical_instant(text: str) -> str:

@@ -233,6 +233,14 @@ class ListAppend:
 
 
 @dataclass(frozen=True)
+class AddToSet:
+    """An update that adds strings to a string-set attribute, creating it if absent (`ADD a :v`).
+    Atomic, so it needs no read of the set first."""
+
+    values: frozenset[str]
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """The outcome of a conditional write: the new item, or the current one if it lost."""
 
@@ -255,9 +263,13 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
             parts.append(placeholder)
         return ".".join(parts)
 
-    assignments = []
+    assignments, additions = [], []
     for attribute, value in set_values.items():
-        if isinstance(value, CopyOf):
+        if isinstance(value, AddToSet):
+            placeholder = f":u{len(values)}"
+            values[placeholder] = set(value.values)
+            additions.append(f"{name(attribute)} {placeholder}")
+        elif isinstance(value, CopyOf):
             assignments.append(f"{name(attribute)} = {name(value.attribute)}")
         elif isinstance(value, ListAppend):
             target, appended, empty = name(attribute), f":u{len(values)}", f":u{len(values) + 1}"
@@ -277,6 +289,8 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
     removals = [name(attribute) for attribute in remove if attribute not in set_values]
     if removals:
         clauses.append("REMOVE " + ", ".join(removals))
+    if additions:
+        clauses.append("ADD " + ", ".join(additions))
     return " ".join(clauses), names, values
 
 

@@ -48,8 +48,9 @@ class PageTokenCodec:
         payload = _b64encode(_canonical(dict(last_key)).encode("utf-8"))
         return f"{payload}.{self._sign(payload, user_id, scope)}"
 
-    def decode(self, token: str, user_id: str, scope: Mapping[str, Any]) -> dict[str, Any]:
-        invalid = BadRequestError("nextToken is invalid for this request")
+    def decode(self, token: str, user_id: str, scope: Mapping[str, Any], name: str = "nextToken") -> dict[str, Any]:
+        """The position a token names; `name` is the request's parameter, for the 400's message."""
+        invalid = BadRequestError(f"{name} is invalid for this request")
         # Tokens are two base64url parts: anything else (non-ASCII text included, which
         # hmac.compare_digest refuses to compare) is not a token of ours.
         if len(token) > MAX_TOKEN_LENGTH or not _TOKEN_SHAPE.fullmatch(token):

@@ -11,8 +11,10 @@ When the base is the server's current version, every change applies. When it is 
   device's change wins.
 - Tier 3, LLM-extractable (storeName, purchaseDate, totalAmount, ...): the device's change wins
   if the field is in its userEditedFields. Otherwise the server's version of the field stands:
-  its value, or its removal by the user (absent, and in the server's userEditedFields). A
-  removal is an edit, so a stale device's old OCR value never brings a removed field back.
+  its value, or its removal (a field that had a value, `filledFields`, and has none now; or
+  one the user removed, in the server's userEditedFields). A removal is an edit, by PUT or by
+  push, so a stale device's old OCR value never brings a removed field back; it may only fill
+  a field that never had a value.
 userEditedFields is the union of both sides, so a user's edit stays marked as such.
 """
 
@@ -33,13 +35,13 @@ def superseded_fields(server: dict[str, Any], changes: dict[str, Any], base_vers
     if base_version == server.get("serverVersion"):
         return set()
     device_edited = set(changes.get("userEditedFields") or ())
-    server_edited = set(server.get("userEditedFields") or ())
+    server_versioned = set(server.get("userEditedFields") or ()) | set(server.get("filledFields") or ())
     return {
         name
         for name in changes
         if name in EXTRACTABLE_FIELDS
         and name not in device_edited
-        and (name in server or name in server_edited)  # a value, or the user's removal of one
+        and (name in server or name in server_versioned)  # a value, or the removal of one
     }
 
 

@@ -23,10 +23,10 @@ from typing import Any
 
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import CopyOf
+from receipt_vault.dynamo import AddToSet, CopyOf
 from receipt_vault.errors import NotFoundError, PayloadTooLargeError
 from receipt_vault.receipts.content import MAX_RECEIPT_BYTES, canonical_content, content_hash, content_size
-from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
+from receipt_vault.receipts.models import EXTRACTABLE_FIELDS, PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
 from receipt_vault.receipts.status import ACTIVE, DELETED
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
@@ -67,6 +67,14 @@ def with_derived_fields(content: dict[str, Any]) -> dict[str, Any]:
     derived = dict(content)
     derived["warrantyExpiryDate"] = warranty_expiry_date(content)
     return canonical_content(derived)
+
+
+def filled_fields(content: dict[str, Any], as_value: Any) -> dict[str, Any]:
+    """`filledFields`: the LLM-extractable fields that have ever held a value, added to on every
+    write without reading it. A stale device's unmarked value may fill a field that never had
+    one; a field that had one and has none now was removed, and its removal stands (merge.py)."""
+    filled = sorted(name for name in EXTRACTABLE_FIELDS if name in content)
+    return {"filledFields": as_value(filled)} if filled else {}
 
 
 def check_size(content: dict[str, Any]) -> None:
@@ -166,6 +174,7 @@ def new_receipt_item(
     item = {
         **keys.receipt_key(user_id, receipt_id),
         **content,
+        **filled_fields(content, lambda filled: set(filled)),
         "receiptId": receipt_id,
         "status": request.status,
         "statusPK": keys.status_pk(user_id, request.status),
@@ -204,6 +213,7 @@ def content_changes(
             **content,
             **placement.set,
             **warranty.set,
+            **filled_fields(content, lambda filled: AddToSet(frozenset(filled))),
             "status": status,
             "statusPK": keys.status_pk(user_id, status),
             "contentHash": content_hash(content),
