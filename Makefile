@@ -20,7 +20,7 @@ $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	@# The project and the common layer on the venv's path, as Lambda puts the layer on its own:
 	@# tests, the local stack and benchmarks import `receipt_vault` and `local` plainly.
-	printf '%s\n' "$(CURDIR)" "$(CURDIR)/src/layers/common" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
+	printf '%s\n' "$(CURDIR)" "$(CURDIR)/src/layers/common" "$(CURDIR)/src/layers/imaging" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
 	touch $(INSTALLED)
 
 venv: $(INSTALLED)

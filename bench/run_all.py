@@ -122,6 +122,20 @@ def _export(data: list[dict[str, Any]]) -> list[Row]:
     ]
 
 
+def _image_memory(data: dict[str, Any]) -> list[Row]:
+    reference = f"{data['reference_mb']:.1f} MB (refining a 12 MP photo)"
+    return [
+        (
+            f"{path} of a 10000 x 10000 JPEG: peak memory",
+            f"{data['results'][f'{path}-10000']['peak_mb']:.1f} MB",
+            reference,
+            f"{data['ratios'][path]:.2f}",
+            f"≤ {data['limit']:.2f}",
+        )
+        for path in ("refinement", "thumbnail")
+    ]
+
+
 def _sync_soak(data: dict[str, Any]) -> list[Row]:
     """Counts, not ratios: what the runs did, and that no rule broke."""
     runs = f"{data['seeds']} seeds × {data['steps']} steps, {data['devices']} devices"
@@ -146,6 +160,7 @@ BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "cold_start.py": _cold_start,
     "local_stack.py": _local_stack,
     "thumbnail.py": _thumbnail,
+    "image_memory.py": _image_memory,
     "sync.py": _sync,
     "refine_cost.py": _refine_cost,
     "warranty_checker.py": _warranty_checker,

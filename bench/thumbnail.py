@@ -24,13 +24,13 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_DIR = ROOT / "src" / "thumbnail_generator"
+FUNCTION_DIR = ROOT / "src" / "layers" / "imaging"
 
 CHILD = """
 import io, json, sys, time
 sys.path.insert(0, {function_dir!r})
 from PIL import Image, ImageOps
-import imaging
+import receipt_imaging as imaging
 data = open({path!r}, "rb").read()
 imaging._pillow()
 Image.init()  # Pillow registers its format plugins once per process: outside the measurement, for both

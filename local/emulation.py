@@ -1,12 +1,14 @@
 """Where moto is softer than AWS, made as strict, for the local stack and the in-process tests.
 
-DynamoDB applies each request to an item atomically: a conditional write checks its condition
-and writes in one step, so of two writers racing on the same version exactly one wins. moto
-evaluates the condition and then writes, with nothing in between to stop another thread: 20
-threads updating one item at the same version let 2 or 3 of them "win". A test of a race
-against that would prove nothing, so every data-plane operation of moto's DynamoDB runs under
-one lock, as one atomic step per request. It serialises requests to the emulator only, never
-invocations: the functions still race, and their conditional writes decide who wins.
+DynamoDB applies each request atomically: a conditional write checks its condition and writes
+in one step, so of two writers racing on the same version exactly one wins, and a read never
+sees half a write. moto evaluates the condition, then writes, then serialises the answer, with
+nothing in between to stop another thread: 20 threads updating one item at the same version let
+2 or 3 of them "win", and a BatchGetItem can fail with "dictionary changed size during
+iteration". A test of a race against that would prove nothing, so each request to moto's
+DynamoDB, answer included, runs under one lock, as one atomic step. It serialises requests to
+the emulator only, never invocations: the functions still race, and their conditional writes
+decide who wins.
 """
 
 from __future__ import annotations
@@ -17,27 +19,24 @@ from collections.abc import Callable
 from typing import Any
 
 _DYNAMODB_REQUEST = threading.RLock()
-_ATOMIC_OPERATIONS = ("get_item", "put_item", "update_item", "delete_item", "query", "scan", "transact_write_items")
 
 
-def _atomic(operation: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(operation)
+def _atomic(handle: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(handle)
     def one_step(*args: Any, **kwargs: Any) -> Any:
         with _DYNAMODB_REQUEST:
-            return operation(*args, **kwargs)
+            return handle(*args, **kwargs)
 
     one_step.__atomic__ = True  # type: ignore[attr-defined]
     return one_step
 
 
 def make_dynamodb_requests_atomic() -> None:
-    """Patch moto's DynamoDB backend, once per process (idempotent)."""
-    from moto.dynamodb.models import DynamoDBBackend
+    """Patch moto's DynamoDB request handler, once per process (idempotent)."""
+    from moto.dynamodb.responses import DynamoHandler
 
-    for name in _ATOMIC_OPERATIONS:
-        operation = getattr(DynamoDBBackend, name)
-        if not getattr(operation, "__atomic__", False):
-            setattr(DynamoDBBackend, name, _atomic(operation))
+    if not getattr(DynamoHandler.call_action, "__atomic__", False):
+        DynamoHandler.call_action = _atomic(DynamoHandler.call_action)  # type: ignore[method-assign]
 
 
 def pin_distribution_id(created_id: str, logical_id: str) -> str:

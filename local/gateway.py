@@ -25,6 +25,7 @@ from referencing.jsonschema import DRAFT4
 
 from local.auth import CognitoAuthorizer, TokenRejectedError
 from local.clock import utc_now
+from local.waf import WebAclRules
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
@@ -67,7 +68,9 @@ class Gateway:
         invoke: Callable[[str, dict[str, Any]], Any],
         stage: str,
         log: Callable[[dict[str, Any]], None],
+        waf: WebAclRules | None = None,
     ) -> None:
+        self.waf = waf or WebAclRules([])
         self.authorizer = authorizer
         self.invoke = invoke
         self.stage = stage
@@ -121,6 +124,9 @@ class Gateway:
         source_ip: str,
         request_id: str,
     ) -> HttpResponse:
+        blocked = self.waf.check(headers, source_ip)  # WAF sits in front of the stage
+        if blocked is not None:
+            return HttpResponse(*blocked)
         url = urlsplit(raw_path)
         route, path_parameters = self._match(method, url.path)
         if route is None:

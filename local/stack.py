@@ -39,6 +39,7 @@ from local.servers import LocalHttpServer
 from local.standins import StandInServer
 from local.token import access_token
 from local.triggers import QueueSource, ScheduleSource, Triggers
+from local.waf import WebAclRules
 
 DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
 # Locally both push platforms exist, with emulated credentials, so pushes can be observed.
@@ -145,6 +146,7 @@ class LocalStack:
             self.invoke,
             self.stage,
             self._log,
+            WebAclRules.from_template(self.template, resources.resolve, resources.resolver.is_enabled),
         )
         if self.config.seed_demo_user:
             self._seed_demo_user()

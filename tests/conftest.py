@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src" / "layers" / "common"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "src" / "layers" / "common"), str(ROOT / "src" / "layers" / "imaging"), str(ROOT)]
 
 # Never reach a real account, whatever the developer's shell holds.
 for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE"]:

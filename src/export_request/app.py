@@ -31,6 +31,8 @@ exports = ExportService(
     lambda message: sqs.send_message(QueueUrl=settings.export_queue_url, MessageBody=json.dumps(message)),
     S3Presigner(default_credentials(), settings.region),
     settings.export_bucket,
+    settings.export_max_in_progress,
+    settings.export_daily_limit,
 )
 
 

@@ -26,15 +26,25 @@ class ExportRequest(InputModel):
 
 class ExportService:
     def __init__(
-        self, jobs: ExportJobs, enqueue: Callable[[dict[str, str]], Any], presigner: S3Presigner, bucket: str
+        self,
+        jobs: ExportJobs,
+        enqueue: Callable[[dict[str, str]], Any],
+        presigner: S3Presigner,
+        bucket: str,
+        max_in_progress: int = 1,
+        daily_limit: int = 10,
     ) -> None:
         self.jobs = jobs
         self.enqueue = enqueue
         self.presigner = presigner
         self.bucket = bucket
+        self.max_in_progress = max_in_progress
+        self.daily_limit = daily_limit
 
     def request(self, user_id: str, request: ExportRequest | None, moment: dt.datetime) -> dict[str, Any]:
-        """A new pending job, queued; or the user's export already on its way (a double tap)."""
+        """A new pending job, queued; or, when the user's slots are all taken, the export already
+        on its way, whatever its range (a double tap, or a second phone); 429 past the day's
+        quota."""
         request = request or ExportRequest()
         for date in (request.from_, request.to):
             if date is not None:
@@ -44,11 +54,15 @@ class ExportService:
                     raise BadRequestError(f"not a date: {date}") from None
         if request.from_ and request.to and request.from_ > request.to:
             raise BadRequestError("'from' must not be after 'to'")
-        for job in self.jobs.active(user_id):
-            if (job.get("from"), job.get("to")) == (request.from_, request.to):
-                return job_view(job)
-        job = self.jobs.create(user_id, request.from_, request.to, moment)
-        self.enqueue({"userId": user_id, "exportId": job["exportId"]})
+        job, created = self.jobs.create(
+            user_id, request.from_, request.to, moment, self.max_in_progress, self.daily_limit
+        )
+        if created:
+            try:
+                self.enqueue({"userId": user_id, "exportId": job["exportId"]})
+            except Exception:
+                self.jobs.withdraw(user_id, job)  # nothing would ever build it: free its slot
+                raise
         return job_view(job)
 
     def status(self, user_id: str, export_id: str, moment: dt.datetime) -> dict[str, Any]:

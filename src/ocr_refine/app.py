@@ -16,6 +16,7 @@ from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.push import PushSender
+from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import OcrRefineSettings, load_settings
 
@@ -54,6 +55,7 @@ refinements = RefineService(
         table,
         observability.logger,
     ),
+    DailyQuota(table, "REFINE", settings.refine_daily_limit),
 )
 
 

@@ -18,7 +18,6 @@ makes it re-read and apply again (bounded), never overwrite.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from receipt_vault.errors import (
 from receipt_vault.images import ImageKey
 from receipt_vault.model_base import InputModel
 from receipt_vault.push import Notification, PushSender
+from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.merge import client_content
 from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
@@ -103,7 +103,9 @@ class RefineService:
         clock: Callable[[], dt.datetime],
         record: Callable[[str, float], None],
         push: PushSender | None = None,
+        quota: DailyQuota | None = None,
     ) -> None:
+        self.quota = quota  # refinements per user and day: each calls Bedrock
         self.store = store
         self.bedrock = bedrock
         self._textract, self._s3 = textract, s3
@@ -123,10 +125,12 @@ class RefineService:
             raise VersionConflictError("the receipt is deleted; restore it first", to_api(receipt))
         image_key = self._own_image(receipt, request.imageKey) if request.imageKey else None
         text = request.ocrRawText or receipt.get("ocrRawText") or ""
-        if not text and image_key is not None:
-            text = self._textract_text(image_key)
         if not text and image_key is None:
             raise BadRequestError("nothing to refine: send ocrRawText or an imageKey")
+        if self.quota is not None:  # before Textract or Bedrock is called
+            self.quota.take(user_id, self.clock())
+        if not text and image_key is not None:
+            text = self._textract_text(image_key)
         image = self._image_for_model(image_key) if image_key is not None else None
         attempts = self._run_models(prepare_ocr_text(text), image, seconds_left)
         chosen = self._choose(attempts)
@@ -214,21 +218,17 @@ class RefineService:
         return "\n".join(line for line in lines if line.strip())
 
     def _image_for_model(self, image: ImageKey) -> tuple[str, bytes] | None:
-        """The original, at most 1568 px on its long edge; a PDF goes as Textract text only."""
+        """The original, at most 1568 px on its long edge, decoded in bounded memory (the imaging
+        layer's code, as thumbnails are made); a PDF goes as Textract text only."""
         if image.extension == "pdf":
             return None
         data = self._s3().get_object(Bucket=self.bucket, Key=image.key)["Body"].read()
-        from PIL import Image, ImageOps
+        from receipt_imaging import UnusableImageError, fit_within
 
-        if image.extension in ("heic", "heif"):
-            from pillow_heif import register_heif_opener
-
-            register_heif_opener()
-        picture = ImageOps.exif_transpose(Image.open(io.BytesIO(data)))
-        picture.thumbnail((MAX_IMAGE_EDGE, MAX_IMAGE_EDGE))
-        output = io.BytesIO()
-        picture.convert("RGB").save(output, "JPEG", quality=85)
-        return "jpeg", output.getvalue()
+        try:
+            return "jpeg", fit_within(data, image.extension, MAX_IMAGE_EDGE)
+        except UnusableImageError as unusable:
+            raise BadRequestError(f"the image cannot be read ({unusable.reason})") from None
 
     # -- outputs ---------------------------------------------------------------------------------
 

@@ -211,8 +211,9 @@ def _json_in_text(text: str) -> Any:
 
 
 def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
-    """Reasons to doubt an extraction, besides its own confidence."""
-    problems = []
+    """Reasons to doubt an extraction, besides its own confidence: a field that fails the
+    validation user input goes through (a total of "NaN", a date of "2025-W23-1") first."""
+    problems = [f"invalid-{name}" for name in _invalid_fields(_extracted_fields(extraction))]
     if extraction.currency is not None and extraction.currency not in ISO_4217:
         problems.append("currency-not-iso-4217")
     if extraction.date is not None:
@@ -222,6 +223,9 @@ def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
         elif date < EARLIEST_PLAUSIBLE_DATE:
             problems.append("date-implausible")
     priced = [item.totalPrice for item in extraction.items if item.totalPrice is not None]
+    amounts = [Decimal(value) for value in (*priced, extraction.total, extraction.tip, extraction.tax) if value]
+    if any(not amount.is_finite() for amount in amounts):  # "NaN", "Infinity": flagged as invalid above
+        return problems
     if extraction.total is not None and priced and len(priced) == len(extraction.items):
         items_sum = sum(Decimal(price) for price in priced) + Decimal(extraction.tip or "0")
         tax = Decimal(extraction.tax or "0")
@@ -233,7 +237,29 @@ def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
 
 
 def receipt_fields(extraction: Extraction) -> dict[str, Any]:
-    """The receipt's fields from an extraction; absent values stay absent."""
+    """The receipt's fields from an extraction, each valid as user input would have to be:
+    an invalid one is dropped (and named among the problems, so the receipt needs review)."""
+    fields = _extracted_fields(extraction)
+    invalid = _invalid_fields(fields)
+    return {name: value for name, value in fields.items() if name not in invalid}
+
+
+def _invalid_fields(fields: dict[str, Any]) -> set[str]:
+    """The fields that ReceiptFields, the model of what a client may write, refuses."""
+    from pydantic import ValidationError
+
+    from receipt_vault.receipts.models import ReceiptFields
+
+    invalid = set()
+    for name, value in fields.items():
+        try:
+            ReceiptFields.model_validate({name: value})
+        except ValidationError:
+            invalid.add(name)
+    return invalid
+
+
+def _extracted_fields(extraction: Extraction) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "storeName": extraction.merchant,
         "purchaseDate": extraction.date,

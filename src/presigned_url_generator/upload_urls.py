@@ -1,8 +1,12 @@
 """Pre-signed S3 URLs for a receipt's images: uploads of new originals, downloads of own originals.
 
-An upload URL signs the content type, the exact length and the SSE-KMS headers, so S3 refuses
-any other file, size or encryption. It is valid for URL_EXPIRY_SECONDS. A URL is only handed out
-for the caller's own, not deleted, receipt.
+An upload URL signs the content type, the exact length and `If-None-Match: *`, so S3 refuses any
+other file or size, and a second upload through the same URL (the key exists: 412). It is valid
+for URL_EXPIRY_SECONDS. It names no encryption: the bucket's default, SSE-KMS with the stack's
+key, applies, and the bucket policy refuses an upload that asks for anything else. So the
+answer carries no key ARN, and no account id with it. (Sending only `aws:kms`, without the key
+id, would make S3 use the AWS managed key `aws/s3`, which the policy refuses too.) A URL is only
+handed out for the caller's own, not deleted, receipt that has room for another image.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from receipt_vault.errors import NotFoundError, PayloadTooLargeError, VersionConflictError
-from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, ImageKey, thumbnail_url
+from receipt_vault.errors import BadRequestError, NotFoundError, PayloadTooLargeError, VersionConflictError
+from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, MAX_IMAGES_PER_RECEIPT, ImageKey, thumbnail_url
 from receipt_vault.model_base import InputModel
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
@@ -42,16 +46,17 @@ class ImageUrls:
         if request.contentLength > self.settings.max_file_size:
             raise PayloadTooLargeError(f"an image may have at most {self.settings.max_file_size} bytes")
         receipt = self._own_receipt(user_id, receipt_id)
+        if len(receipt.get("imageKeys") or ()) >= MAX_IMAGES_PER_RECEIPT:
+            raise BadRequestError(f"a receipt holds at most {MAX_IMAGES_PER_RECEIPT} images")
         image = ImageKey.new_original(user_id, receipt["receiptId"], request.contentType)
         headers = {
             "Content-Type": request.contentType,
             "Content-Length": str(request.contentLength),
-            "x-amz-server-side-encryption": "aws:kms",
-            "x-amz-server-side-encryption-aws-kms-key-id": self.settings.kms_key_id,
+            "If-None-Match": "*",  # one upload per URL: a replay finds the key taken
         }
         if request.fileName:  # kept for the export; S3 metadata must be ASCII
             headers["x-amz-meta-original-filename"] = _UNSAFE_FILENAME.sub("_", request.fileName)[-100:]
-        # Every header is signed: S3 refuses another type, length or encryption.
+        # Every header is signed: S3 refuses another type or length, and a second upload.
         url = self.presigner.url("PUT", self.settings.s3_bucket, image.key, self.settings.url_expiry_seconds, headers)
         return {
             "uploadUrl": url,

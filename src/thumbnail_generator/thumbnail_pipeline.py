@@ -18,7 +18,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from imaging import UnusableImageError, make_thumbnail
+from receipt_imaging import UnusableImageError, make_thumbnail
 
 from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.images import ORIGINAL, ImageKey
@@ -83,6 +83,10 @@ class ThumbnailPipeline:
         )
         if not result.succeeded and result.item is None:
             return self._drop("receipt-missing")  # deleted while the thumbnail was made
+        if not result.succeeded and image.key not in (result.item or {}).get("imageKeys", []):
+            for key in (image.key, image.thumbnail.key):  # the receipt is full: keep neither
+                self.s3.delete_object(Bucket=bucket, Key=key)
+            return self._drop("too-many-images")
         self._count("ThumbnailsGenerated")
         return "generated" if result.succeeded else "already-done"
 

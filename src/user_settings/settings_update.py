@@ -25,7 +25,7 @@ class SettingsUpdate(InputModel):
     def _allowed_and_unique(cls, offsets: list[int]) -> list[int]:
         unknown = sorted(set(offsets) - set(ALLOWED_REMINDER_OFFSETS))
         if unknown:
-            raise ValueError(f"offsets must be among {list(ALLOWED_REMINDER_OFFSETS)}, not {unknown}")
+            raise ValueError(f"offsets must be among {list(ALLOWED_REMINDER_OFFSETS)}")  # never echo the input
         if len(set(offsets)) != len(offsets):
             raise ValueError("offsets must be unique")
         return sorted(offsets, reverse=True)
@@ -34,5 +34,5 @@ class SettingsUpdate(InputModel):
     @classmethod
     def _known_timezone(cls, name: str) -> str:
         if not is_known_timezone(name):
-            raise ValueError(f"unknown IANA timezone {name!r}")
+            raise ValueError("not an IANA timezone this service knows, such as Europe/Athens")  # never echo it
         return name

@@ -13,6 +13,7 @@ def refine_fn(api_env, images_bucket, monkeypatch) -> ApiClient:
     monkeypatch.setenv("BEDROCK_MODEL_ID", HAIKU)
     monkeypatch.setenv("BEDROCK_FALLBACK_MODEL_ID", SONNET)
     monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.70")
+    monkeypatch.setenv("REFINE_DAILY_LIMIT", "200")
     return ApiClient(load_function("ocr_refine"))
 
 

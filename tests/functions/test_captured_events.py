@@ -200,6 +200,7 @@ def test_captured_refine_events_replay_with_their_expected_status(api_env, image
     monkeypatch.setenv("BEDROCK_MODEL_ID", HAIKU)
     monkeypatch.setenv("BEDROCK_FALLBACK_MODEL_ID", SONNET)
     monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.70")
+    monkeypatch.setenv("REFINE_DAILY_LIMIT", "200")
     modules = {name: load_function(name) for name in {function for function, _, _ in REFINE_SCENARIO}}
     modules["ocr_refine"].refinements.bedrock = ScriptedBedrock(haiku=[tool_answer(extraction())] * 2)
     for function, case, expected in REFINE_SCENARIO:
@@ -228,6 +229,10 @@ def test_captured_gdpr_events_replay_with_their_expected_outcome(api_env, export
     from tests.functions.conftest import make_queue
 
     monkeypatch.setenv("EXPORT_QUEUE_URL", make_queue("receiptvault-export-dev"))
+
+    monkeypatch.setenv("EXPORT_MAX_IN_PROGRESS", "1")
+
+    monkeypatch.setenv("EXPORT_DAILY_LIMIT", "10")
     monkeypatch.setenv("ACCOUNT_DELETION_QUEUE_URL", make_queue("receiptvault-account-deletion-dev"))
     monkeypatch.setenv("USER_POOL_ID", boto3.client("cognito-idp").create_user_pool(PoolName="p")["UserPool"]["Id"])
     monkeypatch.setenv("THUMBNAIL_DISTRIBUTION_ID", cdn.distribution())

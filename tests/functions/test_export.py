@@ -30,6 +30,8 @@ USER = "7d3f9a2e-1c4b-4e8a-9b6d-2f5e8c1a4b70"
 def export_env(api_env, exports_bucket, monkeypatch) -> str:
     queue = make_queue("receiptvault-export-test")
     monkeypatch.setenv("EXPORT_QUEUE_URL", queue)
+    monkeypatch.setenv("EXPORT_MAX_IN_PROGRESS", "1")
+    monkeypatch.setenv("EXPORT_DAILY_LIMIT", "10")
     return queue
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,7 +38,7 @@ def signed(url: str) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(urlsplit(url).query).items()}
 
 
-def test_an_upload_url_signs_type_length_and_sse_kms_and_expires_in_10_minutes(urls, table, images_bucket):
+def test_an_upload_url_signs_type_length_and_one_use_and_expires_in_10_minutes(urls, table, images_bucket):
     receipt = put_receipt(table)
     calls = DynamoCalls(urls.module.image_urls.receipts.table.client)
 
@@ -49,20 +50,16 @@ def test_an_upload_url_signs_type_length_and_sse_kms_and_expires_in_10_minutes(u
     parameters = signed(body["uploadUrl"])
     assert parameters["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
     assert parameters["X-Amz-Expires"] == "600"
-    assert set(parameters["X-Amz-SignedHeaders"].split(";")) >= {
+    assert set(parameters["X-Amz-SignedHeaders"].split(";")) == {
         "content-type",
         "content-length",
         "host",
-        "x-amz-server-side-encryption",
-        "x-amz-server-side-encryption-aws-kms-key-id",
+        "if-none-match",
     }
     assert urlsplit(body["uploadUrl"]).netloc == f"{images_bucket['bucket']}.s3.eu-west-1.amazonaws.com"
-    assert body["headers"] == {
-        "Content-Type": "image/jpeg",
-        "Content-Length": "123456",
-        "x-amz-server-side-encryption": "aws:kms",
-        "x-amz-server-side-encryption-aws-kms-key-id": images_bucket["key_arn"],
-    }
+    assert body["headers"] == {"Content-Type": "image/jpeg", "Content-Length": "123456", "If-None-Match": "*"}
+    # No key ARN, and so no account id: the bucket's default encryption applies.
+    assert "kms" not in json.dumps(body).lower() and "123456789012" not in json.dumps(body["headers"])
     assert calls.counts == {"GetItem": 1}
 
 
@@ -234,3 +231,20 @@ def test_the_presigner_makes_exactly_the_url_boto3_would(monkeypatch, method):
     # The same URL: scheme, host, path and every signed parameter, the signature included.
     assert urlsplit(ours)[:3] == urlsplit(expected)[:3]
     assert signed(ours) == signed(expected)
+
+
+def test_a_receipt_with_its_fill_of_images_gets_no_more_upload_urls(urls, table):
+    from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
+
+    receipt = put_receipt(table)
+    full = [
+        f"users/user-a/receipts/{receipt['receiptId']}/original/{uuid.uuid4()}.jpg"
+        for _ in range(MAX_IMAGES_PER_RECEIPT)
+    ]
+    table.update_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]}, UpdateExpression="SET imageKeys = :k",
+                      ExpressionAttributeValues={":k": full})  # fmt: skip
+
+    response = upload_url(urls, receipt["receiptId"])
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert str(MAX_IMAGES_PER_RECEIPT) in response.body["message"]

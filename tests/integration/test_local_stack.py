@@ -93,7 +93,7 @@ def test_a_body_that_breaks_the_model_is_400_before_the_function_runs(stack):
 
     assert response.status == 400
     assert response.body["error"] == "VALIDATION_ERROR" and response.body["details"]
-    assert http(stack, "GET", "/receipts", token=token).status == 401  # its token reaches nothing now
+    assert http(stack, "GET", "/receipts", token=token).body["items"] == []
     assert stack.log_lines[-2]["function"] is None  # the gateway answered, no function ran
 
 

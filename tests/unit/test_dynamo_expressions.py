@@ -11,7 +11,7 @@ def test_set_copy_increment_and_remove_use_their_own_placeholders():
         ["warrantyPK"],
     )
 
-    assert expression == "SET #u0 = :u0, #u1 = #u2, #u3 = #u3 + :u1 REMOVE #u4"
+    assert expression == "SET #u0 = :u0, #u1 = #u2, #u3 = if_not_exists(#u3, :u2) + :u1 REMOVE #u4"
     assert names == {
         "#u0": "status",
         "#u1": "previousStatus",
@@ -19,7 +19,16 @@ def test_set_copy_increment_and_remove_use_their_own_placeholders():
         "#u3": "serverVersion",
         "#u4": "warrantyPK",
     }
-    assert values == {":u0": "deleted", ":u1": 1}
+    assert values == {":u0": "deleted", ":u1": 1, ":u2": 0}  # a counter starts from 0
+
+
+def test_a_set_addition_is_an_add_clause_after_set_and_remove():
+    from receipt_vault.dynamo import AddToSet
+
+    expression, names, values = update_expression({"notes": "x", "filledFields": AddToSet(frozenset({"a"}))}, ["tags"])
+
+    assert expression == "SET #u0 = :u0 REMOVE #u2 ADD #u1 :u1"
+    assert names == {"#u0": "notes", "#u1": "filledFields", "#u2": "tags"} and values[":u1"] == {"a"}
 
 
 def test_an_attribute_both_set_and_removed_is_only_set():

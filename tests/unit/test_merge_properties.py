@@ -165,3 +165,15 @@ def test_on_a_stale_version_a_field_the_user_removed_stays_removed_unless_the_de
     for name in removed:
         if name not in edited:
             assert name not in merged, name
+
+
+@given(server_receipts(), pushes())
+def test_on_a_stale_version_a_field_that_had_a_value_and_lost_it_stays_removed(server, changes):
+    removed = [name for name in EXTRACTABLE_FIELDS if name in changes and name not in server]
+    server = {**server, "filledFields": set(removed)}  # they had a value once, removed since
+    merged = merge(server, changes, server["serverVersion"] - 1)
+    edited = set(changes.get("userEditedFields") or ())
+
+    for name in removed:
+        if name not in edited:
+            assert name not in merged, name

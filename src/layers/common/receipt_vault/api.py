@@ -59,6 +59,7 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
         allow_origin=origins[0],
         extra_origins=origins[1:],
         allow_headers=CORS_ALLOWED_HEADERS,
+        expose_headers=["Retry-After"],
         max_age=CORS_MAX_AGE_SECONDS,
     )
     app = APIGatewayRestResolver(cors=cors, serializer=to_json, strip_prefixes=[CUSTOM_DOMAIN_BASE_PATH])
@@ -70,6 +71,7 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
             status_code=error.status_code,
             content_type="application/json",
             body=to_json(error_body(error, request_id)),
+            headers=error.headers(),
         )
 
     @app.exception_handler(ApiError)
@@ -115,7 +117,7 @@ def make_lambda_handler(
         subject = _claims(event).get("sub")
         if subject:
             logger.append_keys(user_hash=hash_user_id(subject))
-        response = app.resolve(event, context)
+        response = with_security_headers(app.resolve(event, context))
         status = int(response.get("statusCode") or 500)
         endpoint = f"{event.get('httpMethod')} {event.get('resource')}"
         logger.info(
@@ -129,6 +131,16 @@ def make_lambda_handler(
         return response
 
     return lambda_handler
+
+
+# Every answer is personal data for one user: no cache may keep it, and no browser may guess
+# another type for it. The gateway responses carry the same (api/openapi.yaml).
+SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def with_security_headers(response: dict[str, Any]) -> dict[str, Any]:
+    response["headers"] = {**SECURITY_HEADERS, **(response.get("headers") or {})}
+    return response
 
 
 def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Callable[..., Response]:
@@ -187,7 +199,7 @@ def current_user_id(app: APIGatewayRestResolver) -> str:
     """
     claims = _claims(app.current_event.raw_event)
     subject = claims.get("sub")
-    if not subject or claims.get("token_use", "access") != "access":
+    if not subject or claims.get("token_use") != "access":  # no token_use is no access token either
         raise UnauthorizedError("an access token is required")
     return str(subject)
 

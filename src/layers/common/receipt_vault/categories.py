@@ -12,7 +12,7 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_put, conditional_update
 from receipt_vault.errors import VersionConflictError
-from receipt_vault.model_base import InputModel
+from receipt_vault.model_base import InputModel, plain_text
 
 MAX_CUSTOM_CATEGORIES = 50
 DEFAULT_CATEGORIES = (
@@ -35,13 +35,15 @@ class CategoriesUpdate(InputModel):
     custom: Annotated[list[CategoryName], Field(max_length=MAX_CUSTOM_CATEGORIES)]
     version: Annotated[int, Field(ge=0)]
 
+    _plain = field_validator("custom", mode="before")(plain_text)
+
     @field_validator("custom")
     @classmethod
     def _unique_ignoring_case(cls, names: list[str]) -> list[str]:
         seen: set[str] = set()
         duplicates = [name for name in names if name.casefold() in seen or seen.add(name.casefold())]
         if duplicates:
-            raise ValueError(f"duplicate categories (case-insensitive): {', '.join(duplicates)}")
+            raise ValueError("categories must be unique, ignoring case")  # never echo the input
         return names
 
 

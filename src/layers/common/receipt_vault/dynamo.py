@@ -147,6 +147,42 @@ class DynamoTable:
                 time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
         return len(keys)
 
+    def transact_write(self, operations: list[TransactPut | TransactUpdate]) -> TransactionResult:
+        """All or nothing, each operation conditional. When a condition fails, the result says
+        which, with the current item of each failed one (ReturnValuesOnConditionCheckFailure)."""
+        items = []
+        for operation in operations:
+            builder = ConditionExpressionBuilder()
+            request: dict[str, Any] = {"TableName": self.name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            if isinstance(operation, TransactPut):
+                request["Item"] = serialize(operation.item)
+                kind = "Put"
+            else:
+                expression, names, values = update_expression(operation.set_values, operation.remove)
+                request.update(
+                    Key=serialize(operation.key), UpdateExpression=expression, ExpressionAttributeNames=names
+                )
+                if values:
+                    request["ExpressionAttributeValues"] = serialize(values)
+                kind = "Update"
+            _merge(request, _expression_fields(builder, operation.condition, "ConditionExpression"))
+            items.append({kind: request})
+        try:
+            self.client.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = error.response.get("CancellationReasons") or []
+            failed = [
+                (index, deserialize(reason["Item"]) if reason.get("Item") else None)
+                for index, reason in enumerate(reasons)
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            if not failed:  # cancelled for another reason (a conflicting transaction): retryable
+                raise
+            return TransactionResult(False, dict(failed))
+        return TransactionResult(True, {})
+
     def query(
         self,
         index_name: str | None,
@@ -219,7 +255,8 @@ class CopyOf:
 
 @dataclass(frozen=True)
 class Increment:
-    """An update value that adds to the attribute's current value (`SET a = a + n`)."""
+    """An update value that adds to the attribute's current value, from 0 if it has none
+    (`SET a = if_not_exists(a, 0) + n`)."""
 
     by: int = 1
 
@@ -238,6 +275,28 @@ class AddToSet:
     Atomic, so it needs no read of the set first."""
 
     values: frozenset[str]
+
+
+@dataclass(frozen=True)
+class TransactPut:
+    item: dict[str, Any]
+    condition: ConditionBase
+
+
+@dataclass(frozen=True)
+class TransactUpdate:
+    key: dict[str, Any]
+    set_values: dict[str, Any]
+    remove: list[str]
+    condition: ConditionBase
+
+
+@dataclass(frozen=True)
+class TransactionResult:
+    """`failed`: the index of each operation whose condition failed, with its current item."""
+
+    succeeded: bool
+    failed: dict[int, dict[str, Any] | None]
 
 
 @dataclass(frozen=True)
@@ -276,9 +335,9 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
             values[appended], values[empty] = list(value.values), []
             assignments.append(f"{target} = list_append(if_not_exists({target}, {empty}), {appended})")
         elif isinstance(value, Increment):
-            target, amount = name(attribute), f":u{len(values)}"
-            values[amount] = value.by
-            assignments.append(f"{target} = {target} + {amount}")
+            target, amount, zero = name(attribute), f":u{len(values)}", f":u{len(values) + 1}"
+            values[amount], values[zero] = value.by, 0
+            assignments.append(f"{target} = if_not_exists({target}, {zero}) + {amount}")
         else:
             placeholder = f":u{len(values)}"
             values[placeholder] = value

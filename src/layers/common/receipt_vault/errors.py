@@ -22,6 +22,10 @@ class ApiError(Exception):
         """Fields added to the error body besides the standard four."""
         return {}
 
+    def headers(self) -> dict[str, str]:
+        """Headers of the error response besides the content type."""
+        return {}
+
 
 class BadRequestError(ApiError):
     status_code = 400
@@ -70,8 +74,17 @@ class PayloadTooLargeError(ApiError):
 
 
 class RateLimitedError(ApiError):
+    """A per-user limit is reached; `retry_after` seconds until it frees up."""
+
     status_code = 429
     code = "RATE_LIMITED"
+
+    def __init__(self, message: str, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
 
 
 class ModelAnswerError(ApiError):

@@ -3,6 +3,13 @@
 pending -> running -> ready, or failed. A worker claims a job (pending, or running with an
 expired lease) before building, so a redelivered message never builds an export twice, and a
 ready job is never rebuilt. The item expires through TTL with the ZIP (7 days).
+
+Fair use: a user has `max_in_progress` export slots (`EXPORTSLOT#{n}`) and a daily quota.
+Creating a job is one transaction: a free slot (free, or held past SLOT_LEASE by a job that
+never finished), one unit of the day's quota, and the job item. Two requests at once can
+never both take the last slot or the last unit. With every slot held, the request returns
+the export in progress, whatever its range; past the quota it is a 429. A job that ends,
+ready or failed, frees its slot.
 """
 
 from __future__ import annotations
@@ -11,17 +18,21 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr
 
-from receipt_vault import keys
+from receipt_vault import keys, quotas
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import DynamoTable, conditional_put, conditional_update
+from receipt_vault.dynamo import DynamoTable, TransactPut, conditional_delete, conditional_update
+from receipt_vault.errors import RateLimitedError
 
 PENDING, RUNNING, READY, FAILED = "pending", "running", "ready", "failed"
 EXPORT_RETENTION = dt.timedelta(days=7)  # the exports bucket's lifecycle
 DOWNLOAD_URL_LIFETIME = dt.timedelta(hours=24)
 # Longer than the export handler's 300 s timeout: a live build is never taken over.
 BUILD_LEASE = dt.timedelta(minutes=6)
+# Longer than the queue takes to give up on a job (3 receives, 30 minutes' visibility each).
+SLOT_LEASE = dt.timedelta(hours=2)
+EXPORT_QUOTA = "EXPORT"
 
 
 def job_view(item: dict[str, Any]) -> dict[str, Any]:
@@ -40,25 +51,65 @@ class ExportJobs:
     def get(self, user_id: str, export_id: str) -> dict[str, Any] | None:
         return self.table.get_item(keys.export_key(user_id, export_id))
 
-    def active(self, user_id: str) -> list[dict[str, Any]]:
-        """The user's pending or running exports."""
-        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.EXPORT_PREFIX)
-        return list(self.table.query_all(None, condition, Attr("status").is_in([PENDING, RUNNING])))
-
-    def create(self, user_id: str, date_from: str | None, date_to: str | None, moment: dt.datetime) -> dict[str, Any]:
+    def create(
+        self,
+        user_id: str,
+        date_from: str | None,
+        date_to: str | None,
+        moment: dt.datetime,
+        max_in_progress: int = 1,
+        daily_limit: int = 10,
+    ) -> tuple[dict[str, Any], bool]:
+        """(job, created): a new pending job in a free slot, or the user's export in progress
+        when every slot is held. RateLimitedError past the daily quota."""
         export_id = str(uuid.uuid4())
-        item = {
-            **keys.export_key(user_id, export_id),
-            "exportId": export_id,
-            "status": PENDING,
-            "createdAt": iso_timestamp(moment),
-            "from": date_from,
-            "to": date_to,
-            "ttl": int((moment + EXPORT_RETENTION).timestamp()),
-        }
-        item = {name: value for name, value in item.items() if value is not None}
-        conditional_put(self.table, item, Attr("PK").not_exists())
-        return item
+        now = iso_timestamp(moment)
+        in_progress: dict[str, Any] | None = None
+        for slot in range(max_in_progress):
+            job = {
+                **keys.export_key(user_id, export_id),
+                "exportId": export_id,
+                "status": PENDING,
+                "createdAt": now,
+                "from": date_from,
+                "to": date_to,
+                "slot": slot,
+                "ttl": int((moment + EXPORT_RETENTION).timestamp()),
+            }
+            job = {name: value for name, value in job.items() if value is not None}
+            holder = {
+                **keys.export_slot_key(user_id, slot),
+                "exportId": export_id,
+                "until": iso_timestamp(moment + SLOT_LEASE),
+            }
+            result = self.table.transact_write(
+                [
+                    TransactPut(holder, Attr("PK").not_exists() | Attr("until").lt(now)),
+                    quotas.taking_one(user_id, EXPORT_QUOTA, daily_limit, moment),
+                    TransactPut(job, Attr("PK").not_exists()),
+                ]
+            )
+            if result.succeeded:
+                return job, True
+            if 1 in result.failed:
+                raise quotas.refused("export", daily_limit, moment)
+            held = result.failed.get(0) or {}
+            in_progress = in_progress or self.get(user_id, str(held.get("exportId", "")))
+        if in_progress is None:  # every slot held, by jobs gone since: their leases free them
+            raise RateLimitedError("an export is on its way; try again later", retry_after=60)
+        return in_progress, False
+
+    def withdraw(self, user_id: str, job: dict[str, Any]) -> None:
+        """Undo a creation whose message could not be queued: no job, and its slot free."""
+        self.table.delete_item(keys.export_key(user_id, job["exportId"]))
+        self.free_slot(user_id, job)
+
+    def free_slot(self, user_id: str, job: dict[str, Any]) -> None:
+        """The job has ended: its slot is free for the next export."""
+        if "slot" in job:
+            conditional_delete(
+                self.table, keys.export_slot_key(user_id, int(job["slot"])), Attr("exportId").eq(job["exportId"])
+            )
 
     def claim(self, user_id: str, export_id: str, moment: dt.datetime) -> tuple[str | None, dict[str, Any] | None]:
         """(claim id, job) when this worker may build it; (None, job) when it is built or being
@@ -92,10 +143,13 @@ class ExportJobs:
         return self._finish(user_id, export_id, claim_id, values)
 
     def _finish(self, user_id: str, export_id: str, claim_id: str, values: dict[str, Any]) -> bool:
-        return conditional_update(
+        result = conditional_update(
             self.table,
             keys.export_key(user_id, export_id),
             values,
             ["claimId", "leaseUntil"],
             Attr("claimId").eq(claim_id) & Attr("status").eq(RUNNING),
-        ).succeeded
+        )
+        if result.succeeded and values["status"] in (READY, FAILED):
+            self.free_slot(user_id, result.item or {})
+        return result.succeeded

@@ -56,6 +56,10 @@ class ImageKey:
         return ImageKey(self.user_id, self.receipt_id, self.image_id, "jpg", THUMBNAIL)
 
 
+# A receipt's originals: a long receipt photographed in parts, its pages, a warranty card.
+MAX_IMAGES_PER_RECEIPT = 20
+
+
 def user_prefix(user_id: str) -> str:
     return f"users/{user_id}/"
 

@@ -131,6 +131,16 @@ DELETION_PREFIX = "DELETION#"
 DELETION_TOKEN_SK = "DELETION_TOKEN"  # noqa: S105 - a sort key, not a secret
 
 
+def export_slot_key(user_id: str, slot: int) -> dict[str, str]:
+    """One of the user's slots for an export in progress (receipt_vault/export_jobs.py)."""
+    return {"PK": user_pk(user_id), "SK": f"EXPORTSLOT#{slot}"}  # not under EXPORT#: not a job
+
+
+def quota_key(user_id: str, quota: str, day: str) -> dict[str, str]:
+    """A user's daily counter of one kind of request, in their partition: erasure removes it."""
+    return {"PK": user_pk(user_id), "SK": f"QUOTA#{quota}#{day}"}
+
+
 def export_key(user_id: str, export_id: str) -> dict[str, str]:
     return {"PK": user_pk(user_id), "SK": f"{EXPORT_PREFIX}{export_id}"}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -16,3 +19,19 @@ class InputModel(VaultModel):
     """A request body or query: unknown fields are errors, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# C0 controls other than tab and newlines, DEL, and the bidi embeddings, overrides and isolates
+# that make text read otherwise than it is stored (Trojan Source): never meant in a receipt.
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+_LINE_BREAKS = re.compile("[\t\n\r]")
+
+
+def plain_text(value: Any, multiline: bool = False) -> Any:
+    """A validator of free text: refuses control and bidi-override characters, and line breaks
+    where the text is one line. Strings in lists are checked one by one."""
+    if isinstance(value, list):
+        return [plain_text(item, multiline) for item in value]
+    if isinstance(value, str) and (_UNSAFE.search(value) or (not multiline and _LINE_BREAKS.search(value))):
+        raise ValueError("text may not hold control or bidi-override characters")
+    return value

@@ -116,13 +116,13 @@ class OcrRefineSettings(TableApiSettings):
     bedrock_model_id: str = bounded(minimum=1)
     bedrock_fallback_model_id: str = bounded(minimum=1)
     confidence_threshold: float = bounded(minimum=0, maximum=1)
+    refine_daily_limit: int = bounded(minimum=1, maximum=100000)  # per user and UTC day
 
 
 class ImageUrlSettings(TableApiSettings):
     """presigned-url-generator."""
 
     s3_bucket: str = bounded(minimum=3)
-    kms_key_id: str = bounded(minimum=1)
     url_expiry_seconds: int = bounded(minimum=60, maximum=3600)
     max_file_size: int = bounded(minimum=1)
     thumbnail_cdn_domain: str = bounded(minimum=1)
@@ -155,6 +155,8 @@ class ExportRequestSettings(TableApiSettings):
 
     export_queue_url: str = bounded(minimum=1)
     export_bucket: str = bounded(minimum=3)
+    export_max_in_progress: int = bounded(minimum=1, maximum=5)  # per user
+    export_daily_limit: int = bounded(minimum=1, maximum=1000)  # per user and UTC day
 
 
 class ExportHandlerSettings(TableSettings):

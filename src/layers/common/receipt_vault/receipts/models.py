@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints, field_validator
 
-from receipt_vault.model_base import InputModel, VaultModel
+from receipt_vault.model_base import InputModel, VaultModel, plain_text
 
 MAX_LINE_ITEMS = 200
 MAX_TAGS = 50
@@ -92,6 +92,8 @@ class LineItem(InputModel):
     unitPrice: Money | None = None
     totalPrice: Money | None = None
 
+    _one_line = field_validator("description", mode="before")(plain_text)
+
     @field_validator("quantity", mode="before")
     @classmethod
     def _a_number_not_a_string(cls, value: Any) -> Any:
@@ -120,6 +122,12 @@ class ReceiptFields(InputModel):
     userEditedFields: Annotated[list[EditableField], Field(max_length=20)] | None = None
 
     _dates = field_validator("purchaseDate", "warrantyExpiryDate")(_check_calendar_date)
+    _one_line = field_validator("storeName", "category", "paymentMethod", "tags", mode="before")(plain_text)
+
+    @field_validator("notes", "ocrRawText", mode="before")
+    @classmethod
+    def _plain_paragraphs(cls, value: Any) -> Any:
+        return plain_text(value, multiline=True)
 
     @field_validator("ocrRawText")
     @classmethod

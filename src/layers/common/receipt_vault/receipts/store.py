@@ -24,6 +24,7 @@ from receipt_vault.dynamo import (
     conditional_put,
     conditional_update,
 )
+from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
 from receipt_vault.receipts.status import DELETED
 
 
@@ -200,8 +201,9 @@ class ReceiptStore:
         """Record an uploaded image and its thumbnail in one conditional update.
 
         The appends are atomic, so concurrent uploads lose nothing. The condition refuses an
-        original the receipt already lists, so a redelivered event adds nothing twice. It is a
-        server-side change, so the version moves and delta sync picks it up.
+        original the receipt already lists, so a redelivered event adds nothing twice, and one
+        more than MAX_IMAGES_PER_RECEIPT. It is a server-side change, so the version moves and
+        delta sync picks it up.
         """
         return self.update(
             user_id,
@@ -214,7 +216,7 @@ class ReceiptStore:
                 "byUpdatedSK": keys.by_updated_sk(now, receipt_id),
             },
             [],
-            ~Attr("imageKeys").contains(original_key),
+            ~Attr("imageKeys").contains(original_key) & Attr("imageKeys").size().lt(MAX_IMAGES_PER_RECEIPT),
         )
 
     def get_many(self, user_id: str, receipt_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -1,4 +1,5 @@
-"""Thumbnails from whatever a phone uploads: JPEG, PNG, WebP, HEIC/HEIF and PDF.
+"""Images from whatever a phone uploads (JPEG, PNG, WebP, HEIC/HEIF and PDF), in bounded memory:
+the imaging layer's code, shared by the thumbnail generator and OCR refinement.
 
 - A JPEG is decoded at a reduced scale (`Image.draft`): the decoder skips the DCT detail a
   200x300 thumbnail never shows, so a 12 MP photo never exists at full size in memory.
@@ -9,8 +10,9 @@
   centre-cropped to the target box.
 - Decompression bombs are refused: an image declaring more pixels than a phone camera makes
   fails before any pixel is decoded.
-A file that cannot become a thumbnail raises UnusableImageError, a permanent failure that no
-retry can fix.
+A file that cannot be used raises UnusableImageError, a permanent failure that no retry can
+fix. `make_thumbnail` is the generator's; `fit_within` is refinement's: the picture for the
+model, at most `max_edge` on its long side, whatever the size of the upload.
 """
 
 from __future__ import annotations
@@ -64,6 +66,21 @@ def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality
     thumbnail = ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
     output = io.BytesIO()
     thumbnail.convert("RGB").save(output, "JPEG", quality=quality, optimize=True, progressive=True)
+    return output.getvalue()
+
+
+def fit_within(data: bytes, extension: str, max_edge: int, quality: int = 85) -> bytes:
+    """A JPEG of the picture, upright, at most `max_edge` on its long side. A JPEG is decoded at
+    the reduced scale that just covers the target, so a 10000 x 10000 upload costs about what a
+    12 MP photo does; other formats are decoded whole under MAX_FULL_DECODE_PIXELS."""
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(_decode(data, extension, max_edge, max_edge))
+    if image.mode not in ("RGB", "L"):
+        image = _flatten(image)
+    image.thumbnail((max_edge, max_edge), _pillow().Resampling.LANCZOS)
+    output = io.BytesIO()
+    image.convert("RGB").save(output, "JPEG", quality=quality)
     return output.getvalue()
 
 

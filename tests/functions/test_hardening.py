@@ -1,0 +1,211 @@
+"""What a hostile user tries, each refused cleanly: hostile text and images, model output that a
+client could not write, tokens that are not access tokens, echoed input, cacheable answers."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from typing import Any
+
+import boto3
+import pytest
+from PIL import Image
+
+from local.cfn_template import OPENAPI_PATH, load_template, load_yaml
+from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
+from tests.conftest import ApiClient, assert_error_shape, load_function, put_receipt
+from tests.functions.test_thumbnail_generator import process, upload
+from tests.support import bedrock, images
+
+UNSAFE = {
+    "nul": "Lidl\x00",
+    "escape": "Lidl\x1b[2J",
+    "right-to-left override": "Lidl\u202egpj.exe",
+    "isolate": "Lidl\u2066x\u2069",
+    "line break in one line": "Lidl\nAthens",
+}
+
+
+@pytest.fixture
+def crud(api_env) -> ApiClient:
+    return ApiClient(load_function("receipt_crud"))
+
+
+@pytest.mark.parametrize("text", UNSAFE.values(), ids=UNSAFE.keys())
+def test_text_fields_refuse_control_and_bidi_override_characters_and_write_nothing(crud, table, text):
+    for body in ({"storeName": text}, {"tags": [text]}, {"items": [{"description": text}]}, {"category": text}):
+        assert_error_shape(crud.call("POST", "/receipts", body=body), 400, "VALIDATION_ERROR")
+    assert table.scan()["Items"] == []
+
+
+def test_notes_and_ocr_text_keep_their_line_breaks_but_no_control_characters(crud):
+    kept = crud.call("POST", "/receipts", body={"notes": "line 1\nline 2\ttabbed", "ocrRawText": "LIDL\r\nTOTAL 3,59"})
+    refused = crud.call("POST", "/receipts", body={"notes": "hidden\u202e"})
+
+    assert kept.status == 201 and kept.body["notes"] == "line 1\nline 2\ttabbed"
+    assert_error_shape(refused, 400, "VALIDATION_ERROR")
+
+
+def test_push_refuses_them_per_item(api_env, monkeypatch):
+    monkeypatch.setenv("MAX_BATCH_SIZE", "25")
+    sync = ApiClient(load_function("sync_handler"))
+
+    response = sync.call("POST", "/sync/push", body={"items": [{"receiptId": str(uuid.uuid4()), "notes": "x\x00"}]})
+
+    assert response.body["results"][0]["outcome"] == "rejected"
+
+
+def test_claims_without_token_use_are_not_an_access_token(crud):
+    from tests.support.api_events import LambdaContext, api_event
+
+    event = api_event("GET", "/receipts")
+    del event["requestContext"]["authorizer"]["claims"]["token_use"]
+
+    response = crud.module.lambda_handler(event, LambdaContext())
+
+    assert response["statusCode"] == 401
+
+
+def test_every_api_answer_and_every_gateway_answer_is_uncacheable_and_nosniff(crud):
+    success = crud.call("GET", "/receipts")
+    failure = crud.call("GET", "/receipts/{receiptId}", path_parameters={"receiptId": str(uuid.uuid4())})
+    gateway = load_yaml(OPENAPI_PATH)["x-amazon-apigateway-gateway-responses"]
+
+    for response in (success, failure):
+        assert response.headers["Cache-Control"] == "no-store"
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+    for name, answer in gateway.items():
+        headers = answer["responseParameters"]
+        assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'", name
+        assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'", name
+
+
+def test_a_refused_timezone_is_not_echoed_back(api_env, monkeypatch):
+    from tests.support import push
+
+    applications = push.platform_applications()
+    monkeypatch.setenv("FCM_PLATFORM_APPLICATION_ARN", applications["android"])
+    monkeypatch.setenv("APNS_PLATFORM_APPLICATION_ARN", applications["ios"])
+    settings = ApiClient(load_function("user_settings"))
+    secret = "Europe/My_Home_Street_12"
+    body = {"reminderDaysBefore": [7], "weeklyDigestEnabled": False, "timezone": secret, "locale": "en"}
+
+    response = settings.call("PUT", "/user/settings", body={**body, "serverVersion": 0})
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert "My_Home_Street" not in json.dumps(response.body)
+
+
+# -- the model's answer goes through the user's validators ---------------------------------------
+
+
+def test_model_output_a_client_could_not_write_is_dropped_and_flagged_for_review(refine_fn, table):
+    answer = bedrock.extraction(total="NaN", date="2025-W23-1")
+    refine_fn.module.refinements.bedrock = bedrock.ScriptedBedrock(
+        haiku=[bedrock.tool_answer(answer)], sonnet=[bedrock.tool_answer(answer)]
+    )
+    receipt = put_receipt(table, ocrRawText="LIDL 3,59")
+
+    refined = refine_fn.call(
+        "POST", "/receipts/{receiptId}/refine", path_parameters={"receiptId": receipt["receiptId"]}
+    )
+
+    assert refined.status == 200, refined.body
+    assert "totalAmount" not in refined.body and "purchaseDate" not in refined.body
+    assert refined.body["refinement"]["needsReview"] is True
+    assert {"invalid-totalAmount", "invalid-purchaseDate"} <= set(refined.body["refinement"]["problems"])
+
+
+# -- hostile images ------------------------------------------------------------------------------
+
+
+def huge_uniform_jpeg(side: int = 10_000) -> bytes:
+    output = io.BytesIO()
+    Image.new("RGB", (side, side), (200, 180, 160)).save(output, "JPEG", quality=85)
+    return output.getvalue()
+
+
+def with_image(table, images_bucket, content: bytes, extension: str = "jpg") -> dict[str, Any]:
+    receipt = put_receipt(table, ocrRawText="LIDL 3,59")
+    key = upload(images_bucket["bucket"], receipt, content, extension)
+    table.update_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]}, UpdateExpression="SET imageKeys = :k",
+                      ExpressionAttributeValues={":k": [key]})  # fmt: skip
+    return {**receipt, "imageKeys": [key]}
+
+
+def test_a_10000_by_10000_photo_is_sent_to_the_model_at_1568_px_decoded_at_reduced_scale(
+    refine_fn, table, images_bucket
+):
+    refine_fn.module.refinements.bedrock = recording = bedrock.ScriptedBedrock(
+        haiku=[bedrock.tool_answer(bedrock.extraction())]
+    )
+    receipt = with_image(table, images_bucket, huge_uniform_jpeg())
+
+    refined = refine_fn.call(
+        "POST", "/receipts/{receiptId}/refine", path_parameters={"receiptId": receipt["receiptId"]},
+        body={"imageKey": receipt["imageKeys"][0]},
+    )  # fmt: skip
+
+    assert refined.status == 200, refined.body
+    [sent] = [
+        block["image"]["source"]["bytes"]
+        for block in recording.requests[0]["messages"][0]["content"]
+        if "image" in block
+    ]
+    assert max(Image.open(io.BytesIO(sent)).size) == 1568
+
+
+def test_an_image_past_the_pixel_limit_is_a_400_not_a_crash(refine_fn, table, images_bucket):
+    bomb = images.png_declaring(30_000, 30_000)  # 900 MP declared, a few bytes of data
+    receipt = with_image(table, images_bucket, bomb, "png")
+
+    refused = refine_fn.call(
+        "POST", "/receipts/{receiptId}/refine", path_parameters={"receiptId": receipt["receiptId"]},
+        body={"imageKey": receipt["imageKeys"][0]},
+    )  # fmt: skip
+
+    assert_error_shape(refused, 400, "VALIDATION_ERROR")
+
+
+def test_an_upload_past_the_receipts_image_limit_is_removed_with_its_thumbnail(api_env, images_bucket, table):
+    thumbnails = load_function("thumbnail_generator")
+    receipt = put_receipt(table)
+    full = [
+        f"users/user-a/receipts/{receipt['receiptId']}/original/{uuid.uuid4()}.jpg"
+        for _ in range(MAX_IMAGES_PER_RECEIPT)
+    ]
+    table.update_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]}, UpdateExpression="SET imageKeys = :k",
+                      ExpressionAttributeValues={":k": full})  # fmt: skip
+    extra = upload(images_bucket["bucket"], receipt, images.jpeg(), "jpg")
+
+    assert process(thumbnails, images_bucket["bucket"], extra) == ["dropped:too-many-images"]
+    listed = boto3.client("s3").list_objects_v2(
+        Bucket=images_bucket["bucket"], Prefix=f"users/user-a/receipts/{receipt['receiptId']}/"
+    )
+    assert listed.get("KeyCount", 0) == 0
+
+
+# -- the template ---------------------------------------------------------------------------------
+
+
+def test_the_access_log_keeps_no_client_ip():
+    stage_log = load_template()["Resources"]["ReceiptVaultApi"]["Properties"]["AccessLogSetting"]["Format"]
+
+    assert "sourceIp" not in stage_log and "ip" not in json.loads(stage_log)
+
+
+def test_the_images_bucket_refuses_any_encryption_but_the_stacks_key():
+    policy = load_template()["Resources"]["ImagesBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    by_sid = {statement["Sid"]: statement for statement in policy}
+
+    assert by_sid["DenyPutWithAnotherEncryption"]["Condition"] == {
+        "StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}
+    }
+    assert by_sid["DenyPutWithTheAwsManagedKey"]["Condition"]["Null"] == {
+        "s3:x-amz-server-side-encryption": "false",
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": "true",
+    }
+    assert by_sid["DenyPutWithAnotherKey"]["Condition"]["StringNotEqualsIfExists"] == {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": {"Fn::GetAtt": ["DataKey", "Arn"]}
+    }
