@@ -39,7 +39,17 @@ def _local_stack(data: dict[str, Any]) -> list[Row]:
             f"{data['direct_p50_ms']:.2f} ms (handler invoked directly)",
             f"{data['ratio']:.2f}",
             "< 3.00",
-        )
+        ),
+        *(
+            (
+                f"local stack throughput, {route}, {data['clients']} parallel clients",
+                f"{rates['many']:.0f} requests/s",
+                f"{rates['one']:.0f} requests/s (1 client)",
+                f"{rates['many'] / rates['one']:.2f}",
+                "> 1.00" if route == "GET /health" else "",
+            )
+            for route, rates in data["throughput"].items()
+        ),
     ]
 
 

@@ -1,8 +1,10 @@
 """The Cognito authorizer, as API Gateway applies it, against the emulated user pool's JWKS.
 
-API Gateway checks the signature, expiry and issuer of the token, and the app client. The
-methods require the `aws.cognito.signin.user.admin` scope, which only access tokens carry, so
-an ID token is refused. Moto's access tokens carry no `scope` claim; `token_use` stands in for it.
+API Gateway checks the signature, expiry and issuer of the token and the app client. Every
+secured method names OAuth scopes in the contract (`aws.cognito.signin.user.admin`); with scopes,
+API Gateway accepts only an access token whose `scope` claim holds one of them, so an ID token
+is refused. Like API Gateway, it does not consult revocation: a revoked access token stays valid
+here until it expires, as the README says.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class CognitoAuthorizer:
                 self._keys = KeySet.import_key_set(json.load(response))
         return self._keys
 
-    def claims(self, authorization: str | None) -> dict[str, str]:
+    def claims(self, authorization: str | None, required_scopes: frozenset[str]) -> dict[str, str]:
         """The verified claims as API Gateway passes them to the function: all strings."""
         if not authorization:
             raise TokenRejectedError("Unauthorized")
@@ -51,5 +53,8 @@ class CognitoAuthorizer:
         if claims.get("iss") != self.issuer or claims.get("token_use") != "access":
             raise TokenRejectedError("Unauthorized")
         if claims.get("client_id") not in self.client_ids:
+            raise TokenRejectedError("Unauthorized")
+        granted = claims.get("scope")
+        if required_scopes and not (isinstance(granted, str) and required_scopes & set(granted.split())):
             raise TokenRejectedError("Unauthorized")
         return {name: value if isinstance(value, str) else json.dumps(value) for name, value in claims.items()}

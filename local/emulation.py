@@ -1,5 +1,8 @@
 """Where moto is softer than AWS, made as strict, for the local stack and the in-process tests.
 
+S3 checks every request's signature (local/s3_signatures.py), so a pre-signed URL allows exactly
+what it signs, for as long as it says, and nothing unsigned reaches a bucket.
+
 DynamoDB applies each request atomically: a conditional write checks its condition and writes
 in one step, so of two writers racing on the same version exactly one wins, and a read never
 sees half a write. moto evaluates the condition, then writes, then serialises the answer, with
@@ -18,7 +21,33 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
 _DYNAMODB_REQUEST = threading.RLock()
+# The one credential of the local stack: its functions, its tools and its tests sign with it.
+LOCAL_CREDENTIALS = {"local": "local"}
+
+
+class StrictMotoServer(ThreadedMotoServer):
+    """moto's threaded server with S3's signature check in front of it."""
+
+    def _server_entry(self) -> None:
+        from local.s3_signatures import S3Signatures
+
+        app = S3Signatures(DomainDispatcherApplication(create_backend_app), LOCAL_CREDENTIALS, _bucket_names)
+        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+def _bucket_names() -> list[str]:
+    from moto.s3.models import s3_backends
+
+    from local.intrinsics import ACCOUNT_ID
+
+    return list(s3_backends[ACCOUNT_ID]["global"].buckets)
 
 
 def _atomic(handle: Callable[..., Any]) -> Callable[..., Any]:

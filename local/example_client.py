@@ -1,6 +1,7 @@
 """A client that knows nothing but the local stack's /_local/config, as a Flutter app would.
 
-It signs up a new user in the emulated Cognito pool, confirms and signs in, then creates,
+It signs up a new user in the emulated Cognito pool, confirms with the code the stack kept
+(the email Cognito would send), signs in with SRP as Amplify does, then creates,
 lists, updates, changes the status of, deletes and restores a receipt, and saves categories,
 all over HTTP with the access token. With `--reminders` it instead shows push notifications:
 it saves reminder settings, registers a phone, creates a receipt whose warranty ends in 7
@@ -17,6 +18,7 @@ import datetime as dt
 import json
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from typing import Any
@@ -47,13 +49,28 @@ class ApiClient:
 
 
 def sign_up_and_sign_in(config: dict[str, Any], email: str, password: str) -> str:
+    """Sign up, confirm with the code "emailed" to the user, sign in with SRP: the access token."""
     cognito = cognito_client(config)
     client_id = config["userPoolClientId"]
     cognito.sign_up(
         ClientId=client_id, Username=email, Password=password, UserAttributes=[{"Name": "email", "Value": email}]
     )
-    cognito.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode="123456")  # any code locally
+    code = confirmation_code(config, email, "signUp")
+    cognito.confirm_sign_up(ClientId=client_id, Username=email, ConfirmationCode=code)
     return access_token(config, email, password)
+
+
+def confirmation_code(config: dict[str, Any], username: str, kind: str) -> str:
+    """The newest code of `kind` (signUp, forgotPassword) the emulated Cognito sent to the user:
+    the local stack keeps the emails it would have sent, at /_local/confirmation-codes."""
+    query = urllib.parse.urlencode({"username": username})
+    status, body = ApiClient(config["apiUrl"]).call("GET", f"/_local/confirmation-codes?{query}")
+    if status != 200:
+        raise AssertionError(f"read /_local/confirmation-codes: expected 200, got {status}: {body}")
+    codes = [entry["code"] for entry in body["codes"] if entry["kind"] == kind]
+    if not codes:
+        raise AssertionError(f"no {kind} code was sent to {username}: {body}")
+    return str(codes[-1])
 
 
 def check(condition: bool, message: Any) -> None:

@@ -25,6 +25,7 @@ from referencing.jsonschema import DRAFT4
 
 from local.auth import CognitoAuthorizer, TokenRejectedError
 from local.clock import utc_now
+from local.runtime import TooManyRequestsError
 from local.waf import WebAclRules
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -45,6 +46,12 @@ class Route:
     def secured(self) -> bool:
         return bool(self.operation.get("security"))
 
+    @property
+    def required_scopes(self) -> frozenset[str]:
+        """The OAuth scopes the method names; API Gateway accepts a token holding any one."""
+        schemes = self.operation.get("security", [])
+        return frozenset(scope for scheme in schemes for scopes in scheme.values() for scope in scopes)
+
 
 @dataclass
 class HttpResponse:
@@ -52,6 +59,23 @@ class HttpResponse:
     headers: list[tuple[str, str]]
     body: bytes
     function: str | None = None
+
+
+def _rule_broken(error: Any) -> str:
+    """Which rule of the model a value breaks, in the model's words and never the value's: an
+    answer that quoted what it refuses would reflect megabytes, or a control character, back."""
+    rule, expected = error.validator, error.validator_value
+    if rule == "required":
+        return error.message  # names the model's own property
+    if rule == "additionalProperties":
+        return "holds a property the model does not declare"
+    if rule == "enum":
+        return "is not one of the allowed values"
+    if rule in ("type", "pattern", "format"):
+        return f"must match {rule} {json.dumps(expected)}"
+    if isinstance(expected, (int, float, str, bool)):
+        return f"breaks {rule} {json.dumps(expected)}"
+    return f"breaks {rule}"
 
 
 def _path_pattern(path: str) -> re.Pattern[str]:
@@ -138,7 +162,7 @@ class Gateway:
         claims = None
         if route.secured:
             try:
-                claims = self.authorizer.claims(_header(headers, "Authorization"))
+                claims = self.authorizer.claims(_header(headers, "Authorization"), route.required_scopes)
             except TokenRejectedError as rejection:
                 return self._gateway_error("UNAUTHORIZED", request_id, str(rejection))
         problems = self._validate(route, body, parse_qs(url.query))
@@ -151,6 +175,8 @@ class Gateway:
         try:
             result = self.invoke(route.function, event)
             response = _proxy_response(result)
+        except TooManyRequestsError:  # Lambda's 429 reaches the client as INTEGRATION_FAILURE
+            response = self._gateway_error("INTEGRATION_FAILURE", request_id, "Too many requests")
         except Exception:  # a crashed or malformed function is API Gateway's 502
             response = self._gateway_error("DEFAULT_5XX", request_id, "Internal server error", status=502)
         response.function = route.function
@@ -193,7 +219,7 @@ class Gateway:
         if errors:
             first = errors[0]
             where = "/".join(str(part) for part in first.absolute_path) or "(root)"
-            return "BAD_REQUEST_BODY", f"Invalid request body: {where}: {first.message}"
+            return "BAD_REQUEST_BODY", f"Invalid request body: {where}: {_rule_broken(first)}"
         return None
 
     # -- responses -----------------------------------------------------------------------------

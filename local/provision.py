@@ -232,7 +232,16 @@ class LocalResources:
                 if key in resolved
             },
         }
-        pool = self.client("cognito-idp").create_user_pool(**arguments)["UserPool"]
+        cognito = self.client("cognito-idp")
+        pool = cognito.create_user_pool(**arguments)["UserPool"]
+        # EnabledMfas is CloudFormation's; the API sets TOTP apart, so the pool reports it enabled
+        # (GetUserPoolMfaConfig) as the deployed one does.
+        if "SOFTWARE_TOKEN_MFA" in resolved.get("EnabledMfas", []) and resolved.get("MfaConfiguration", "OFF") != "OFF":
+            cognito.set_user_pool_mfa_config(
+                UserPoolId=pool["Id"],
+                SoftwareTokenMfaConfiguration={"Enabled": True},
+                MfaConfiguration=resolved["MfaConfiguration"],
+            )
         self._set(
             logical_id,
             pool["Id"],
@@ -255,6 +264,9 @@ class LocalResources:
                 "TokenValidityUnits",
                 "PreventUserExistenceErrors",
                 "EnableTokenRevocation",
+                "AuthSessionValidity",
+                "ReadAttributes",
+                "WriteAttributes",
             )
             if key in resolved
         }

@@ -1,21 +1,33 @@
-"""Run the template's functions in-process, each as its own Lambda would see itself.
+"""Run the template's functions as Lambda does: each concurrent invocation in an execution
+environment of its own.
 
-Isolation: every function's handler module is imported under a unique name, with its code
-directory and its layers first on `sys.path`, and with its own environment variables overlaid
-on the process environment while it imports and while it runs. Modules loaded from a
-function's own directory are dropped from `sys.modules` afterwards, so two functions'
-`app.py` (or any helper of the same name) never collide.
+An environment is a worker process (local/worker.py) forked from one fork server that has
+imported the common libraries, loaded with one function: its code, its layers, its variables and
+its role. It serves one invocation at a time and stays warm for the next, so module state lives
+as long as the environment and is never shared with another one. Like Lambda:
 
-Invocations are serialised by one lock. The environment is process-wide, and Lambda runs each
-concurrent request in its own sandbox anyway, so serialising keeps every invocation's view of
-its environment exact. Source changes in a function or a layer are picked up on the next
-invocation, without a restart.
+- concurrent requests to one function run in parallel, in as many environments as are busy;
+- `ReservedConcurrentExecutions` caps the function's busy environments: a synchronous call
+  beyond it is throttled (TooManyRequestsError, which the gateway turns into API Gateway's
+  response to a throttled Lambda), asynchronous and queue work waits for an environment;
+- a function that runs past its Timeout is stopped and its environment discarded, and an
+  environment whose process dies takes no further invocations;
+- a change to a function's source or to one of its layers is picked up by the next invocation:
+  environments loaded with older code are retired as they become idle.
+
+A function without reserved concurrency runs at most `unreserved_limit` environments at once
+(a laptop is not Lambda's fleet); further calls wait for one instead of being throttled.
 """
 
 from __future__ import annotations
 
-import importlib.util
+import atexit
+import contextlib
+import json
 import os
+import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
@@ -23,11 +35,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-INVOKE_LOCK = threading.RLock()
+UNRESERVED_LIMIT = 10
+INIT_TIMEOUT_SECONDS = 60  # generous: a cold start on a loaded laptop, not Lambda's 10 s
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -52,18 +66,106 @@ class LocalContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-@contextmanager
-def environment_overlay(variables: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+class FunctionError(Exception):
+    """The function failed: Lambda's error payload (errorType, errorMessage, stackTrace)."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
+        self.payload = payload
+
+
+class TooManyRequestsError(Exception):
+    """Lambda's TooManyRequestsException for a synchronous call beyond reserved concurrency."""
+
+    reason = "ReservedFunctionConcurrentInvocationLimitExceeded"
+
+    def __init__(self, function_name: str) -> None:
+        super().__init__(f"Rate Exceeded. ({function_name}: {self.reason})")
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """Everything a worker needs to become the function's sandbox; it crosses to the worker."""
+
+    logical_id: str
+    function_name: str
+    arn: str
+    code_dir: Path
+    handler: str
+    layer_dirs: tuple[Path, ...]
+    environment: dict[str, str]
+    timeout_seconds: int
+    memory_mb: int
+    region: str
+    account_id: str
+    role: Any = None  # local.iam.RolePolicies: every AWS call is checked against it
+    setups: tuple[str, ...] = ()  # "module:function" run with the loaded handler module (fault injection)
+    hidden_paths: tuple[Path, ...] = ()  # the project's entries on sys.path, which Lambda does not have
+    source_root: Path | None = None  # the functions' and layers' sources, imported only from their own dirs
+
+    def runtime_variables(self) -> dict[str, str]:
+        return {
+            "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+            "AWS_LAMBDA_FUNCTION_NAME": self.function_name,
+            "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{self.function_name}",
+            "AWS_LAMBDA_LOG_STREAM_NAME": "local",
+            "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+            "LAMBDA_TASK_ROOT": str(self.code_dir),
+            "_HANDLER": self.handler,
+            "TZ": "UTC",
+        }
+
+
+class _Zygote:
+    """The process environments are forked from (local/worker.py), started on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._control: socket.socket | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def fork(self) -> tuple[int, Connection]:
+        """A new environment's pid and the stack's end of its pipe."""
+        ours, theirs = socket.socketpair()
+        with self._lock:
+            control = self._started()
+            socket.send_fds(control, [b"f"], [theirs.fileno()])
+            theirs.close()
+            answer = b""
+            while len(answer) < 8:
+                chunk = control.recv(8 - len(answer))
+                if not chunk:
+                    raise RuntimeError("the environment zygote has exited")
+                answer += chunk
+        return int.from_bytes(answer, "big"), Connection(ours.detach())
+
+    def _started(self) -> socket.socket:
+        if self._control is None or self._process is None or self._process.poll() is not None:
+            control, child = socket.socketpair()
+            self._process = subprocess.Popen(  # noqa: S603 (this interpreter, the project's module)
+                [sys.executable, "-m", "local.worker", str(child.fileno())],
+                pass_fds=(child.fileno(),),
+                cwd=PROJECT_ROOT,
+                stdin=subprocess.DEVNULL,
+            )
+            child.close()
+            self._control = control
+            atexit.register(self.stop)
+        return self._control
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._control is not None:
+                self._control.close()
+                self._control = None
+            if self._process is not None:
+                self._process.wait(timeout=5)
+                self._process = None
+
+
+_ZYGOTE = _Zygote()
 
 
 def _source_fingerprint(directories: list[Path]) -> tuple[float, int]:
@@ -73,6 +175,82 @@ def _source_fingerprint(directories: list[Path]) -> tuple[float, int]:
             count += 1
             latest = max(latest, path.stat().st_mtime)
     return latest, count
+
+
+class ExecutionEnvironment:
+    """A warm worker process holding one function's code."""
+
+    def __init__(self, spec: EnvironmentSpec, generation: int) -> None:
+        self.spec = spec
+        self.generation = generation
+        self.invocations = 0
+        self.pid, self._connection = _ZYGOTE.fork()
+        self._connection.send(spec)
+        self._exited = False
+        self.init_ms = 0.0
+        kind, detail = self._receive(INIT_TIMEOUT_SECONDS, init=True)
+        if kind != "ready":
+            self.stop()
+            raise FunctionError(detail)
+        self.init_ms = float(detail)
+
+    @property
+    def alive(self) -> bool:
+        return not self._exited
+
+    def invoke(self, event: Any) -> Any:
+        request_id = str(uuid.uuid4())
+        self.invocations += 1
+        self._connection.send((json.dumps(event), request_id, os.environ.get("CLOCK_OFFSET_DAYS")))
+        kind, detail = self._receive(self.spec.timeout_seconds)
+        if kind == "error":
+            raise FunctionError(detail)
+        return json.loads(detail)
+
+    def _receive(self, timeout: float, init: bool = False) -> tuple[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                ready = self._connection.poll(max(0.0, remaining))
+                message = self._connection.recv() if ready else None
+            except (EOFError, OSError):
+                self.stop()
+                return "error", {
+                    "errorType": "Runtime.ExitError",
+                    "errorMessage": "Runtime exited without providing a reason",
+                    "stackTrace": [],
+                }
+            if message is None:
+                self.stop(kill=True)
+                phase = "Init" if init else "Task"
+                return "error", {
+                    "errorType": "Sandbox.Timedout",
+                    "errorMessage": f"{phase} timed out after {timeout:.2f} seconds",
+                    "stackTrace": [],
+                }
+            if message[0] == "log":
+                stream = sys.stderr if message[1] == "stderr" else sys.stdout
+                stream.write(message[2])
+                continue
+            return message[0], message[1]
+
+    def stop(self, kill: bool = False) -> None:
+        """Shut the environment down: asked to, or killed (timed out, or not answering)."""
+        if self._exited:
+            return
+        self._exited = True
+        exited = False
+        if not kill:
+            try:
+                self._connection.send(None)
+                exited = self._connection.poll(2)  # readable (EOF) once the process has exited
+            except OSError:
+                exited = True
+        if not exited:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+        self._connection.close()
 
 
 @dataclass
@@ -87,68 +265,134 @@ class LocalFunction:
     timeout_seconds: int = 3
     memory_mb: int = 128
     events: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _module: ModuleType | None = field(default=None, repr=False)
-    _code_fingerprint: tuple[float, int] | None = field(default=None, repr=False)
-    _layer_fingerprint: tuple[float, int] | None = field(default=None, repr=False)
+    reserved_concurrency: int | None = None
+    unreserved_limit: int = UNRESERVED_LIMIT
+    region: str = "eu-west-1"
+    account_id: str = "123456789012"
+    role: Any = None
+    hidden_paths: tuple[Path, ...] = ()
+    source_root: Path | None = None
+    setups: tuple[str, ...] = ()
+    _idle: list[ExecutionEnvironment] = field(default_factory=list, repr=False)
+    _busy: int = field(default=0, repr=False)
+    _generation: int = field(default=0, repr=False)
+    _fingerprint: tuple[tuple[float, int], tuple[float, int]] | None = field(default=None, repr=False)
+    _condition: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    _stopped: bool = field(default=False, repr=False)
 
     @property
-    def _search_path(self) -> list[str]:
-        return [str(self.code_dir), *(str(layer) for layer in self.layer_dirs)]
+    def concurrency_limit(self) -> int:
+        return self.reserved_concurrency if self.reserved_concurrency is not None else self.unreserved_limit
+
+    @property
+    def spec(self) -> EnvironmentSpec:
+        return EnvironmentSpec(
+            logical_id=self.logical_id,
+            function_name=self.function_name,
+            arn=self.arn,
+            code_dir=self.code_dir,
+            handler=self.handler,
+            layer_dirs=tuple(self.layer_dirs),
+            environment=dict(self.environment),
+            timeout_seconds=self.timeout_seconds,
+            memory_mb=self.memory_mb,
+            region=self.region,
+            account_id=self.account_id,
+            role=self.role,
+            setups=self.setups,
+            hidden_paths=self.hidden_paths,
+            source_root=self.source_root,
+        )
+
+    # -- invocation ----------------------------------------------------------------------------
+
+    def invoke(self, event: Any, wait_for_capacity: bool = False) -> Any:
+        """One invocation in a free warm environment, or a new one. Without capacity, a
+        synchronous call is throttled; `wait_for_capacity` (queues, async events) waits."""
+        environment = self._acquire(wait_for_capacity)
+        healthy = False
+        try:
+            if environment is None:
+                environment = ExecutionEnvironment(self.spec, self._generation)
+            result = environment.invoke(event)
+            healthy = True
+            return result
+        except FunctionError:
+            healthy = environment is not None and environment.alive
+            raise
+        finally:
+            self._release(environment, healthy)
+
+    def _acquire(self, wait_for_capacity: bool) -> ExecutionEnvironment | None:
+        """A warm environment, or None when a new one may be started (the slot is taken)."""
+        with self._condition:
+            if self._stopped:
+                raise RuntimeError(f"{self.logical_id}: the local stack is stopped")
+            self._retire_if_source_changed()
+            while self._busy >= self.concurrency_limit:
+                reserved = self.reserved_concurrency is not None
+                if reserved and (not wait_for_capacity or self.concurrency_limit == 0):
+                    raise TooManyRequestsError(self.function_name)
+                self._condition.wait()  # queued work, or the local limit of an unreserved function
+            self._busy += 1
+            while self._idle:
+                environment = self._idle.pop()
+                if environment.alive and environment.generation == self._generation:
+                    return environment
+                environment.stop()
+            return None
+
+    def _release(self, environment: ExecutionEnvironment | None, healthy: bool) -> None:
+        with self._condition:
+            self._busy -= 1
+            if environment is not None:
+                if healthy and not self._stopped and environment.generation == self._generation:
+                    self._idle.append(environment)
+                else:
+                    environment.stop()
+            self._condition.notify()
+
+    def _retire_if_source_changed(self) -> None:
+        fingerprint = (_source_fingerprint([self.code_dir]), _source_fingerprint(self.layer_dirs))
+        if self._fingerprint is not None and fingerprint != self._fingerprint:
+            self._generation += 1
+            for environment in self._idle:
+                environment.stop()
+            self._idle.clear()
+        self._fingerprint = fingerprint
+
+    # -- lifecycle and observation -------------------------------------------------------------
+
+    @property
+    def warm_environments(self) -> int:
+        with self._condition:
+            return len(self._idle)
+
+    def retire_environments(self) -> None:
+        """The next invocations start cold (busy environments retire when they finish)."""
+        with self._condition:
+            self._generation += 1
+            for environment in self._idle:
+                environment.stop()
+            self._idle.clear()
 
     @contextmanager
-    def _sandbox(self) -> Iterator[None]:
-        saved_path = list(sys.path)
-        sys.path[:0] = self._search_path
+    def patched(self, *setups: str) -> Iterator[None]:
+        """Environments started inside run `setups` ("module:function", given the handler's
+        module) after loading: a fault injected into the function as deployed code would hold it."""
+        saved = self.setups
+        self.setups = (*saved, *setups)
+        self.retire_environments()
         try:
-            with environment_overlay(self.environment):
-                yield
+            yield
         finally:
-            sys.path[:] = saved_path
-            self._forget_own_modules()
+            self.setups = saved
+            self.retire_environments()
 
-    def _forget_own_modules(self) -> None:
-        own = str(self.code_dir)
-        for name, module in list(sys.modules.items()):
-            if name != self._module_name and (getattr(module, "__file__", None) or "").startswith(own):
-                del sys.modules[name]
-
-    @property
-    def _module_name(self) -> str:
-        return f"local_function_{self.logical_id}"
-
-    def _load(self) -> ModuleType:
-        module_file, _ = self.handler.rsplit(".", 1)
-        path = self.code_dir / f"{module_file.replace('.', '/')}.py"
-        spec = importlib.util.spec_from_file_location(self._module_name, path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"cannot load {path}")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[self._module_name] = module  # as an import would: pydantic resolves annotations through it
-        with self._sandbox():
-            spec.loader.exec_module(module)
-        return module
-
-    def _reload_if_changed(self) -> None:
-        code = _source_fingerprint([self.code_dir])
-        layers = _source_fingerprint(self.layer_dirs)
-        if self._module is not None and layers != self._layer_fingerprint:
-            _forget_layer_modules(self.layer_dirs)  # shared layer code changed: import it afresh
-        if self._module is None or code != self._code_fingerprint or layers != self._layer_fingerprint:
-            self._module = self._load()
-        self._code_fingerprint, self._layer_fingerprint = code, layers
-
-    def invoke(self, event: Any) -> Any:
-        with INVOKE_LOCK:
-            self._reload_if_changed()
-            handler = getattr(self._module, self.handler.rsplit(".", 1)[1])
-            context = LocalContext(self.function_name, self.memory_mb, self.arn, self.timeout_seconds)
-            with self._sandbox():
-                return handler(event, context)
-
-
-def _forget_layer_modules(layer_dirs: list[Path]) -> None:
-    """A changed layer must be imported afresh; the next handler import loads it again."""
-    prefixes = tuple(str(layer) for layer in layer_dirs)
-    for name, module in list(sys.modules.items()):
-        if (getattr(module, "__file__", None) or "").startswith(prefixes):
-            del sys.modules[name]
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            for environment in self._idle:
+                environment.stop()
+            self._idle.clear()
+            self._condition.notify_all()

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
+import ipaddress
 import json
 import logging
 import os
 import sys
 import threading
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,17 +24,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from moto.server import ThreadedMotoServer
 from moto.sns.models import sns_backends
 
+from local.amplify import amplify_configuration, amplify_outputs
 from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
-from local.emulation import make_dynamodb_requests_atomic
+from local.cognito import confirmation_codes, install_cognito_fidelity
+from local.emulation import StrictMotoServer, make_dynamodb_requests_atomic
 from local.gateway import Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
-from local.runtime import LocalFunction
+from local.runtime import UNRESERVED_LIMIT, FunctionError, LocalFunction, TooManyRequestsError
 from local.sam_local_env import env_file
 from local.schedule_expressions import Schedule
 from local.servers import LocalHttpServer
@@ -66,13 +69,17 @@ class StackConfig:
     run_schedules: bool = True
     seed_demo_user: bool = True
     log: Callable[[dict[str, Any]], None] | None = None
+    # Environments per function without reserved concurrency (local/runtime.py).
+    unreserved_concurrency: int = UNRESERVED_LIMIT
+    # Every AWS call a function makes is checked against its template role (local/iam.py).
+    enforce_roles: bool = False  # TEMPORARY until local/iam.py lands
 
 
 @dataclass
 class _Running:
     """The parts of a started stack; they exist together or not at all."""
 
-    moto: ThreadedMotoServer
+    moto: StrictMotoServer
     http: ThreadingHTTPServer
     resources: LocalResources
     standins: StandInServer
@@ -112,11 +119,12 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         shift_emulated_cognito()
         make_dynamodb_requests_atomic()
+        install_cognito_fidelity(self.config.region)
         # The pool's and the app client's ids derive from their definitions, so they stay the
         # same from one run to the next: an app's Amplify configuration and env.json keep working.
         for variable in ("MOTO_COGNITO_IDP_USER_POOL_ID_STRATEGY", "MOTO_COGNITO_IDP_USER_POOL_CLIENT_ID_STRATEGY"):
             os.environ.setdefault(variable, "HASH")
-        moto = ThreadedMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
+        moto = StrictMotoServer(ip_address=self.config.host, port=self.config.aws_port, verbose=False)
         moto.start()
         http = LocalHttpServer((self.config.host, self.config.api_port), self._request_handler())
         host, port = moto.get_host_and_port()
@@ -135,7 +143,12 @@ class LocalStack:
         resources.provision_all()
         standins = StandInServer(self._read_s3_object, host=self.config.host)
         standins.start()
-        triggers = Triggers(resources.client("sqs"), self.invoke, self.config.region, ACCOUNT_ID)
+        triggers = Triggers(
+            resources.client("sqs"),
+            lambda function, event: self.invoke(function, event, wait_for_capacity=True),
+            self.config.region,
+            ACCOUNT_ID,
+        )
         self._running = _Running(moto, http, resources, standins, triggers)
         self._register_functions()
         self._wire_event_sources()
@@ -159,6 +172,8 @@ class LocalStack:
             return
         running, self._running = self._running, None
         running.triggers.stop()
+        for function in self.functions.values():
+            function.stop()
         running.http.shutdown()
         running.http.server_close()
         running.standins.stop()
@@ -220,10 +235,12 @@ class LocalStack:
 
     # -- functions -------------------------------------------------------------------------------
 
-    def invoke(self, logical_id: str, event: Any) -> Any:
+    def invoke(self, logical_id: str, event: Any, wait_for_capacity: bool = False) -> Any:
+        """A synchronous invocation (throttled beyond reserved concurrency); event sources and
+        asynchronous callers pass `wait_for_capacity`, as Lambda queues their events."""
         if logical_id not in self.functions:
             raise KeyError(f"no function {logical_id} in the template")
-        return self.functions[logical_id].invoke(event)
+        return self.functions[logical_id].invoke(event, wait_for_capacity=wait_for_capacity)
 
     def _register_functions(self) -> None:
         resolve = self.resources.resolve
@@ -255,6 +272,7 @@ class LocalStack:
                 }
             )
             layers = [self._layer_dir(layer) for layer in properties.get("Layers", [])]
+            reserved = properties.get("ReservedConcurrentExecutions")
             self.functions[logical_id] = LocalFunction(
                 logical_id=logical_id,
                 function_name=name,
@@ -266,7 +284,19 @@ class LocalStack:
                 timeout_seconds=int(properties.get("Timeout", 3)),
                 memory_mb=int(properties.get("MemorySize", 128)),
                 events=properties.get("Events", {}),
+                reserved_concurrency=None if reserved is None else int(resolve(reserved)),
+                unreserved_limit=self.config.unreserved_concurrency,
+                region=self.config.region,
+                account_id=ACCOUNT_ID,
+                role=self._role_of(logical_id) if self.config.enforce_roles else None,
+                hidden_paths=_project_paths(),
+                source_root=PROJECT_ROOT / "src",
             )
+
+    def _role_of(self, logical_id: str) -> Any:
+        from local import iam
+
+        return iam.role_policies(self.template, logical_id, self.resources.resolve)
 
     def _layer_dir(self, layer: Any) -> Path | None:
         if isinstance(layer, dict) and "Ref" in layer:
@@ -389,7 +419,27 @@ class LocalStack:
                 )
         return _json_response(404, {"message": "Not Found"})
 
-    def _local_endpoint(self, method: str, path: str, body: bytes) -> HttpResponse:
+    def _refuse_foreign(self, method: str, headers: dict[str, str]) -> HttpResponse | None:
+        """/_local is for the developer's tools, never for a web page they happen to visit: a
+        browser request from another origin that would change state is refused (browsers always
+        send Origin then), and so is any request under a name other than the stack's own (DNS
+        rebinding would otherwise let a page read the confirmation codes)."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        host = lowered.get("host", "").rsplit(":", 1)[0].strip("[]")
+        if host != "localhost" and not _is_ip_address(host):  # a name a rebinding DNS could point here
+            return _json_response(
+                403, {"error": "FORBIDDEN", "message": "the local endpoints answer only on this machine"}
+            )
+        if method in ("GET", "HEAD", "OPTIONS"):
+            return None
+        origin = lowered.get("origin")
+        own = {f"http://{name}:{self.running.http.server_address[1]}" for name in ("localhost", "127.0.0.1", host)}
+        if (origin is not None and origin not in own) or lowered.get("sec-fetch-site") in ("cross-site", "same-site"):
+            return _json_response(403, {"error": "FORBIDDEN", "message": "no cross-origin requests to /_local"})
+        return None
+
+    def _local_endpoint(self, method: str, target: str, body: bytes) -> HttpResponse:
+        path, _, query = target.partition("?")
         parts = path.strip("/").split("/")
         if method in ("GET", "HEAD") and path.startswith(f"{LOCAL_CDN_PATH}/"):
             return self._local_cdn(path)
@@ -398,6 +448,15 @@ class LocalStack:
                 return _json_response(200, self.config_document())
             if method == "GET" and parts == ["_local", "env.json"]:
                 return _json_response(200, {"Parameters": {"REGION": self.config.region}, **env_file(self)})
+            if method == "GET" and parts == ["_local", "confirmation-codes"]:
+                username = urllib.parse.parse_qs(query).get("username", [""])[0]
+                if not username:
+                    return _json_response(400, {"error": "BAD_REQUEST", "message": "username is required"})
+                return _json_response(200, {"codes": confirmation_codes(username)})
+            if method == "GET" and parts == ["_local", "amplifyconfiguration.json"]:
+                return _json_response(200, amplify_configuration(self.config_document(), self.template))
+            if method == "GET" and parts == ["_local", "amplify_outputs.json"]:
+                return _json_response(200, amplify_outputs(self.config_document(), self.template))
             if method == "GET" and parts == ["_local", "triggers"]:
                 return _json_response(200, {"history": self.triggers.stats.history})
             if method == "GET" and parts == ["_local", "notifications"]:
@@ -411,6 +470,10 @@ class LocalStack:
                 if parts[2] not in self.functions:
                     return _json_response(404, {"error": "NOT_FOUND", "message": f"no function {parts[2]}"})
                 return _json_response(200, {"result": self.invoke(parts[2], json.loads(body or b"{}"))})
+        except FunctionError as failure:  # as `aws lambda invoke` reports an unhandled error
+            return _json_response(500, {"error": "FUNCTION_ERROR", "message": str(failure), **failure.payload})
+        except TooManyRequestsError as throttled:
+            return _json_response(429, {"error": "TOO_MANY_REQUESTS", "message": str(throttled)})
         except Exception as error:
             return _json_response(500, {"error": "INTERNAL_ERROR", "message": repr(error)})
         return _json_response(404, {"error": "NOT_FOUND", "message": "no such local endpoint"})
@@ -428,7 +491,9 @@ class LocalStack:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 if self.path.startswith("/_local/"):
-                    response = stack._local_endpoint(self.command, self.path.split("?", 1)[0], body)
+                    response = stack._refuse_foreign(self.command, dict(self.headers.items())) or stack._local_endpoint(
+                        self.command, self.path, body
+                    )
                 elif stack.running.gateway is None:
                     response = _json_response(503, {"error": "INTERNAL_ERROR", "message": "starting"})
                 else:
@@ -456,6 +521,26 @@ class LocalStack:
                 pass  # the gateway logs one structured line per request
 
         return Handler
+
+
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _project_paths() -> tuple[Path, ...]:
+    """This process's sys.path entries inside the project (the venv's .pth puts the root and the
+    layers there): a function's environment leaves them out, as Lambda has only what is deployed."""
+    root = PROJECT_ROOT.resolve()
+    inside: list[Path] = []
+    for entry in sys.path:
+        path = Path(entry or ".").resolve()
+        if path == root or (root / "src") in (path, *path.parents):
+            inside.append(path)
+    return tuple(inside)
 
 
 def _url_of(server: ThreadingHTTPServer) -> str:

@@ -9,6 +9,7 @@ import urllib.request
 from typing import Any
 
 import boto3
+from pycognito.aws_srp import AWSSRP
 
 
 def fetch_config(api_url: str) -> dict:
@@ -28,12 +29,16 @@ def cognito_client(config: dict) -> Any:
 
 
 def access_token(config: dict, email: str, password: str) -> str:
-    result = cognito_client(config).initiate_auth(
-        ClientId=config["userPoolClientId"],
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    """Signs in with SRP, as the app does (Amplify's default, and the only password flow the
+    deployed app client allows): the password itself never goes over the wire."""
+    srp = AWSSRP(
+        username=email,
+        password=password,
+        pool_id=config["userPoolId"],
+        client_id=config["userPoolClientId"],
+        client=cognito_client(config),
     )
-    return result["AuthenticationResult"]["AccessToken"]
+    return srp.authenticate_user()["AuthenticationResult"]["AccessToken"]
 
 
 def main(argv: list[str] | None = None) -> int:

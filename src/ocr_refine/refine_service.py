@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
-from pydantic import StringConstraints
+from pydantic import StringConstraints, field_validator
 from refinement import (
     Extraction,
     MalformedAnswerError,
@@ -44,7 +44,7 @@ from receipt_vault.errors import (
     VersionConflictError,
 )
 from receipt_vault.images import ImageKey
-from receipt_vault.model_base import InputModel
+from receipt_vault.model_base import InputModel, plain_text
 from receipt_vault.push import Notification, PushSender
 from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.merge import client_content
@@ -70,6 +70,11 @@ IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
 class RefineRequest(InputModel):
     ocrRawText: Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES)] | None = None
     imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
+
+    @field_validator("ocrRawText", mode="before")
+    @classmethod
+    def _readable(cls, value: Any) -> Any:  # what the model reads is held to what a receipt may store
+        return plain_text(value, multiline=True)
 
 
 @dataclass

@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from receipt_vault.errors import BadRequestError, NotFoundError, PayloadTooLargeError, VersionConflictError
 from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, MAX_IMAGES_PER_RECEIPT, ImageKey, thumbnail_url
-from receipt_vault.model_base import InputModel
+from receipt_vault.model_base import InputModel, plain_text
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
@@ -34,6 +34,10 @@ class UploadUrlRequest(InputModel):
     contentType: ContentType
     contentLength: Annotated[int, Field(ge=1)]
     fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+
+    # A name with control or bidi characters is refused, not cleaned; any other name is kept,
+    # spelled in ASCII for the S3 metadata.
+    _plain = field_validator("fileName", mode="before")(plain_text)
 
 
 class ImageUrls:

@@ -4,8 +4,10 @@ Half of this function's invocations are S3 telling it about its own thumbnail wr
 it ignores at once. So the S3 client and the imaging code (Pillow) are set up on first real
 use, and those invocations never pay for them.
 
-Permanent failures (a corrupt, unsupported or oversized file, or a receipt that no longer
-exists) are logged and counted, then dropped: no retry could fix them. Transient failures (S3
+Permanent failures (a corrupt, unsupported or oversized file, a file that is not the type it
+was uploaded as, or a receipt that no longer exists) are logged and counted, and the upload is
+deleted: no retry could fix it, and a receipt never holds files it does not list (so the cap on
+images per receipt bounds what a user can store). Transient failures (S3
 or DynamoDB errors) raise, so Lambda retries the event twice and then hands it to the
 thumbnail DLQ.
 """
@@ -51,14 +53,14 @@ class ThumbnailPipeline:
         self.logger.append_keys(user_hash=hash_user_id(image.user_id))
         receipt = self.receipts.get(image.user_id, image.receipt_id)
         if receipt is None:
-            return self._drop("receipt-missing")
+            return self._refuse(bucket, key, "receipt-missing")
         if key in receipt.get("imageKeys", []):
             return "already-done"  # a redelivered event
         if size > self.settings.max_file_size:
-            return self._drop("too-large")
+            return self._refuse(bucket, key, "too-large")
         original = self.s3.get_object(Bucket=bucket, Key=key)
         if original["ContentLength"] > self.settings.max_file_size:
-            return self._drop("too-large")
+            return self._refuse(bucket, key, "too-large")
         try:
             thumbnail = make_thumbnail(
                 original["Body"].read(),
@@ -68,7 +70,7 @@ class ThumbnailPipeline:
                 self.settings.thumbnail_quality,
             )
         except UnusableImageError as error:
-            return self._drop(error.reason)
+            return self._refuse(bucket, key, error.reason)
         self.s3.put_object(
             Bucket=bucket,
             Key=image.thumbnail.key,
@@ -81,14 +83,19 @@ class ThumbnailPipeline:
         result = self.receipts.attach_image(
             image.user_id, image.receipt_id, image.key, image.thumbnail.key, iso_timestamp(utc_now())
         )
-        if not result.succeeded and result.item is None:
-            return self._drop("receipt-missing")  # deleted while the thumbnail was made
+        if not result.succeeded and result.item is None:  # deleted while the thumbnail was made
+            self.s3.delete_object(Bucket=bucket, Key=image.thumbnail.key)
+            return self._refuse(bucket, key, "receipt-missing")
         if not result.succeeded and image.key not in (result.item or {}).get("imageKeys", []):
             for key in (image.key, image.thumbnail.key):  # the receipt is full: keep neither
                 self.s3.delete_object(Bucket=bucket, Key=key)
             return self._drop("too-many-images")
         self._count("ThumbnailsGenerated")
         return "generated" if result.succeeded else "already-done"
+
+    def _refuse(self, bucket: str, key: str, reason: str) -> str:
+        self.s3.delete_object(Bucket=bucket, Key=key)
+        return self._drop(reason)
 
     def _drop(self, reason: str) -> str:
         self.logger.error("upload dropped: it cannot become a thumbnail", extra={"reason": reason})

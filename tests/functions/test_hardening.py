@@ -24,6 +24,19 @@ UNSAFE = {
     "right-to-left override": "Lidl\u202egpj.exe",
     "isolate": "Lidl\u2066x\u2069",
     "line break in one line": "Lidl\nAthens",
+    "C1 next line": "Lidl\x85Athens",
+    "C1 control sequence introducer": "Lidl\x9b2J",
+    "line separator": "Lidl\u2028Athens",
+    "paragraph separator": "Lidl\u2029Athens",
+    "byte-order mark": "\ufeffLidl",
+    "lone surrogate": "Lidl\ud800",
+    "noncharacter": "Lidl\uffff",
+}
+# Marks that right-to-left and joined scripts need are text, not tricks.
+KEPT = {
+    "right-to-left mark": "\u05dc\u05d9\u05d3\u05dc\u200f 24/7",
+    "zero-width joiner": "\U0001f469\u200d\U0001f373 Bistro",
+    "zero-width non-joiner": "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645",
 }
 
 
@@ -37,6 +50,44 @@ def test_text_fields_refuse_control_and_bidi_override_characters_and_write_nothi
     for body in ({"storeName": text}, {"tags": [text]}, {"items": [{"description": text}]}, {"category": text}):
         assert_error_shape(crud.call("POST", "/receipts", body=body), 400, "VALIDATION_ERROR")
     assert table.scan()["Items"] == []
+
+
+@pytest.mark.parametrize("text", KEPT.values(), ids=KEPT.keys())
+def test_the_marks_real_scripts_need_are_kept(crud, text):
+    created = crud.call("POST", "/receipts", body={"storeName": text, "tags": [text]})
+
+    assert created.status == 201 and created.body["storeName"] == text
+
+
+@pytest.mark.parametrize("text", ["SHOP\x00 TOTAL 1.00", "SHOP\u202e TOTAL 1.00", "SHOP\x85TOTAL"])
+def test_refinement_refuses_them_before_the_model_reads_them(refine_fn, table, text):
+    receipt = put_receipt(table)
+    model = bedrock.ScriptedBedrock(haiku=[bedrock.tool_answer(bedrock.extraction())])
+    refine_fn.module.refinements.bedrock = model
+
+    response = refine_fn.call(
+        "POST",
+        "/receipts/{receiptId}/refine",
+        path_parameters={"receiptId": receipt["receiptId"]},
+        body={"ocrRawText": text},
+    )
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert model.requests == []
+
+
+def test_an_upload_file_name_with_control_characters_is_refused_not_cleaned(api_env, images_bucket, table):
+    urls = ApiClient(load_function("presigned_url_generator"))
+    receipt = put_receipt(table)
+
+    response = urls.call(
+        "POST",
+        "/receipts/{receiptId}/images/upload-url",
+        path_parameters={"receiptId": receipt["receiptId"]},
+        body={"contentType": "image/jpeg", "contentLength": 1000, "fileName": "scan\u202egpj.exe"},
+    )
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
 
 
 def test_notes_and_ocr_text_keep_their_line_breaks_but_no_control_characters(crud):
@@ -67,6 +118,14 @@ def test_claims_without_token_use_are_not_an_access_token(crud):
     assert response["statusCode"] == 401
 
 
+@pytest.mark.parametrize("subject", ["x#RECEIPT", "user/../other", "a" * 129, "USER#u RECEIPT#r"])
+def test_a_subject_that_could_reach_into_a_key_is_refused(crud, table, subject):
+    response = crud.call("POST", "/receipts", body={"storeName": "Lidl"}, user=subject)
+
+    assert_error_shape(response, 401, "UNAUTHORIZED")
+    assert table.scan()["Items"] == []
+
+
 def test_every_api_answer_and_every_gateway_answer_is_uncacheable_and_nosniff(crud):
     success = crud.call("GET", "/receipts")
     failure = crud.call("GET", "/receipts/{receiptId}", path_parameters={"receiptId": str(uuid.uuid4())})
@@ -79,6 +138,12 @@ def test_every_api_answer_and_every_gateway_answer_is_uncacheable_and_nosniff(cr
         headers = answer["responseParameters"]
         assert headers["gatewayresponse.header.Cache-Control"] == "'no-store'", name
         assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'", name
+    for path, operations in load_yaml(OPENAPI_PATH)["paths"].items():  # CORS preflights too
+        preflight = operations["options"]
+        mapped = preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+        assert mapped["method.response.header.Cache-Control"] == "'no-store'", path
+        assert mapped["method.response.header.X-Content-Type-Options"] == "'nosniff'", path
+        assert {"Cache-Control", "X-Content-Type-Options"} <= set(preflight["responses"]["204"]["headers"]), path
 
 
 def test_a_refused_timezone_is_not_echoed_back(api_env, monkeypatch):
@@ -189,10 +254,11 @@ def test_an_upload_past_the_receipts_image_limit_is_removed_with_its_thumbnail(a
 # -- the template ---------------------------------------------------------------------------------
 
 
-def test_the_access_log_keeps_no_client_ip():
+def test_the_access_log_keeps_no_client_ip_and_no_refused_input():
     stage_log = load_template()["Resources"]["ReceiptVaultApi"]["Properties"]["AccessLogSetting"]["Format"]
 
     assert "sourceIp" not in stage_log and "ip" not in json.loads(stage_log)
+    assert "validationErrorString" not in stage_log  # API Gateway quotes the refused value in it
 
 
 def test_the_images_bucket_refuses_any_encryption_but_the_stacks_key():

@@ -58,6 +58,11 @@ def thumbnail_of(bucket: str, original: str) -> tuple[Image.Image, dict[str, Any
     return Image.open(io.BytesIO(stored["Body"].read())), stored
 
 
+def object_exists(bucket: str, key: str) -> bool:
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket, Prefix=key)
+    return any(item["Key"] == key for item in listed.get("Contents", []))
+
+
 def stored_receipt(table, receipt: dict[str, Any]) -> dict[str, Any]:
     return table.get_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]})["Item"]
 
@@ -172,9 +177,12 @@ def test_concurrent_uploads_to_one_receipt_lose_nothing(thumbnails, table, image
         (b"%PDF-1.7 garbage", "pdf", "corrupt-pdf"),
         (images.png_declaring(30_000, 30_000), "png", "decompression-bomb"),
         (images.png_declaring(9_000, 8_000), "png", "too-many-pixels"),
+        (images.jpeg(), "png", "not-the-declared-type"),
+        (images.png(), "jpg", "not-the-declared-type"),
+        (images.tiff(), "jpg", "not-the-declared-type"),
     ],
 )
-def test_an_unusable_file_is_a_permanent_failure_logged_and_counted(
+def test_an_unusable_file_is_a_permanent_failure_logged_counted_and_deleted(
     thumbnails, table, images_bucket, capsys, content, extension, reason
 ):
     receipt = put_receipt(table)
@@ -184,6 +192,7 @@ def test_an_unusable_file_is_a_permanent_failure_logged_and_counted(
 
     assert outcomes == [f"dropped:{reason}"]
     assert stored_receipt(table, receipt)["imageKeys"] == []
+    assert not object_exists(images_bucket["bucket"], key)  # unlisted files never pile up
     metrics = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"ThumbnailFailures"' in line]
     assert metrics and metrics[0]["Reason"] == reason
 
@@ -194,6 +203,7 @@ def test_an_oversized_upload_is_dropped_without_being_read(thumbnails, table, im
     monkeypatch.setattr(thumbnails.pipeline.s3, "get_object", pytest.fail)
 
     assert process(thumbnails, images_bucket["bucket"], key, size=11 * 1024 * 1024) == ["dropped:too-large"]
+    assert not object_exists(images_bucket["bucket"], key)
 
 
 def test_a_receipt_that_is_gone_is_handled_without_a_crash(thumbnails, table, images_bucket):
@@ -202,6 +212,7 @@ def test_a_receipt_that_is_gone_is_handled_without_a_crash(thumbnails, table, im
     table.delete_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]})
 
     assert process(thumbnails, images_bucket["bucket"], key) == ["dropped:receipt-missing"]
+    assert not object_exists(images_bucket["bucket"], key)
 
 
 def test_a_receipt_removed_while_the_thumbnail_is_made_is_not_recreated(thumbnails, table, images_bucket, monkeypatch):
@@ -218,6 +229,10 @@ def test_a_receipt_removed_while_the_thumbnail_is_made_is_not_recreated(thumbnai
 
     assert process(thumbnails, images_bucket["bucket"], key) == ["dropped:receipt-missing"]
     assert "Item" not in table.get_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]})
+    assert not object_exists(images_bucket["bucket"], key)
+    assert not object_exists(
+        images_bucket["bucket"], key.replace("/original/", "/thumbnail/").rsplit(".", 1)[0] + ".jpg"
+    )
 
 
 @pytest.mark.parametrize("suffix", ["thumbnail/{id}.jpg", "other/{id}.jpg", "original/not-a-uuid.jpg"])

@@ -42,6 +42,7 @@ def forged_token(stack: LocalStack, **claims: Any) -> str:
         "sub": str(uuid.uuid4()),
         "client_id": stack.user_pool_client_id,
         "token_use": "access",
+        "scope": "aws.cognito.signin.user.admin",
         "iat": now,
         "exp": now + 3600,
         **claims,
@@ -62,7 +63,8 @@ def _function(code_uri: str, environment: dict[str, Any], events: dict[str, Any]
 
 
 def probe_template(reloadable_dir: Path) -> dict[str, Any]:
-    """template.yaml with probe functions: an SQS consumer, a schedule, twins, a reloadable one."""
+    """template.yaml with probe functions: an SQS consumer, a schedule, twins, a reloadable one,
+    and probes of the execution environment (one with reserved concurrency 1)."""
     template = copy.deepcopy(load_template())
     table = {"TABLE_NAME": {"Ref": "ReceiptVaultTable"}}
     template["Resources"].update(
@@ -117,8 +119,12 @@ def probe_template(reloadable_dir: Path) -> dict[str, Any]:
             "TwinAFunction": _function(str(PROBES / "twin_a"), {"TWIN_VARIABLE": "a"}),
             "TwinBFunction": _function(str(PROBES / "twin_b"), {"TWIN_VARIABLE": "b"}),
             "ReloadableFunction": _function(str(reloadable_dir), {}),
+            "EnvironmentProbeFunction": _function(str(PROBES / "environment_probe"), {"TWIN_VARIABLE": "own"}),
+            "ReservedProbeFunction": _function(str(PROBES / "environment_probe"), {}),
         }
     )
+    template["Resources"]["EnvironmentProbeFunction"]["Properties"]["Timeout"] = 2
+    template["Resources"]["ReservedProbeFunction"]["Properties"]["ReservedConcurrentExecutions"] = 1
     return template
 
 

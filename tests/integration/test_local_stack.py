@@ -56,12 +56,22 @@ def test_a_request_without_a_token_is_401_in_the_standard_shape(stack):
             id="another-pool",
         ),
         pytest.param(lambda stack: "not.a.jwt", id="garbage"),
+        pytest.param(lambda stack: forged_token(stack, scope="openid email"), id="without-the-method-scope"),
+        pytest.param(lambda stack: forged_token(stack, scope=None), id="without-scopes"),
     ],
 )
 def test_an_invalid_token_is_401(stack, make_token):
     response = http(stack, "GET", "/receipts", token=make_token(stack))
 
     assert response.status == 401 and response.body["error"] == "UNAUTHORIZED"
+
+
+@pytest.mark.parametrize("scope", ["aws.cognito.signin.user.admin", "openid aws.cognito.signin.user.admin email"])
+def test_a_forged_token_with_every_claim_right_is_accepted(stack, scope):
+    # So each rejection above is for the one claim it changes.
+    response = http(stack, "GET", "/receipts", token=forged_token(stack, scope=scope))
+
+    assert response.status == 200
 
 
 def test_an_id_token_is_refused_where_an_access_token_is_required(stack):
@@ -121,6 +131,8 @@ def test_a_cors_preflight_is_answered_without_auth(stack):
     assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
     assert "PUT" in response.headers["Access-Control-Allow-Methods"]
     assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
 def test_every_request_is_logged_in_one_structured_line(stack):
@@ -273,6 +285,38 @@ def test_make_invoke_reports_an_unknown_function(stack, capsys):
 
 
 # -- the runtime -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"Origin": "https://attacker.example", "Content-Type": "text/plain"}, id="another-origin"),
+        pytest.param({"Origin": "null", "Content-Type": "text/plain"}, id="sandboxed-frame"),
+        pytest.param({"Sec-Fetch-Site": "cross-site", "Content-Type": "text/plain"}, id="cross-site-fetch"),
+        pytest.param({"Host": "rebound.attacker.example:3000"}, id="dns-rebinding"),
+    ],
+)
+def test_a_web_page_cannot_drive_the_local_endpoints(stack, headers):
+    for path in ("/_local/invoke/TwinAFunction", "/_local/schedules/ProbeScheduleFunction"):
+        response = http(stack, "POST", path, raw=b"{}", headers=headers)
+
+        assert response.status == 403 and response.body["error"] == "FORBIDDEN"
+    assert not any(line.get("function") == "TwinAFunction" for line in stack.log_lines[-2:])
+
+
+def test_a_page_under_a_rebound_name_cannot_read_the_local_endpoints_either(stack):
+    assert http(stack, "GET", "/_local/config", headers={"Host": "rebound.attacker.example"}).status == 403
+
+
+def test_the_developers_own_tools_still_drive_them(stack):
+    port = stack.running.http.server_address[1]
+    same_origin = http(
+        stack, "POST", "/_local/invoke/TwinAFunction", {}, headers={"Origin": f"http://127.0.0.1:{port}"}
+    )
+    emulator = http(stack, "POST", "/_local/invoke/TwinAFunction", {}, headers={"Host": f"10.0.2.2:{port}"})
+    curl = http(stack, "POST", "/_local/invoke/TwinAFunction", raw=b"{}", headers={"Content-Type": ""})
+
+    assert same_origin.status == emulator.status == curl.status == 200
 
 
 def test_functions_with_same_named_modules_and_own_variables_stay_isolated(stack):

@@ -6,11 +6,9 @@ devices, edits, faults and requests in the same order.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from tests.integration.conftest import http, new_user_token
+from tests.integration.conftest import new_user_token
 from tests.support.sync_simulation import Simulation, SyncRuleViolationError
 
 SEEDS = [20261201, 7, 1312]
@@ -26,15 +24,10 @@ def test_devices_on_a_flaky_network_never_lose_an_edit_and_converge(stack, seed)
     assert counts["receipts"] >= 3
 
 
-def sync_service_globals(stack, token: str) -> dict[str, Any]:
-    """The running sync-handler's service module, as its warm Lambda environment holds it."""
-    http(stack, "POST", "/sync/pull", {}, token=token)  # loads the function
-    return stack.functions["SyncHandlerFunction"]._module.SyncService._apply.__globals__
-
-
-def test_the_simulation_catches_a_server_that_applies_a_retried_push_again(stack, monkeypatch):
+def test_the_simulation_catches_a_server_that_applies_a_retried_push_again(stack):
     token = new_user_token(stack)
-    monkeypatch.setitem(sync_service_globals(stack, token), "applied_mutation", lambda item, mutation_id: False)
 
-    with pytest.raises(SyncRuleViolationError, match="duplicate"):
+    forgetful = stack.functions["SyncHandlerFunction"].patched("tests.support.faults:apply_retried_pushes_again")
+
+    with forgetful, pytest.raises(SyncRuleViolationError, match="duplicate"):
         Simulation(stack.api_url, token, SEEDS[0], steps=110).run()

@@ -29,8 +29,8 @@ def _resolve(value: Any) -> Any:
 
 
 class FakeAuthorizer:
-    def claims(self, authorization: str | None) -> dict[str, str]:
-        if authorization != "Bearer good":
+    def claims(self, authorization: str | None, required_scopes: frozenset[str]) -> dict[str, str]:
+        if authorization != "Bearer good" or not required_scopes:
             raise TokenRejectedError("Unauthorized")
         return {"sub": "user-1", "token_use": "access", "client_id": "client"}
 
@@ -150,6 +150,29 @@ def test_a_crashing_or_malformed_function_is_a_502_in_the_standard_shape():
         assert response.status == 502
         assert json.loads(response.body)["error"] == "INTERNAL_ERROR"
         assert b"boom" not in response.body
+
+
+def test_a_throttled_function_is_the_integration_failure_response_a_429_to_retry():
+    from local.runtime import TooManyRequestsError
+
+    throttled = gateway(Recorder(error=TooManyRequestsError("receiptvault-health-dev"))).handle(
+        "GET", "/health", {"Origin": ORIGIN}, b"", "::1"
+    )
+
+    headers = dict(throttled.headers)
+    assert throttled.status == 429 and headers["Retry-After"] == "1"
+    assert json.loads(throttled.body)["error"] == "RATE_LIMITED" and json.loads(throttled.body)["requestId"]
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN and headers["Cache-Control"] == "no-store"
+
+
+def test_a_validation_answer_names_the_rule_never_the_refused_value():
+    hostile = "\u202eX\x00" + "Z" * 100_000
+    response = gateway(Recorder()).handle(
+        "POST", "/receipts", {"Authorization": "Bearer good"}, json.dumps({"purchaseDate": hostile}).encode(), "::1"
+    )
+
+    assert response.status == 400 and len(response.body) < 1000
+    assert "Z" * 20 not in response.body.decode() and "\\u202e" not in response.body.decode()
 
 
 def test_a_body_over_10_mib_is_413():

@@ -29,6 +29,18 @@ def jpeg(width: int = 400, height: int = 200, orientation: int | None = None, qu
     return output.getvalue()
 
 
+def png() -> bytes:
+    output = io.BytesIO()
+    two_tone(300, 450).save(output, "PNG")
+    return output.getvalue()
+
+
+def tiff() -> bytes:
+    output = io.BytesIO()
+    two_tone(300, 450).save(output, "TIFF")
+    return output.getvalue()
+
+
 def png_with_transparency() -> bytes:
     image = Image.new("RGBA", (300, 450), (0, 0, 0, 0))  # fully transparent
     image.paste((20, 160, 20, 255), (100, 150, 200, 300))

@@ -36,6 +36,10 @@ PDF_OVERSAMPLING = 2
 MAX_PDF_RENDER_SCALE = 4.0
 
 _heif_registered = False
+# What Pillow reports for each extension an upload may have (receipt_vault.images).
+# Phones write many JPEGs as MPO (a JPEG with the multi-picture extension).
+_JPEG_FORMATS = ("JPEG", "MPO")
+_PILLOW_FORMATS = {"jpg": _JPEG_FORMATS, "png": ("PNG",), "webp": ("WEBP",), "heic": ("HEIF",), "heif": ("HEIF",)}
 
 
 @functools.cache
@@ -96,7 +100,9 @@ def _decode(data: bytes, extension: str, width: int, height: int) -> Image.Image
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             image = Image.open(io.BytesIO(data))
-            if image.format == "JPEG":
+            if image.format not in _PILLOW_FORMATS[extension]:
+                raise UnusableImageError("not-the-declared-type")  # a TIFF sent as image/jpeg
+            if image.format in _JPEG_FORMATS:
                 # Either orientation may end up on either axis, so ask for the larger side on both.
                 side = max(width, height)
                 image.draft("RGB", (side, side))

@@ -9,6 +9,7 @@ format whatever went wrong. A 500 never carries internal text.
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -191,6 +192,10 @@ def _claims(event: dict[str, Any]) -> dict[str, Any]:
     return (context.get("authorizer") or {}).get("claims") or {}
 
 
+# Cognito's subs are UUIDs; whatever else a subject holds, never a key separator.
+_SUBJECT = re.compile(r"[0-9A-Za-z-]{1,128}")
+
+
 def current_user_id(app: APIGatewayRestResolver) -> str:
     """The caller is always the access token's `sub`; a client never names a user id.
 
@@ -201,7 +206,9 @@ def current_user_id(app: APIGatewayRestResolver) -> str:
     subject = claims.get("sub")
     if not subject or claims.get("token_use") != "access":  # no token_use is no access token either
         raise UnauthorizedError("an access token is required")
-    return str(subject)
+    if not isinstance(subject, str) or not _SUBJECT.fullmatch(subject):  # it goes into every key
+        raise UnauthorizedError("an access token is required")
+    return subject
 
 
 def current_username(app: APIGatewayRestResolver) -> str:

@@ -21,9 +21,14 @@ class InputModel(VaultModel):
     model_config = ConfigDict(extra="forbid")
 
 
-# C0 controls other than tab and newlines, DEL, and the bidi embeddings, overrides and isolates
-# that make text read otherwise than it is stored (Trojan Source): never meant in a receipt.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Never meant in a receipt: C0 controls other than tab and newlines, DEL, C1 controls, the bidi
+# embeddings, overrides and isolates that make text read otherwise than it is stored (Trojan
+# Source), the Unicode line and paragraph separators, the byte-order mark, lone surrogates and
+# the noncharacters U+FFFE/U+FFFF. Marks that right-to-left and joined scripts need (LRM, RLM,
+# ALM, ZWJ, ZWNJ) and emoji tag sequences stay allowed.
+_UNSAFE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]"
+)
 _LINE_BREAKS = re.compile("[\t\n\r]")
 
 
