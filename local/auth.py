@@ -1,10 +1,10 @@
 """The Cognito authorizer, as API Gateway applies it, against the emulated user pool's JWKS.
 
-API Gateway checks the signature, expiry and issuer of the token and the app client. Every
-secured method names OAuth scopes in the contract (`aws.cognito.signin.user.admin`); with scopes,
-API Gateway accepts only an access token whose `scope` claim holds one of them, so an ID token
-is refused. Like API Gateway, it does not consult revocation: a revoked access token stays valid
-here until it expires, as the README says.
+API Gateway checks the token's signature, expiry (`exp`, and `nbf` when present), issuer and
+app client. Every secured method names OAuth scopes in the contract
+(`aws.cognito.signin.user.admin`); with scopes, API Gateway accepts only an access token whose
+`scope` claim holds one of them, so an ID token is refused. Like API Gateway, it does not
+consult revocation: a revoked access token stays valid until it expires, as the README says.
 """
 
 from __future__ import annotations
@@ -48,8 +48,11 @@ class CognitoAuthorizer:
         except (JoseError, ValueError):
             raise TokenRejectedError("Unauthorized") from None
         claims: dict[str, Any] = decoded.claims
-        if not isinstance(claims.get("exp"), int) or claims["exp"] <= epoch_seconds():
+        now = epoch_seconds()
+        if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
             raise TokenRejectedError("The incoming token has expired")
+        if "nbf" in claims and (not isinstance(claims["nbf"], int) or claims["nbf"] > now):
+            raise TokenRejectedError("Unauthorized")  # not valid yet (Cognito sets no nbf; a forger might)
         if claims.get("iss") != self.issuer or claims.get("token_use") != "access":
             raise TokenRejectedError("Unauthorized")
         if claims.get("client_id") not in self.client_ids:

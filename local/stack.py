@@ -71,8 +71,8 @@ class StackConfig:
     log: Callable[[dict[str, Any]], None] | None = None
     # Environments per function without reserved concurrency (local/runtime.py).
     unreserved_concurrency: int = UNRESERVED_LIMIT
-    # Every AWS call a function makes is checked against its template role (local/iam.py).
-    enforce_roles: bool = False  # TEMPORARY until local/iam.py lands
+    # Every AWS call a function makes is checked against its template role (local/iam/).
+    enforce_roles: bool = True
 
 
 @dataclass
@@ -212,9 +212,11 @@ class LocalStack:
     def user_pool_client_id(self) -> str:
         return self.resources.physical_id(self._logical_ids_of("AWS::Cognito::UserPoolClient")[0])
 
-    def config_document(self) -> dict[str, Any]:
-        """What a client or script needs to sign up, sign in and call the API."""
-        return {
+    def config_document(self, seen_as: str | None = None) -> dict[str, Any]:
+        """What a client or script needs to sign up, sign in and call the API. `seen_as`: the
+        host name the client reached the stack by (10.0.2.2 from an Android emulator), which
+        every URL then carries."""
+        document = {
             "apiUrl": self.api_url,
             "region": self.config.region,
             "userPoolId": self.user_pool_id,
@@ -229,6 +231,12 @@ class LocalStack:
             # The stack's clock (CLOCK_OFFSET_DAYS): scripts derive their dates from it.
             "clock": {"now": iso_timestamp(utc_now()), "offsetDays": clock_offset().days},
         }
+        if seen_as:
+            for name, value in document.items():
+                if isinstance(value, str) and value.startswith("http://"):
+                    port = urllib.parse.urlsplit(value).port
+                    document[name] = urllib.parse.urlsplit(value)._replace(netloc=f"{seen_as}:{port}").geturl()
+        return document
 
     def access_token(self, email: str = DEMO_USER["email"], password: str = DEMO_USER["password"]) -> str:
         return access_token(self.config_document(), email, password)
@@ -438,14 +446,15 @@ class LocalStack:
             return _json_response(403, {"error": "FORBIDDEN", "message": "no cross-origin requests to /_local"})
         return None
 
-    def _local_endpoint(self, method: str, target: str, body: bytes) -> HttpResponse:
+    def _local_endpoint(self, method: str, target: str, body: bytes, host: str = "") -> HttpResponse:
         path, _, query = target.partition("?")
+        seen_as = _host_name(host)
         parts = path.strip("/").split("/")
         if method in ("GET", "HEAD") and path.startswith(f"{LOCAL_CDN_PATH}/"):
             return self._local_cdn(path)
         try:
             if method == "GET" and parts == ["_local", "config"]:
-                return _json_response(200, self.config_document())
+                return _json_response(200, self.config_document(seen_as))
             if method == "GET" and parts == ["_local", "env.json"]:
                 return _json_response(200, {"Parameters": {"REGION": self.config.region}, **env_file(self)})
             if method == "GET" and parts == ["_local", "confirmation-codes"]:
@@ -454,9 +463,9 @@ class LocalStack:
                     return _json_response(400, {"error": "BAD_REQUEST", "message": "username is required"})
                 return _json_response(200, {"codes": confirmation_codes(username)})
             if method == "GET" and parts == ["_local", "amplifyconfiguration.json"]:
-                return _json_response(200, amplify_configuration(self.config_document(), self.template))
+                return _json_response(200, amplify_configuration(self.config_document(seen_as), self.template))
             if method == "GET" and parts == ["_local", "amplify_outputs.json"]:
-                return _json_response(200, amplify_outputs(self.config_document(), self.template))
+                return _json_response(200, amplify_outputs(self.config_document(seen_as), self.template))
             if method == "GET" and parts == ["_local", "triggers"]:
                 return _json_response(200, {"history": self.triggers.stats.history})
             if method == "GET" and parts == ["_local", "notifications"]:
@@ -492,7 +501,7 @@ class LocalStack:
                 body = self.rfile.read(length) if length else b""
                 if self.path.startswith("/_local/"):
                     response = stack._refuse_foreign(self.command, dict(self.headers.items())) or stack._local_endpoint(
-                        self.command, self.path, body
+                        self.command, self.path, body, self.headers.get("Host", "")
                     )
                 elif stack.running.gateway is None:
                     response = _json_response(503, {"error": "INTERNAL_ERROR", "message": "starting"})
@@ -541,6 +550,12 @@ def _project_paths() -> tuple[Path, ...]:
         if path == root or (root / "src") in (path, *path.parents):
             inside.append(path)
     return tuple(inside)
+
+
+def _host_name(host_header: str) -> str:
+    """The host of a Host header, as a URL writes it ("[::1]" for an IPv6 address)."""
+    name = urllib.parse.urlsplit(f"//{host_header}").hostname or ""
+    return f"[{name}]" if ":" in name else name
 
 
 def _url_of(server: ThreadingHTTPServer) -> str:

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import os
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import boto3
+import botocore
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,12 +38,14 @@ os.environ.update(
 
 from moto import mock_aws  # noqa: E402 (after the credentials above)
 
+from local import iam  # noqa: E402
 from local.cfn_template import load_template, table_definition, ttl_attribute  # noqa: E402
 from local.emulation import make_dynamodb_requests_atomic  # noqa: E402
 from receipt_vault.clock import utc_now  # noqa: E402
 from tests.support.api_events import LambdaContext, api_event  # noqa: E402
 
 make_dynamodb_requests_atomic()  # as DynamoDB is: a race is decided by the code's conditions
+iam.install()  # every handler call below runs under its function's role (load_function)
 
 TABLE_NAME = "ReceiptVault-test"
 ALLOWED_ORIGIN = "https://app.receiptvault.test"
@@ -99,7 +104,82 @@ def load_function(name: str, module_name: str = "app") -> ModuleType:
         for loaded, candidate in list(sys.modules.items()):
             if loaded != spec.name and (getattr(candidate, "__file__", None) or "").startswith(str(code_dir)):
                 del sys.modules[loaded]
+    if callable(getattr(module, "lambda_handler", None)):
+        module.lambda_handler = with_role(module.lambda_handler, name)
     return module
+
+
+# The template whose roles the handlers run under; a test may swap in a mutated copy.
+ROLES_TEMPLATE: dict[str, Any] | None = None
+
+
+def roles_template() -> dict[str, Any]:
+    return ROLES_TEMPLATE if ROLES_TEMPLATE is not None else load_template()
+
+
+def _environment_names(template: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every variable a function's environment declares: what the role resolution reads."""
+    names = set(template.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {}))
+    for resource in template["Resources"].values():
+        names |= set(resource.get("Properties", {}).get("Environment", {}).get("Variables", {}) or {})
+    return tuple(sorted(names))
+
+
+_SDK_DIRS = tuple(str(Path(module.__file__).parent) for module in (boto3, botocore, iam))  # type: ignore[arg-type]
+_TESTS_DIR = str(ROOT / "tests")
+
+
+def _called_from_a_test() -> bool:
+    """True when the code that makes the AWS call is a test's, not the function's: a stand-in
+    for another actor that a test patched into the handler (a receipt deleted meanwhile)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not filename.startswith(_SDK_DIRS):
+            return filename.startswith(_TESTS_DIR)
+        frame = frame.f_back
+    return False
+
+
+def _revealed(event: Any) -> str:
+    """What of an event the role resolution reads: a custom resource's properties, the buckets
+    and queues of S3 and SQS records."""
+    if not isinstance(event, Mapping):
+        return ""
+    records = [
+        (record.get("s3", {}).get("bucket", {}).get("name"), record.get("eventSourceARN"))
+        for record in event.get("Records") or []
+        if isinstance(record, Mapping)
+    ]
+    return json.dumps([event.get("ResourceProperties"), records], sort_keys=True, default=str)
+
+
+def with_role(handler: Callable[..., Any], code_dir: str) -> Callable[..., Any]:
+    """The handler, run under the role template.yaml gives its function (src/<code_dir>/):
+    each AWS call it makes is authorised first (local.iam), resolved with the names the test
+    created (local.iam.environment_resolver). Calls outside the handler stay unchecked."""
+    guards: dict[tuple[Any, ...], iam.RoleGuard] = {}
+
+    def guard(event: Any) -> iam.RoleGuard:
+        template = roles_template()
+        function_id = iam.function_for_code(template, code_dir)
+        environment = tuple((n, os.environ.get(n)) for n in _environment_names(template))
+        revealed = _revealed(event)
+        key = (id(template), environment, revealed)
+        if key not in guards:
+            resolve = iam.environment_resolver(
+                template, function_id, os.environ, event if isinstance(event, Mapping) else None
+            )
+            guards[key] = iam.guard_for(template, function_id, resolve)
+            guards[key].exempt = _called_from_a_test
+        return guards[key]
+
+    @functools.wraps(handler)
+    def invoke(event: Any, context: Any) -> Any:
+        with iam.enforce(guard(event)):
+            return handler(event, context)
+
+    return invoke
 
 
 @dataclass

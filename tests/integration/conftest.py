@@ -56,6 +56,7 @@ def _function(code_uri: str, environment: dict[str, Any], events: dict[str, Any]
         "Properties": {
             "CodeUri": code_uri,
             "Handler": "app.lambda_handler",
+            "Role": {"Fn::GetAtt": ["ProbeRole", "Arn"]},
             "Environment": {"Variables": environment},
             "Events": events or {},
         },
@@ -69,6 +70,42 @@ def probe_template(reloadable_dir: Path) -> dict[str, Any]:
     table = {"TABLE_NAME": {"Ref": "ReceiptVaultTable"}}
     template["Resources"].update(
         {
+            # The probes write what they saw to the table; anything else is refused, as in AWS.
+            "ProbeRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                                "Action": "sts:AssumeRole",
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "probe",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": "dynamodb:PutItem",
+                                        "Resource": {"Fn::GetAtt": ["ReceiptVaultTable", "Arn"]},
+                                    },
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                                        "Resource": "*",
+                                    },
+                                ],
+                            },
+                        }
+                    ],
+                },
+            },
             "ProbeDeadLetterQueue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "probe-dlq"}},
             "ProbeQueue": {
                 "Type": "AWS::SQS::Queue",

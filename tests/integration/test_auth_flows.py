@@ -754,3 +754,21 @@ def test_the_stack_serves_the_codes_and_both_amplify_configurations(auth_stack):
     assert (codes.status, codes.body) == (200, {"codes": confirmation_codes(user.username)})
     assert (gen1.status, gen1.body) == (200, amplify_configuration(auth_stack.config_document()))
     assert (gen2.status, gen2.body) == (200, amplify_outputs(auth_stack.config_document()))
+
+
+def test_an_android_emulator_gets_configurations_that_point_at_the_host_it_reached(auth_stack):
+    # The emulator reaches the laptop as 10.0.2.2: URLs naming 127.0.0.1 would be its own loopback.
+    port = urllib.parse.urlsplit(auth_stack.api_url).port
+    as_emulator = {"Host": f"10.0.2.2:{port}"}
+
+    gen2 = http(auth_stack, "GET", "/_local/amplify_outputs.json", headers=as_emulator).body
+    gen1 = http(auth_stack, "GET", "/_local/amplifyconfiguration.json", headers=as_emulator).body
+    config = http(auth_stack, "GET", "/_local/config", headers=as_emulator).body
+
+    aws_port = urllib.parse.urlsplit(auth_stack.aws_endpoint).port
+    assert gen2 == amplify_outputs(auth_stack.config_document("10.0.2.2"))
+    assert (
+        gen1["auth"]["plugins"]["awsCognitoAuthPlugin"]["CognitoUserPool"]["Default"]["Endpoint"]
+        == f"http://10.0.2.2:{aws_port}"
+    )
+    assert (config["apiUrl"], config["awsEndpoint"]) == (f"http://10.0.2.2:{port}", f"http://10.0.2.2:{aws_port}")

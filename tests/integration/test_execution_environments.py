@@ -3,6 +3,7 @@ held to reserved concurrency, and stopped when it runs past its timeout or dies.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -109,6 +110,18 @@ def test_beyond_reserved_concurrency_a_synchronous_call_is_throttled_and_queued_
     assert over_http.status == 429 and over_http.body["error"] == "TOO_MANY_REQUESTS"
 
 
+def test_without_reserved_concurrency_calls_past_the_local_limit_wait_instead_of_failing(stack, monkeypatch):
+    monkeypatch.setattr(stack.functions[PROBE], "unreserved_limit", 1)
+    with gate() as waiting, ThreadPoolExecutor(2) as pool:
+        busy = invoke_in_background(pool, stack, PROBE, {"gate": waiting.port})
+        waiting.arrivals(1)
+        second = invoke_in_background(pool, stack, PROBE, {})  # synchronous, yet not throttled
+        assert not second.done()
+        waiting.release()
+
+        assert second.result(timeout=30)["pid"] == busy.result(timeout=30)["pid"]
+
+
 def test_an_invocation_past_its_timeout_is_stopped_and_its_environment_discarded(stack):
     before = stack.invoke(PROBE, {})
 
@@ -157,3 +170,26 @@ def test_parallel_writers_through_the_gateway_ran_in_more_than_one_environment(s
 
     assert sorted(statuses) == [200] + [409] * (PARALLEL - 1)  # the conditional write decided
     assert crud.warm_environments > 1
+
+
+def test_a_function_reaches_only_what_its_template_role_allows(stack, capsys):
+    table = stack.resources.physical_id("ReceiptVaultTable")
+    item = {"PK": {"S": "PROBE#role"}, "SK": {"S": "ROLE"}}
+    role_call = {"action": "aws", "service": "dynamodb"}
+
+    allowed = stack.invoke(PROBE, {**role_call, "operation": "put_item", "params": {"TableName": table, "Item": item}})
+    refused = stack.invoke(
+        PROBE, {**role_call, "operation": "delete_item", "params": {"TableName": table, "Key": item}}
+    )
+
+    assert allowed["error"] is None
+    assert (refused["error"], refused["status"]) == ("AccessDeniedException", 400)
+    assert (
+        refused["message"].startswith("User: arn:aws:sts::")
+        and "ProbeRole/EnvironmentProbeFunction is not" in refused["message"]
+    )
+    assert "not authorized to perform: dynamodb:DeleteItem on resource: arn:aws:dynamodb:" in refused["message"]
+    assert stack.resources.client("dynamodb").get_item(TableName=table, Key=item).get("Item") == item  # not deleted
+    denials = [json.loads(line) for line in capsys.readouterr().err.splitlines() if '"AccessDenied"' in line]
+    denial = denials[-1]  # the function's log, as CloudWatch would have it
+    assert denial["action"] == "dynamodb:DeleteItem" and denial["role"] == "ProbeRole"

@@ -58,6 +58,7 @@ def test_a_request_without_a_token_is_401_in_the_standard_shape(stack):
         pytest.param(lambda stack: "not.a.jwt", id="garbage"),
         pytest.param(lambda stack: forged_token(stack, scope="openid email"), id="without-the-method-scope"),
         pytest.param(lambda stack: forged_token(stack, scope=None), id="without-scopes"),
+        pytest.param(lambda stack: forged_token(stack, nbf=int(epoch_seconds()) + 600), id="not-valid-yet"),
     ],
 )
 def test_an_invalid_token_is_401(stack, make_token):
