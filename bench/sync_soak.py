@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     totals: Counter[str] = Counter()
     failures: list[str] = []
     started = time.perf_counter()
-    config = StackConfig(api_port=0, aws_port=0, run_schedules=False, log=lambda _: None)
+    config = StackConfig(api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, log=lambda _: None)
     with LocalStack(config) as stack:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             simulation = Simulation(stack.api_url, new_user_token(stack), seed, steps=args.steps)

@@ -3,6 +3,12 @@
 S3 checks every request's signature (local/s3_signatures.py), so a pre-signed URL allows exactly
 what it signs, for as long as it says, and nothing unsigned reaches a bucket.
 
+The emulator answers only this machine's tools and apps (`LoopbackOnly`): it holds every user's
+password and item, and moto would hand them, or a reset, to any web page the developer visits
+(it reflects any Origin in its CORS headers) or to a DNS-rebinding name. So a request under a
+host name other than localhost or an IP address, a request from a web origin other than a
+loopback one (a Flutter web app on localhost is one), and moto's own `/moto-api` are refused.
+
 DynamoDB applies each request atomically: a conditional write checks its condition and writes
 in one step, so of two writers racing on the same version exactly one wins, and a read never
 sees half a write. moto evaluates the condition, then writes, then serialises the answer, with
@@ -17,7 +23,10 @@ decide who wins.
 from __future__ import annotations
 
 import functools
+import ipaddress
+import json
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -30,13 +39,62 @@ _DYNAMODB_REQUEST = threading.RLock()
 LOCAL_CREDENTIALS = {"local": "local"}
 
 
+_LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+
+
+def is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    return host in _LOOPBACK_NAMES or (is_ip_address(host) and ipaddress.ip_address(host).is_loopback)
+
+
+class LoopbackOnly:
+    """WSGI middleware: the emulator serves this machine's tools and native apps, and web apps
+    served from this machine, nothing else (see the module's docstring)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        host = urllib.parse.urlsplit(f"//{environ.get('HTTP_HOST', '')}").hostname or ""
+        origin = environ.get("HTTP_ORIGIN")
+        origin_host = urllib.parse.urlsplit(origin).hostname or "" if origin else ""
+        if host != "localhost" and not is_ip_address(host):
+            return _forbidden(start_response, "the AWS emulation answers only on this machine")
+        if origin is not None and not _is_loopback(origin_host):
+            return _forbidden(start_response, "no requests from other web origins to the AWS emulation")
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return _forbidden(start_response, "moto's own API is not served by the local stack")
+        return self.app(environ, start_response)
+
+
+def _forbidden(start_response: Callable[..., Any], message: str) -> list[bytes]:
+    body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
+    start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def reset_emulation() -> None:
+    """Empty every emulated service: moto keeps its state in the process, not in the server."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+
+
 class StrictMotoServer(ThreadedMotoServer):
-    """moto's threaded server with S3's signature check in front of it."""
+    """moto's threaded server, loopback only, with S3's signature check in front of it."""
 
     def _server_entry(self) -> None:
         from local.s3_signatures import S3Signatures
 
-        app = S3Signatures(DomainDispatcherApplication(create_backend_app), LOCAL_CREDENTIALS, _bucket_names)
+        dispatcher = DomainDispatcherApplication(create_backend_app)
+        app = LoopbackOnly(S3Signatures(dispatcher, LOCAL_CREDENTIALS, _bucket_names, dispatcher))
         self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()

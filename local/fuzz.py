@@ -42,10 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     quiet = {**LOCAL_PARAMETERS, "LogLevel": "ERROR"}
     config = StackConfig(
-        api_port=_free_port(), aws_port=_free_port(), parameters=quiet, run_schedules=False, log=lambda _: None
+        api_port=_free_port(),
+        aws_port=_free_port(),
+        parameters=quiet,
+        run_schedules=False,
+        stage_throttling=False,  # the fuzzer's burst would only meet 429s
+        log=lambda _: None,
     )
-    # The functions run in this process and print their metrics: keep them out of the report,
-    # which schemathesis writes to the real stdout.
+    # The functions' environments print their logs and metrics through this process: keep them
+    # out of the report, which schemathesis writes to the real stdout.
     with LocalStack(config) as stack, contextlib.redirect_stdout(io.StringIO()):
         command = [
             str(SCHEMATHESIS),

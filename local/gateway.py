@@ -26,6 +26,7 @@ from referencing.jsonschema import DRAFT4
 from local.auth import CognitoAuthorizer, TokenRejectedError
 from local.clock import utc_now
 from local.runtime import TooManyRequestsError
+from local.throttle import StageThrottle
 from local.waf import WebAclRules
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -93,8 +94,10 @@ class Gateway:
         stage: str,
         log: Callable[[dict[str, Any]], None],
         waf: WebAclRules | None = None,
+        throttle: StageThrottle | None = None,
     ) -> None:
         self.waf = waf or WebAclRules([])
+        self.throttle = throttle
         self.authorizer = authorizer
         self.invoke = invoke
         self.stage = stage
@@ -155,6 +158,8 @@ class Gateway:
         route, path_parameters = self._match(method, url.path)
         if route is None:
             return self._gateway_error("MISSING_AUTHENTICATION_TOKEN", request_id, "Missing Authentication Token")
+        if self.throttle is not None and not self.throttle.allow(route.method, route.path):
+            return self._gateway_error("THROTTLED", request_id, "Too Many Requests", status=429)
         if route.function is None:
             return self._mock(route)
         if len(body) > MAX_BODY_BYTES:
@@ -223,6 +228,14 @@ class Gateway:
         return None
 
     # -- responses -----------------------------------------------------------------------------
+
+    def refuse_framing(self, message: str) -> HttpResponse:
+        """400 for a request whose body cannot even be read (a bad Content-Length or chunk):
+        answered, never a dropped connection."""
+        request_id = str(uuid.uuid4())
+        response = self._gateway_error("BAD_REQUEST_BODY", request_id, message, status=400)
+        response.headers.append(("x-amzn-RequestId", request_id))
+        return response
 
     def _gateway_error(
         self,

@@ -14,8 +14,10 @@ shows. So every request to a bucket is verified before moto sees it:
 The signature is recomputed with botocore's own SigV4 code over the headers the client says it
 signed, with the values it sent. Not modelled: payload hashes of header-signed requests (the
 signed `x-amz-content-sha256` value is trusted, as an emulator's callers are the stack's own
-functions), POST policies and request time skew. A SigV2 request counts as unsigned: S3 no
-longer accepts SigV2 for buckets created since 2020.
+functions), POST policies and request time skew. SigV2 is refused (400 InvalidRequest), as in
+the regions that never took it; eu-west-1 still accepts it from old clients. An Authorization
+header beside a pre-signed query (an HTTP interceptor adding a bearer token to an upload) is
+400 InvalidArgument, as S3 answers it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import hmac
 from collections.abc import Callable, Iterable
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -37,51 +40,97 @@ _ERROR = (
 
 
 class S3Signatures:
-    """WSGI middleware in front of the emulator: requests to a bucket must carry a valid signature."""
+    """WSGI middleware in front of the emulator: every request moto would route to S3 must carry
+    a valid SigV4 signature. Which requests those are is moto's own dispatcher's decision
+    (`routes`), so no header or credential scope can steer a request past the check and still
+    reach a bucket."""
 
-    def __init__(self, app: Any, secrets: dict[str, str], buckets: Callable[[], Iterable[str]]) -> None:
+    def __init__(
+        self,
+        app: Any,
+        secrets: dict[str, str],
+        buckets: Callable[[], Iterable[str]],
+        routes: Any = None,
+    ) -> None:
         self.app = app
         self.secrets = secrets  # access key id -> secret access key
         self.buckets = buckets
+        self.routes = routes  # moto's DomainDispatcherApplication: infer_service_region_host
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         refusal = self.refusal(environ)
         if refusal is None:
             return self.app(environ, start_response)
-        code, message = refusal
+        status, code, message = refusal
         body = _ERROR.format(code=code, message=message).encode()
-        start_response("403 Forbidden", [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))])
+        headers = [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
-    def refusal(self, environ: dict[str, Any]) -> tuple[str, str] | None:
-        """(code, message) of S3's 403 for this request, or None to let it through."""
+    def _to_s3(self, environ: dict[str, Any]) -> bool:
+        path = environ.get("PATH_INFO", "")
+        if self.routes is None:
+            return self._names_a_bucket(environ)
+        host = self.routes.infer_service_region_host(environ, path)
+        return host is None or host.startswith("s3.")  # None: moto's default service, S3
+
+    def refusal(self, environ: dict[str, Any]) -> tuple[int, str, str] | None:
+        """(status, code, message) of S3's refusal of this request, or None to let it through."""
+        if not self._to_s3(environ):
+            return None  # another service's request (JSON protocols, Cognito, its JWKS)
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         authorization = environ.get("HTTP_AUTHORIZATION", "")
+        presigned = "X-Amz-Algorithm" in query or "X-Amz-Signature" in query
+        if authorization and (presigned or "Signature" in query):
+            return 400, "InvalidArgument", _ONE_MECHANISM
         if authorization.startswith("AWS4-HMAC-SHA256 "):
-            fields = dict(part.strip().split("=", 1) for part in authorization[17:].split(","))
-            credential, signed, signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
-            timestamp = environ.get("HTTP_X_AMZ_DATE", "")
+            try:
+                fields = dict(part.strip().split("=", 1) for part in authorization[17:].split(","))
+                credential, signed, signature = fields["Credential"], fields["SignedHeaders"], fields["Signature"]
+            except (KeyError, ValueError):
+                return 400, "AuthorizationHeaderMalformed", "The authorization header is malformed."
             if _service(credential) != "s3":
-                return None  # another service's request: not S3's to check
-            return self._verify(environ, credential, signed, signature, timestamp, presigned=False)
-        if query.get("X-Amz-Algorithm") == "AWS4-HMAC-SHA256":
-            if _service(query.get("X-Amz-Credential", "")) != "s3":
-                return None
-            expires = int(query.get("X-Amz-Expires", "0"))
-            issued = dt.datetime.strptime(query.get("X-Amz-Date", ""), "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
-            if dt.datetime.now(dt.UTC) > issued + dt.timedelta(seconds=expires):  # S3's clock, not the app's
-                return "AccessDenied", "Request has expired"
-            return self._verify(
-                environ,
-                query["X-Amz-Credential"],
-                query.get("X-Amz-SignedHeaders", ""),
-                query.get("X-Amz-Signature", ""),
-                query["X-Amz-Date"],
-                presigned=True,
+                return 400, "AuthorizationHeaderMalformed", _wrong_service("Credential", credential)
+            return self._verify(environ, credential, signed, signature, environ.get("HTTP_X_AMZ_DATE", ""), False)
+        if authorization.startswith("AWS "):
+            return 400, "InvalidRequest", _SIGV4_ONLY
+        if authorization:
+            return 400, "InvalidArgument", "Unsupported Authorization Type"
+        if "Signature" in query or "AWSAccessKeyId" in query:
+            return 400, "InvalidRequest", _SIGV4_ONLY
+        if presigned:
+            return self._verify_query(environ, query)
+        return 403, "AccessDenied", "Access Denied"
+
+    def _verify_query(self, environ: dict[str, Any], query: dict[str, str]) -> tuple[int, str, str] | None:
+        if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256":
+            return 400, "AuthorizationQueryParametersError", 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"'
+        missing = [name for name in _QUERY_PARAMETERS if not query.get(name)]
+        if missing:
+            return (
+                400,
+                "AuthorizationQueryParametersError",
+                f"Query-string authentication version 4 requires the {', '.join(_QUERY_PARAMETERS)} parameters.",
             )
-        if authorization or environ.get("HTTP_X_AMZ_TARGET") or not self._names_a_bucket(environ):
-            return None  # another service's request (JSON protocols, Cognito's JWKS, moto's API)
-        return "AccessDenied", "Access Denied"
+        credential = query["X-Amz-Credential"]
+        if _service(credential) != "s3":
+            return 400, "AuthorizationQueryParametersError", _wrong_service("X-Amz-Credential", credential)
+        try:
+            expires = int(query["X-Amz-Expires"])
+            issued = dt.datetime.strptime(query["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return (
+                400,
+                "AuthorizationQueryParametersError",
+                "X-Amz-Expires and X-Amz-Date must be an integer and an ISO 8601 basic timestamp.",
+            )
+        if not 1 <= expires <= 604800:
+            return 400, "AuthorizationQueryParametersError", "X-Amz-Expires must be between 1 and 604800 seconds."
+        if dt.datetime.now(dt.UTC) > issued + dt.timedelta(seconds=expires):  # S3's clock, not the app's
+            return 403, "AccessDenied", "Request has expired"
+        return self._verify(
+            environ, credential, query["X-Amz-SignedHeaders"], query["X-Amz-Signature"], query["X-Amz-Date"], True
+        )
 
     def _names_a_bucket(self, environ: dict[str, Any]) -> bool:
         first = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
@@ -95,11 +144,11 @@ class S3Signatures:
         signature: str,
         timestamp: str,
         presigned: bool,
-    ) -> tuple[str, str] | None:
+    ) -> tuple[int, str, str] | None:
         access_key, _date, region, _service_name, _terminal = credential.split("/")
         secret = self.secrets.get(access_key)
         if secret is None:
-            return "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
+            return 403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."
         headers = _request_headers(environ)
         try:
             signed = {name: headers[name] for name in signed_headers.split(";") if name}
@@ -121,9 +170,30 @@ class S3Signatures:
 
 
 _MISMATCH = (
+    403,
     "SignatureDoesNotMatch",
     "The request signature we calculated does not match the signature you provided. Check your key and signing method.",
 )
+
+
+_ONE_MECHANISM = (
+    "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string "
+    "parameter or the Authorization header should be specified"
+)
+_SIGV4_ONLY = "The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256."
+_QUERY_PARAMETERS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+)
+
+
+def _wrong_service(parameter: str, credential: str) -> str:
+    service = _service(credential)
+    return f'Error parsing the {parameter} parameter; incorrect service "{service}". This endpoint belongs to "s3".'
 
 
 def _service(credential: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import ipaddress
 import json
 import logging
 import os
@@ -31,8 +30,8 @@ from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
 from local.cognito import confirmation_codes, install_cognito_fidelity
-from local.emulation import StrictMotoServer, make_dynamodb_requests_atomic
-from local.gateway import Gateway, HttpResponse
+from local.emulation import StrictMotoServer, is_ip_address, make_dynamodb_requests_atomic, reset_emulation
+from local.gateway import MAX_BODY_BYTES, Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
 from local.runtime import UNRESERVED_LIMIT, FunctionError, LocalFunction, TooManyRequestsError
@@ -40,6 +39,7 @@ from local.sam_local_env import env_file
 from local.schedule_expressions import Schedule
 from local.servers import LocalHttpServer
 from local.standins import StandInServer
+from local.throttle import StageThrottle
 from local.token import access_token
 from local.triggers import QueueSource, ScheduleSource, Triggers
 from local.waf import WebAclRules
@@ -73,6 +73,9 @@ class StackConfig:
     unreserved_concurrency: int = UNRESERVED_LIMIT
     # Every AWS call a function makes is checked against its template role (local/iam/).
     enforce_roles: bool = True
+    # The stage's method throttling (local/throttle.py). Test suites turn it off: they send
+    # bursts no app would, and one test shows the limit itself.
+    stage_throttling: bool = True
 
 
 @dataclass
@@ -128,11 +131,9 @@ class LocalStack:
         moto.start()
         http = LocalHttpServer((self.config.host, self.config.api_port), self._request_handler())
         host, port = moto.get_host_and_port()
-        # moto keeps its state in the process, not in the server: a stack started after another
-        # in the same process (a test session) must not find the first one's resources.
-        urllib.request.urlopen(  # the emulator, just started on localhost
-            urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"), timeout=10
-        ).close()
+        # A stack started after another in the same process (a test session) must not find the
+        # first one's resources.
+        reset_emulation()
         resources = LocalResources(
             self.template,
             self.config.parameters,
@@ -160,6 +161,7 @@ class LocalStack:
             self.stage,
             self._log,
             WebAclRules.from_template(self.template, resources.resolve, resources.resolver.is_enabled),
+            StageThrottle.from_template(self.template, resources.resolve) if self.config.stage_throttling else None,
         )
         if self.config.seed_demo_user:
             self._seed_demo_user()
@@ -400,9 +402,10 @@ class LocalStack:
     def _read_s3_object(self, bucket: str, key: str) -> bytes:
         return self.resources.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
-    def _cdn_routes(self) -> list[tuple[str, str]]:
-        """(path pattern, bucket) for each cache behaviour of the template's distributions, whose
-        default behaviour answers 404: the local CDN serves what CloudFront would, nothing more."""
+    def _cdn_routes(self) -> list[tuple[str, str, list[tuple[str, str]]]]:
+        """(path pattern, bucket, response headers) for each cache behaviour of the template's
+        distributions, whose default behaviour answers 404: the local CDN serves what CloudFront
+        would, nothing more."""
         routes = []
         for logical_id in self._logical_ids_of("AWS::CloudFront::Distribution"):
             config = self.template["Resources"][logical_id]["Properties"]["DistributionConfig"]
@@ -411,20 +414,21 @@ class LocalStack:
                 domain = origins.get(behaviour["TargetOriginId"], {})
                 bucket_id = domain.get("Fn::GetAtt", [None])[0] if isinstance(domain, dict) else None
                 if bucket_id:
-                    routes.append((behaviour["PathPattern"], self.resources.physical_id(bucket_id)))
+                    headers = MANAGED_RESPONSE_HEADERS.get(behaviour.get("ResponseHeadersPolicyId", ""), [])
+                    routes.append((behaviour["PathPattern"], self.resources.physical_id(bucket_id), headers))
         return routes
 
     def _local_cdn(self, path: str) -> HttpResponse:
         key = path.removeprefix(f"{LOCAL_CDN_PATH}/")
-        for pattern, bucket in self._cdn_routes():
+        for pattern, bucket, policy_headers in self._cdn_routes():
             if fnmatch.fnmatchcase(key, pattern):
                 try:
                     body = self._read_s3_object(bucket, key)
                 except Exception:
-                    break
-                return HttpResponse(
-                    200, [("Content-Type", "image/jpeg"), ("Cache-Control", "public, max-age=86400")], body
-                )
+                    missing = _json_response(404, {"message": "Not Found"})
+                    return HttpResponse(missing.status, [*missing.headers, *policy_headers], missing.body)
+                served = [("Content-Type", "image/jpeg"), ("Cache-Control", "public, max-age=86400")]
+                return HttpResponse(200, [*served, *policy_headers], body)
         return _json_response(404, {"message": "Not Found"})
 
     def _refuse_foreign(self, method: str, headers: dict[str, str]) -> HttpResponse | None:
@@ -434,7 +438,7 @@ class LocalStack:
         rebinding would otherwise let a page read the confirmation codes)."""
         lowered = {name.lower(): value for name, value in headers.items()}
         host = lowered.get("host", "").rsplit(":", 1)[0].strip("[]")
-        if host != "localhost" and not _is_ip_address(host):  # a name a rebinding DNS could point here
+        if host != "localhost" and not is_ip_address(host):  # a name a rebinding DNS could point here
             return _json_response(
                 403, {"error": "FORBIDDEN", "message": "the local endpoints answer only on this machine"}
             )
@@ -473,16 +477,23 @@ class LocalStack:
             if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "schedules"]:
                 if parts[2] not in self.triggers.schedules:
                     return _json_response(404, {"error": "NOT_FOUND", "message": f"no schedule for {parts[2]}"})
-                at = _instant(json.loads(body or b"{}").get("time"))
+                request = _local_json(body)
+                if not isinstance(request, dict):
+                    raise BadLocalRequestError(
+                        'the body must be a JSON object, such as {"time": "2026-11-23T09:00:00Z"}'
+                    )
+                at = _instant(request.get("time"))
                 return _json_response(200, {"function": parts[2], "result": self.triggers.fire(parts[2], at)})
             if method == "POST" and len(parts) == 3 and parts[:2] == ["_local", "invoke"]:
                 if parts[2] not in self.functions:
                     return _json_response(404, {"error": "NOT_FOUND", "message": f"no function {parts[2]}"})
-                return _json_response(200, {"result": self.invoke(parts[2], json.loads(body or b"{}"))})
+                return _json_response(200, {"result": self.invoke(parts[2], _local_json(body))})
         except FunctionError as failure:  # as `aws lambda invoke` reports an unhandled error
             return _json_response(500, {"error": "FUNCTION_ERROR", "message": str(failure), **failure.payload})
         except TooManyRequestsError as throttled:
             return _json_response(429, {"error": "TOO_MANY_REQUESTS", "message": str(throttled)})
+        except BadLocalRequestError as refused:
+            return _json_response(400, {"error": "BAD_REQUEST", "message": str(refused)})
         except Exception as error:
             return _json_response(500, {"error": "INTERNAL_ERROR", "message": repr(error)})
         return _json_response(404, {"error": "NOT_FOUND", "message": "no such local endpoint"})
@@ -495,10 +506,53 @@ class LocalStack:
             # Headers and body go out in two writes; without this, Nagle's algorithm and the
             # client's delayed ACK add about 40 ms to every keep-alive response.
             disable_nagle_algorithm = True
+            timeout = 60  # a client that stops sending mid-request is dropped, not waited for forever
+
+            def _read_body(self) -> bytes | str:
+                """The body as sent, or why it cannot be read (then the connection closes: where
+                the next request would start is unknown). Chunked bodies are read as API Gateway
+                reads them; more than MAX_BODY_BYTES is cut at MAX_BODY_BYTES + 1, for the 413."""
+                coding = self.headers.get("Transfer-Encoding", "").lower()
+                if coding:
+                    if coding.rsplit(",", 1)[-1].strip() != "chunked":
+                        return f"unsupported Transfer-Encoding {coding!r}"
+                    return self._read_chunks()
+                declared = (self.headers.get("Content-Length") or "0").strip()
+                if not declared.isdigit() or not declared.isascii():
+                    return "Content-Length must be a non-negative integer"
+                length = int(declared)
+                if length > MAX_BODY_BYTES:
+                    self.close_connection = True
+                    return self.rfile.read(MAX_BODY_BYTES + 1)
+                return self.rfile.read(length) if length else b""
+
+            def _read_chunks(self) -> bytes | str:
+                body = bytearray()
+                while True:
+                    size_line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+                    try:
+                        size = int(size_line, 16)
+                    except ValueError:
+                        return "malformed chunked body"
+                    if size == 0:
+                        while self.rfile.readline(1024).strip():  # trailers, up to the blank line
+                            pass
+                        return bytes(body)
+                    if len(body) + size > MAX_BODY_BYTES:
+                        self.close_connection = True
+                        return bytes(body) + self.rfile.read(MAX_BODY_BYTES + 1 - len(body))
+                    body += self.rfile.read(size)
+                    if self.rfile.read(2) != b"\r\n":
+                        return "malformed chunked body"
 
             def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
+                body = self._read_body()
+                if isinstance(body, str):
+                    self.close_connection = True
+                    gateway = stack.running.gateway
+                    refused = gateway.refuse_framing(body) if gateway else None
+                    self._answer(refused or _json_response(400, {"error": "BAD_REQUEST", "message": body}))
+                    return
                 if self.path.startswith("/_local/"):
                     response = stack._refuse_foreign(self.command, dict(self.headers.items())) or stack._local_endpoint(
                         self.command, self.path, body, self.headers.get("Host", "")
@@ -509,10 +563,15 @@ class LocalStack:
                     response = stack.running.gateway.handle(
                         self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
                     )
+                self._answer(response)
+
+            def _answer(self, response: HttpResponse) -> None:
                 self.send_response(response.status)
                 for name, value in response.headers:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(response.body)))
+                if self.close_connection:
+                    self.send_header("Connection", "close")
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(response.body)
@@ -532,14 +591,6 @@ class LocalStack:
         return Handler
 
 
-def _is_ip_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def _project_paths() -> tuple[Path, ...]:
     """This process's sys.path entries inside the project (the venv's .pth puts the root and the
     layers there): a function's environment leaves them out, as Lambda has only what is deployed."""
@@ -550,6 +601,18 @@ def _project_paths() -> tuple[Path, ...]:
         if path == root or (root / "src") in (path, *path.parents):
             inside.append(path)
     return tuple(inside)
+
+
+# The headers CloudFront's managed response headers policies add, by policy id.
+MANAGED_RESPONSE_HEADERS: dict[str, list[tuple[str, str]]] = {
+    "67f7725c-6f97-4210-82d7-5512b31e9d03": [  # Managed-SecurityHeadersPolicy
+        ("Referrer-Policy", "strict-origin-when-cross-origin"),
+        ("Strict-Transport-Security", "max-age=31536000"),
+        ("X-Content-Type-Options", "nosniff"),
+        ("X-Frame-Options", "SAMEORIGIN"),
+        ("X-XSS-Protection", "1; mode=block"),
+    ],
+}
 
 
 def _host_name(host_header: str) -> str:
@@ -569,11 +632,26 @@ def _as_env(value: Any) -> str:
     return str(value)
 
 
-def _instant(raw: str | None) -> dt.datetime | None:
+class BadLocalRequestError(ValueError):
+    """A /_local request that cannot be carried out as sent: a 400 that says why."""
+
+
+def _local_json(body: bytes) -> Any:
+    """A /_local request's JSON body ({} when empty)."""
+    try:
+        return json.loads(body or b"{}")
+    except (ValueError, RecursionError) as error:  # UnicodeDecodeError is a ValueError
+        raise BadLocalRequestError(f"the body is not JSON: {type(error).__name__}") from None
+
+
+def _instant(raw: Any) -> dt.datetime | None:
     """`2026-11-22T08:00:00Z` as an aware datetime; None for absent."""
-    if not raw:
+    if raw is None:
         return None
-    moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    try:
+        moment = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (AttributeError, ValueError):
+        raise BadLocalRequestError("time must be an ISO 8601 instant, such as 2026-11-23T09:00:00Z") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

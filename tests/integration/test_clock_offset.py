@@ -31,7 +31,7 @@ def shifted() -> Iterator[LocalStack]:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CLOCK_OFFSET_VARIABLE, str((clock_offset() + SHIFT).days))
-        config = StackConfig(api_port=0, aws_port=0, run_schedules=True, log=lambda _: None)
+        config = StackConfig(api_port=0, aws_port=0, stage_throttling=False, run_schedules=True, log=lambda _: None)
         with LocalStack(config) as stack:
             yield stack
 

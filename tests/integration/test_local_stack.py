@@ -6,6 +6,7 @@ import datetime as dt
 import io
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -112,6 +113,72 @@ def test_malformed_json_is_400(stack):
     response = http(stack, "POST", "/receipts", token=new_user_token(stack), raw=b"{oops")
 
     assert response.status == 400 and response.body["error"] == "VALIDATION_ERROR"
+
+
+def _raw_exchange(stack, request: bytes) -> bytes:
+    """What the stack answers to bytes sent as they are, until it closes the connection."""
+    host, port = stack.api_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("length", ["abc", "1e3", "-1", "+5", "\u0661"])
+def test_a_content_length_that_is_no_length_is_a_400_not_a_dropped_connection(stack, length):
+    head = (
+        f"POST /receipts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n"
+    )
+    answer = _raw_exchange(stack, head.encode() + b"Connection: keep-alive\r\n\r\n{}")
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400")
+    assert json.loads(rest.split(b"\r\n\r\n", 1)[1])["error"] == "VALIDATION_ERROR"
+    assert answer.count(b"HTTP/1.1") == 1  # nothing of the body read as a second request
+
+
+def test_a_chunked_body_is_read_as_api_gateway_reads_it(stack):
+    token = new_user_token(stack)
+    body = json.dumps({"storeName": "Chunked", "purchaseDate": "2026-01-05", "totalAmount": "3.50"}).encode()
+    chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+    head = (
+        "POST /receipts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+
+    answer = _raw_exchange(stack, head.encode() + chunks)
+
+    assert answer.startswith(b"HTTP/1.1 201") and answer.count(b"HTTP/1.1") == 1
+    assert [item["storeName"] for item in http(stack, "GET", "/receipts", token=token).body["items"]] == ["Chunked"]
+
+
+def test_a_malformed_chunked_body_is_a_400(stack):
+    head = "POST /receipts HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+    answer = _raw_exchange(stack, head.encode() + b"zz\r\n{}\r\n0\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 400") and answer.count(b"HTTP/1.1") == 1
+
+
+def test_past_the_stages_burst_a_method_answers_429_in_the_standard_shape_and_others_still_work(stack, monkeypatch):
+    from local.throttle import StageThrottle
+
+    throttle = StageThrottle.from_template(stack.template, stack.resources.resolve)
+    monkeypatch.setattr(stack.running.gateway, "throttle", throttle)
+    assert throttle is not None and throttle.default is not None
+    burst = int(throttle.default.burst)
+
+    started = time.monotonic()
+    statuses = [http(stack, "GET", "/health").status for _ in range(burst + 20)]
+    elapsed = time.monotonic() - started
+    refused = http(stack, "GET", "/health")
+    other_method = http(stack, "GET", "/receipts", token=new_user_token(stack))
+
+    assert statuses.count(200) <= burst + throttle.default.rate * elapsed + 1
+    assert (refused.status, refused.body["error"]) == (429, "RATE_LIMITED")
+    assert other_method.status == 200  # a bucket per method
 
 
 def test_an_unknown_route_is_404(stack):
@@ -228,6 +295,24 @@ def test_a_schedule_fires_on_demand_with_an_eventbridge_event(stack):
     assert response.body["result"] == {"detailType": "Scheduled Event", "function": "ProbeScheduleFunction"}
     assert _probe_items(stack, "SCHEDULE#")[0]["source"]["S"] == "aws.events"
     assert http(stack, "POST", "/_local/schedules/NoSuchFunction").status == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/_local/schedules/ProbeScheduleFunction", b"not json"),
+        ("/_local/schedules/ProbeScheduleFunction", b"[]"),
+        ("/_local/schedules/ProbeScheduleFunction", b'{"time": "next tuesday"}'),
+        ("/_local/schedules/ProbeScheduleFunction", b'{"time": 5}'),
+        ("/_local/invoke/TwinAFunction", b"\xff\xfe"),
+        ("/_local/invoke/TwinAFunction", b"[" * 100_000),
+    ],
+)
+def test_a_local_request_that_cannot_be_read_is_a_400_that_says_why(stack, path, raw):
+    response = http(stack, "POST", path, raw=raw)
+
+    assert response.status == 400 and response.body["error"] == "BAD_REQUEST"
+    assert "Error(" not in response.body["message"]  # plain words, no Python repr
 
 
 def test_sqs_messages_are_processed_and_a_poison_message_lands_in_the_dlq(stack):
@@ -426,7 +511,9 @@ def test_an_upload_through_the_presigned_url_makes_a_thumbnail_served_by_the_loc
     assert listed and listed["imageKeys"] == [grant["imageKey"]]
     with urllib.request.urlopen(grant["thumbnailUrl"], timeout=10) as served:
         thumbnail = Image.open(io.BytesIO(served.read()))
+        security = {name: served.headers[name] for name in ("Strict-Transport-Security", "X-Content-Type-Options")}
     assert thumbnail.size == (200, 300)
+    assert security == {"Strict-Transport-Security": "max-age=31536000", "X-Content-Type-Options": "nosniff"}
     download = http(
         stack, "GET", f"/receipts/{receipt['receiptId']}/images/{grant['imageId']}/download-url", token=token
     ).body
@@ -440,6 +527,11 @@ def test_the_local_cdn_serves_thumbnails_only(stack):
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{stack.api_url}/_local/cdn/{original}", timeout=5)
     assert refused.value.code == 404
+    missing = original.replace("/original/", "/thumbnail/")  # the thumbnail behaviour, nothing there
+    with pytest.raises(urllib.error.HTTPError) as not_there:
+        urllib.request.urlopen(f"{stack.api_url}/_local/cdn/{missing}", timeout=5)
+    assert not_there.value.code == 404
+    assert not_there.value.headers["X-Frame-Options"] == "SAMEORIGIN"  # the behaviour's headers policy
 
 
 # -- sync ----------------------------------------------------------------------------------------

@@ -151,7 +151,92 @@ def test_a_sigv2_url_is_refused_as_s3_refuses_it_for_new_buckets(endpoint):
     )
     url = legacy.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "any"}, ExpiresIn=60)
 
-    assert "AWSAccessKeyId=" in url and send(url, method="GET")[0] == 403
+    status, answer = send(url, method="GET")
+
+    assert "AWSAccessKeyId=" in url and status == 400 and b"<Code>InvalidRequest</Code>" in answer
+
+
+def test_a_bearer_token_added_to_a_presigned_upload_is_refused_as_s3_refuses_it(endpoint):
+    # An HTTP interceptor that adds the app's token to every request: S3 allows one auth mechanism.
+    body = b"photo"
+    url, headers = presigned_put(endpoint, "intercepted.jpg", body)
+
+    status, answer = send(url, body=body, headers={**headers, "Authorization": "Bearer eyJ.app.token"})
+
+    assert status == 400 and b"<Code>InvalidArgument</Code>" in answer and b"Only one auth mechanism" in answer
+    assert client(endpoint).list_objects_v2(Bucket=BUCKET, Prefix="intercepted").get("KeyCount") == 0
+
+
+@pytest.mark.parametrize(
+    ("authorization", "code"),
+    [
+        ("Bearer x", b"InvalidArgument"),
+        ("AWS local:c2lnbmF0dXJl", b"InvalidRequest"),
+        ("Basic bG9jYWw6bG9jYWw=", b"InvalidArgument"),
+    ],
+)
+def test_an_authorization_header_other_than_sigv4_reaches_no_bucket(endpoint, authorization, code):
+    status, answer = send(
+        f"{endpoint}/{BUCKET}/users/victim/x.jpg", body=b"x", headers={"Authorization": authorization}
+    )
+    listed = send(f"{endpoint}/{BUCKET}", method="GET", headers={"Authorization": authorization})
+
+    assert status == 400 and b"<Code>" + code in answer
+    assert listed[0] == 400
+    assert client(endpoint).list_objects_v2(Bucket=BUCKET, Prefix="users/victim/").get("KeyCount") == 0
+
+
+def test_a_presigned_url_scoped_to_another_service_or_malformed_is_refused_in_s3s_words(endpoint):
+    s3 = client(endpoint)
+    s3.put_object(Bucket=BUCKET, Key="scoped.txt", Body=b"secret")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "scoped.txt"}, ExpiresIn=60)
+
+    other_service = send(url.replace("%2Fs3%2Faws4_request", "%2Fsqs%2Faws4_request"), method="GET")
+    bad_expiry = send(url.replace("X-Amz-Expires=60", "X-Amz-Expires=soon"), method="GET")
+    bad_date = send(url.replace("X-Amz-Date=", "X-Amz-Date=yesterday"), method="GET")
+
+    assert other_service[0] == 400 and b"incorrect service" in other_service[1]
+    for status, answer in (bad_expiry, bad_date):
+        assert status == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in answer
+
+
+def test_an_unsigned_request_cannot_pass_as_another_service(endpoint):
+    as_other = send(f"{endpoint}/{BUCKET}/users/victim/y.jpg", body=b"x", headers={"X-Amz-Target": "Nothing.Known"})
+    every_bucket = send(f"{endpoint}/", method="GET")
+
+    assert as_other[0] == 403 and every_bucket[0] == 403
+
+
+def test_the_emulator_answers_no_foreign_host_no_foreign_web_origin_and_not_motos_own_api(endpoint):
+    port = endpoint.rsplit(":", 1)[1]
+    pool_call = {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "AWSCognitoIdentityProviderService.ListUserPools",
+    }
+    rebound = send(f"{endpoint}/", method="GET", headers={"Host": f"attacker.example:{port}"})
+    foreign = send(
+        f"{endpoint}/",
+        method="POST",
+        body=b'{"MaxResults": 5}',
+        headers={**pool_call, "Origin": "https://attacker.example"},
+    )
+    preflight = send(
+        f"{endpoint}/",
+        method="OPTIONS",
+        headers={"Origin": "http://192.168.1.50", "Access-Control-Request-Method": "POST"},
+    )
+    flutter_web = send(
+        f"{endpoint}/",
+        method="POST",
+        body=b'{"MaxResults": 5}',
+        headers={**pool_call, "Origin": "http://localhost:53412"},
+    )
+    dump = send(f"{endpoint}/moto-api/data.json", method="GET")
+    reset = send(f"{endpoint}/moto-api/reset", method="POST", body=b"", headers={"Content-Type": "text/plain"})
+
+    assert [rebound[0], foreign[0], preflight[0], dump[0], reset[0]] == [403] * 5
+    assert flutter_web[0] == 200  # a web app served from this machine may call Cognito
+    assert client(endpoint).head_bucket(Bucket=BUCKET)["ResponseMetadata"]["HTTPStatusCode"] == 200  # not reset
 
 
 def test_other_services_pass_unsigned_as_the_emulator_needs(endpoint):
