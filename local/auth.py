@@ -1,14 +1,17 @@
 """The Cognito authorizer, as API Gateway applies it, against the emulated user pool's JWKS.
 
-API Gateway checks the token's signature, expiry (`exp`, and `nbf` when present), issuer and
-app client. Every secured method names OAuth scopes in the contract
-(`aws.cognito.signin.user.admin`); with scopes, API Gateway accepts only an access token whose
-`scope` claim holds one of them, so an ID token is refused. Like API Gateway, it does not
-consult revocation: a revoked access token stays valid until it expires, as the README says.
+API Gateway checks the token's signature, with the key of the pool's JWKS that the token's `kid`
+names (a token naming none, or a key the pool does not publish, is refused), its expiry (`exp`,
+and `nbf` when present), issuer and app client. Every secured method names OAuth scopes in the
+contract (`aws.cognito.signin.user.admin`); with scopes, API Gateway accepts only an access
+token whose `scope` claim holds one of them, so an ID token is refused. Like API Gateway, it does
+not consult revocation: a revoked access token stays valid until it expires, as the README says.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import urllib.request
 from typing import Any
@@ -43,8 +46,12 @@ class CognitoAuthorizer:
         if not authorization:
             raise TokenRejectedError("Unauthorized")
         token = authorization.removeprefix("Bearer ").strip()
+        kid = _key_id(token)
+        keys = self.keys
+        if kid is None or kid not in {key.kid for key in keys.keys}:
+            raise TokenRejectedError("Unauthorized")
         try:
-            decoded = jwt.decode(token, self.keys, algorithms=["RS256"])
+            decoded = jwt.decode(token, keys.get_by_kid(kid), algorithms=["RS256"])
         except (JoseError, ValueError):
             raise TokenRejectedError("Unauthorized") from None
         claims: dict[str, Any] = decoded.claims
@@ -61,3 +68,14 @@ class CognitoAuthorizer:
         if required_scopes and not (isinstance(granted, str) and required_scopes & set(granted.split())):
             raise TokenRejectedError("Unauthorized")
         return {name: value if isinstance(value, str) else json.dumps(value) for name, value in claims.items()}
+
+
+def _key_id(token: str) -> str | None:
+    """The `kid` of a compact JWS's header, read before anything is verified; None without one."""
+    header = token.split(".", 1)[0]
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    kid = decoded.get("kid") if isinstance(decoded, dict) else None
+    return kid if isinstance(kid, str) and kid else None

@@ -3,8 +3,14 @@
 moto 5.2.5 signs users up and issues real tokens, but it accepts any confirmation or reset code,
 has neither ResendConfirmationCode nor RevokeToken (500), verifies no SRP password claim and no
 TOTP code (local/cognito_sign_in.py), ignores PreventUserExistenceErrors, and looks for the pool
-of an unsigned GlobalSignOut in us-east-1. `install_cognito_fidelity` patches moto's Cognito
-request handler and models in this process; the stack calls it before it provisions the pool.
+of an unsigned GlobalSignOut in us-east-1. It also signs every token with the private key it
+ships (kid "dummy"), which anyone can read, issues every token for an hour and refresh tokens
+forever whatever the app client says, accepts an expired or revoked access token on every
+operation it authorises, and answers a wrong previous password on ChangePassword with the user's
+sub. `install_cognito_fidelity` patches moto's Cognito request handler and models in this
+process; the stack calls it before it provisions the pool.
+
+The tokens are signed with a key this process generates, whose public half is the pools' JWKS.
 
 The codes a user would receive by email are kept here, readable through `confirmation_codes`
 (served as /_local/confirmation-codes), as a developer would read their inbox.
@@ -13,16 +19,20 @@ The codes a user would receive by email are kept here, readable through `confirm
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
+import json
 import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 from moto.cognitoidp.exceptions import UsernameExistsException
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUser, CognitoIdpUserPool, UserStatus
-from moto.cognitoidp.responses import CognitoIdpResponse
+from moto.cognitoidp.responses import CognitoIdpJsonWebKeyResponse, CognitoIdpResponse
 from moto.core.responses import ActionResult, EmptyResult
 
 from local import cognito_sign_in
@@ -37,7 +47,10 @@ from local.cognito_pools import (
     invalid_parameter,
     masked_destination,
     not_authorized,
+    note_refresh_token_issued,
+    revoke_access_token,
     signed_in,
+    token_lifetime,
     unverified_claims,
     user_not_found,
 )
@@ -52,6 +65,8 @@ _INSTALLED = "_local_cognito_fidelity"
 
 _moto_sign_up = CognitoIdpBackend.sign_up
 _moto_get_user = CognitoIdpUserPool._get_user
+_moto_create_jwt = CognitoIdpUserPool.create_jwt
+_moto_create_refresh_token = CognitoIdpUserPool.create_refresh_token
 
 
 @dataclass
@@ -240,10 +255,17 @@ def _revoke_token(self: CognitoIdpResponse) -> ActionResult:
         if client_id != app.client.id:
             raise CognitoError("UnauthorizedException", "The token was not issued to this client.")
         pool.refresh_tokens[token] = None  # moto's mark of a revoked token
-        for tokens in (pool.access_tokens, pool.id_tokens):
-            for issued_token in [key for key in tokens if unverified_claims(key).get("origin_jti") == origin_jti]:
-                del tokens[issued_token]
+        for issued_token in [
+            key for key in pool.access_tokens if unverified_claims(key).get("origin_jti") == origin_jti
+        ]:
+            revoke_access_token(pool, issued_token)
+        for issued_token in [key for key in pool.id_tokens if unverified_claims(key).get("origin_jti") == origin_jti]:
+            del pool.id_tokens[issued_token]
     return EmptyResult()
+
+
+def _issued_with(tokens: dict[str, Any], origin_jti: str) -> list[str]:
+    return [token for token in tokens if unverified_claims(token).get("origin_jti") == origin_jti]
 
 
 def _global_sign_out(self: CognitoIdpResponse) -> ActionResult:
@@ -262,10 +284,91 @@ def _sign_out(self: CognitoIdpUserPool, username: str) -> None:
     for token, issued in list(self.refresh_tokens.items()):
         if issued is not None and theirs(issued[1]):
             self.refresh_tokens[token] = None
-    for tokens in (self.access_tokens, self.id_tokens):
-        for token, (_, name) in list(tokens.items()):
-            if theirs(name):
-                del tokens[token]
+    for token, (_, name) in list(self.access_tokens.items()):
+        if theirs(name):
+            revoke_access_token(self, token)
+    for token, (_, name) in list(self.id_tokens.items()):
+        if theirs(name):
+            del self.id_tokens[token]
+
+
+def _change_password(self: CognitoIdpResponse) -> ActionResult:
+    """moto answers a wrong previous password with the user's name as the message."""
+    app, user = signed_in(self._get_param("AccessToken"))
+    proposed = self._get_param("ProposedPassword") or ""
+    app.backend._validate_password(app.pool.id, proposed)
+    if not hmac.compare_digest((user.password or "").encode(), (self._get_param("PreviousPassword") or "").encode()):
+        raise not_authorized()
+    user.password = proposed
+    if user.status in (UserStatus.FORCE_CHANGE_PASSWORD, UserStatus.RESET_REQUIRED):
+        user.status = UserStatus.CONFIRMED
+    return EmptyResult()
+
+
+# The operations a user authorises with their access token (those moto has). Cognito refuses
+# an expired, revoked or unknown token on each of them, each with its own message.
+_ACCESS_TOKEN_OPERATIONS = (
+    "get_user",
+    "change_password",
+    "global_sign_out",
+    "update_user_attributes",
+    "set_user_mfa_preference",
+    "associate_software_token",
+    "verify_software_token",
+)
+
+
+def _authorised_by_access_token(handler: Callable[[CognitoIdpResponse], Any]) -> Callable[[CognitoIdpResponse], Any]:
+    @functools.wraps(handler)
+    def checked(self: CognitoIdpResponse) -> Any:
+        if not self._get_param("Session"):  # MFA_SETUP during sign-in is authorised by its session
+            signed_in(self._get_param("AccessToken"))
+        return handler(self)
+
+    return checked
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+_SIGNING_KEY: RSAKey | None = None
+_SIGNING_KEY_LOCK = threading.Lock()
+
+
+def signing_key() -> RSAKey:
+    """The private key the emulated pools sign tokens with: made once per process, so nobody
+    outside it holds it (moto's own is public)."""
+    global _SIGNING_KEY
+    with _SIGNING_KEY_LOCK:
+        if _SIGNING_KEY is None:
+            _SIGNING_KEY = RSAKey.generate_key(2048, {"alg": "RS256", "use": "sig"}, private=True, auto_kid=True)
+        return _SIGNING_KEY
+
+
+def json_web_key_set() -> dict[str, Any]:
+    """The pools' JWKS, as /<pool id>/.well-known/jwks.json serves it: the public key only."""
+    return {"keys": [signing_key().as_dict(private=False)]}
+
+
+def _create_jwt(
+    self: CognitoIdpUserPool,
+    client_id: str,
+    username: str,
+    token_use: str,
+    expires_in: int = 3600,  # moto's default, not used: the app client's validity decides
+    extra_data: dict[str, Any] | None = None,
+) -> tuple[str, int]:
+    """moto's claims, valid as long as the app client says, signed with this process's key."""
+    lifetime = token_lifetime(self.clients.get(client_id), token_use)
+    token, _ = _moto_create_jwt(self, client_id, username, token_use, lifetime, extra_data)
+    key = signing_key()
+    return jwt.encode({"kid": key.kid, "alg": "RS256"}, unverified_claims(token), key), lifetime
+
+
+def _create_refresh_token(self: CognitoIdpUserPool, client_id: str, username: str) -> tuple[str, str]:
+    """moto's, with the time it was issued: moto keeps none, so its refresh tokens never expire."""
+    refresh_token, origin_jti = _moto_create_refresh_token(self, client_id, username)
+    note_refresh_token_issued(self, refresh_token)
+    return refresh_token, origin_jti
 
 
 # -- users ----------------------------------------------------------------------------------------
@@ -314,7 +417,9 @@ _PATCHES: dict[type, dict[str, Callable[..., Any]]] = {
         "confirm_forgot_password": _confirm_forgot_password,
         "revoke_token": _revoke_token,
         "global_sign_out": _global_sign_out,
+        "change_password": _change_password,
         "initiate_auth": cognito_sign_in.initiate_auth,
+        "admin_initiate_auth": cognito_sign_in.admin_initiate_auth,
         "respond_to_auth_challenge": cognito_sign_in.respond_to_auth_challenge,
         "associate_software_token": cognito_sign_in.associate_software_token,
         "verify_software_token": cognito_sign_in.verify_software_token,
@@ -324,6 +429,8 @@ _PATCHES: dict[type, dict[str, Callable[..., Any]]] = {
         "_get_user": _get_user,
         "sign_out": _sign_out,
         "get_user_extra_data_by_client_id": _id_token_attributes,
+        "create_jwt": _create_jwt,
+        "create_refresh_token": _create_refresh_token,
     },
 }
 
@@ -338,4 +445,8 @@ def install_cognito_fidelity(region: str) -> None:
     for owner, methods in _PATCHES.items():
         for name, method in methods.items():
             setattr(owner, name, method)
+    for name in _ACCESS_TOKEN_OPERATIONS:
+        setattr(CognitoIdpResponse, name, _authorised_by_access_token(getattr(CognitoIdpResponse, name)))
+    # moto serves this class attribute for every pool's /.well-known/jwks.json.
+    CognitoIdpJsonWebKeyResponse.json_web_key = json.dumps(json_web_key_set()).encode()
     setattr(CognitoIdpResponse, _INSTALLED, True)

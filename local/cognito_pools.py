@@ -22,7 +22,20 @@ from moto.cognitoidp.models import (
 )
 from moto.core.exceptions import JsonRESTError
 
+from local.clock import epoch_seconds
+
 INCORRECT_CREDENTIALS = "Incorrect username or password."
+# The access tokens revoked (RevokeToken, GlobalSignOut), kept on moto's pool: moto forgets them,
+# but Cognito still knows them, to answer "has been revoked" rather than "invalid".
+_REVOKED_ACCESS_TOKENS = "_local_revoked_access_tokens"
+# The lifetimes Cognito gives an app client's tokens when it names none, and the unit of each
+# setting when TokenValidityUnits names none: an hour for access and ID tokens, 30 days to refresh.
+_VALIDITY = {
+    "access": ("AccessTokenValidity", "AccessToken", 1, "hours"),
+    "id": ("IdTokenValidity", "IdToken", 1, "hours"),
+    "refresh": ("RefreshTokenValidity", "RefreshToken", 30, "days"),
+}
+_UNIT_SECONDS = {"seconds": 1, "minutes": 60, "hours": 3600, "days": 86400}
 
 
 class CognitoError(JsonRESTError):
@@ -90,23 +103,72 @@ def app_client(client_id: str | None) -> AppClient:
     raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.")
 
 
+def token_lifetime(client: CognitoIdpUserPoolClient | None, token_use: str) -> int:
+    """Seconds a token of `token_use` ("access", "id", "refresh") issued to `client` is valid:
+    its AccessTokenValidity, IdTokenValidity or RefreshTokenValidity in its TokenValidityUnits."""
+    setting, unit_name, default, default_unit = _VALIDITY[token_use]
+    config = client.extended_config if client is not None else {}
+    value = config.get(setting)
+    if value is None:
+        return int(default * _UNIT_SECONDS[default_unit])
+    unit = (config.get("TokenValidityUnits") or {}).get(unit_name) or default_unit
+    return int(value) * _UNIT_SECONDS[unit]
+
+
+def revoke_access_token(pool: CognitoIdpUserPool, token: str) -> None:
+    """The access token stops working for Cognito's operations, which then say so."""
+    pool.access_tokens.pop(token, None)
+    pool.__dict__.setdefault(_REVOKED_ACCESS_TOKENS, set()).add(token)
+
+
+_REFRESH_ISSUED = "_local_refresh_token_issued"  # on moto's pool: refresh token -> epoch seconds
+
+
+def note_refresh_token_issued(pool: CognitoIdpUserPool, refresh_token: str) -> None:
+    pool.__dict__.setdefault(_REFRESH_ISSUED, {})[refresh_token] = epoch_seconds()
+
+
+def refresh_token_expired(pool: CognitoIdpUserPool, refresh_token: str, client_id: str) -> bool:
+    """Past the app client's RefreshTokenValidity, on the stack's clock."""
+    issued = pool.__dict__.get(_REFRESH_ISSUED, {}).get(refresh_token)
+    lifetime = token_lifetime(pool.clients.get(client_id), "refresh")
+    return issued is not None and epoch_seconds() >= issued + lifetime
+
+
+def _expired(token: str) -> bool:
+    try:
+        expires = unverified_claims(token).get("exp")
+    except ValueError:
+        return False
+    return isinstance(expires, int) and expires <= epoch_seconds()
+
+
 def signed_in(access_token: str | None) -> tuple[AppClient, CognitoIdpUser]:
-    """The app client and user an access token was issued to, while it is neither revoked nor
-    signed out."""
+    """The app client and user an access token was issued to, while it is unexpired and neither
+    revoked nor signed out; otherwise Cognito's NotAuthorizedException for each case."""
+    token = access_token or ""
     for backend, pool in all_pools():
-        issued = pool.access_tokens.get(access_token or "")
-        if issued is not None:
-            client_id, username = issued
-            user = pool._get_user(username)
-            if user is None:
-                break
-            return AppClient(backend, pool, pool.clients[client_id]), user
+        issued = pool.access_tokens.get(token)
+        if issued is None and token not in pool.__dict__.get(_REVOKED_ACCESS_TOKENS, ()):
+            continue
+        if _expired(token):
+            raise not_authorized("Access Token has expired")
+        if issued is None:
+            raise not_authorized("Access Token has been revoked")
+        client_id, username = issued
+        user = pool._get_user(username)
+        if user is None:
+            break
+        return AppClient(backend, pool, pool.clients[client_id]), user
     raise not_authorized("Invalid Access Token")
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT the emulation issued itself, so trusted without a signature check."""
-    payload = token.split(".")[1]
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ValueError("not a JWT")
+    payload = parts[1]
     claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return claims
 

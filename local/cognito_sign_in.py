@@ -1,10 +1,12 @@
 """Signing in as Amazon Cognito does it: SRP that proves the password, TOTP MFA, refresh.
 
 moto 5.2.5 answers USER_SRP_AUTH with random numbers and accepts any password claim, accepts any
-TOTP code with one secret shared by every user, and lets a refresh token of one client renew
-tokens for another. Here InitiateAuth and RespondToAuthChallenge check what Cognito checks and
-answer with its errors; whatever is right in moto (issuing tokens, NEW_PASSWORD_REQUIRED) stays
-moto's. Each handler replaces the CognitoIdpResponse method of the same name.
+TOTP code with one secret shared by every user, lets a refresh token of one client renew tokens
+for another (and, on AdminInitiateAuth, after it is revoked), and answers CUSTOM_AUTH with
+nothing, whatever the app client allows. Here InitiateAuth and RespondToAuthChallenge check what
+Cognito checks and answer with its errors; whatever is right in moto (issuing tokens,
+NEW_PASSWORD_REQUIRED) stays moto's. Each handler replaces the CognitoIdpResponse method of the
+same name.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from local.cognito_pools import (
     app_client,
     invalid_parameter,
     not_authorized,
+    refresh_token_expired,
     signed_in,
     user_not_found,
 )
 
 # moto's own handlers, for what is delegated to it (captured before any patch).
 _MOTO_INITIATE_AUTH = CognitoIdpResponse.initiate_auth
+_MOTO_ADMIN_INITIATE_AUTH = CognitoIdpResponse.admin_initiate_auth
 _MOTO_RESPOND_TO_AUTH_CHALLENGE = CognitoIdpResponse.respond_to_auth_challenge
 _MOTO_ASSOCIATE_SOFTWARE_TOKEN = CognitoIdpResponse.associate_software_token
 _MOTO_VERIFY_SOFTWARE_TOKEN = CognitoIdpResponse.verify_software_token
@@ -104,6 +108,16 @@ def _session_lifetime(app: AppClient) -> float:
 # -- InitiateAuth ---------------------------------------------------------------------------------
 
 
+_REFRESH_FLOWS = ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN")
+# What Cognito says of a flow the app client does not allow; each flow has its own wording.
+_NOT_ENABLED = {
+    "USER_SRP_AUTH": "USER_SRP_AUTH is not enabled for the client.",
+    "USER_PASSWORD_AUTH": "USER_PASSWORD_AUTH flow not enabled for this client",
+    "CUSTOM_AUTH": "CUSTOM_AUTH is not enabled for the client.",
+    "REFRESH_TOKEN_AUTH": "Refresh Token flow not enabled for this client",
+}
+
+
 def initiate_auth(self: CognitoIdpResponse) -> Any:
     app = app_client(self._get_param("ClientId"))
     flow = self._get_param("AuthFlow")
@@ -114,21 +128,40 @@ def initiate_auth(self: CognitoIdpResponse) -> Any:
         if flow == "USER_SRP_AUTH":
             return ActionResult(_start_srp(app, parameters))
         return ActionResult(_password_sign_in(app, parameters))
-    if flow in ("REFRESH_TOKEN_AUTH", "REFRESH_TOKEN"):
+    if flow in _REFRESH_FLOWS:
+        _require_flow(app, "REFRESH_TOKEN_AUTH")
         return ActionResult(_refresh(app, parameters.get("REFRESH_TOKEN")))
-    return _MOTO_INITIATE_AUTH(self)
+    if flow == "CUSTOM_AUTH":
+        _require_flow(app, flow)
+        if not (app.pool.extended_config.get("LambdaConfig") or {}).get("DefineAuthChallenge"):
+            raise invalid_parameter("Custom auth lambda trigger is not configured for the user pool.")
+        # The challenge triggers are not run locally (README): said so, not answered with nothing.
+        raise CognitoError("UnsupportedOperationException", "The local stack does not emulate CUSTOM_AUTH.")
+    return _MOTO_INITIATE_AUTH(self)  # moto refuses every other flow, as Cognito does
+
+
+def admin_initiate_auth(self: CognitoIdpResponse) -> Any:
+    """A refresh as InitiateAuth's; the admin password flows stay moto's."""
+    if self._get_param("AuthFlow") not in _REFRESH_FLOWS:
+        return _MOTO_ADMIN_INITIATE_AUTH(self)
+    app = app_client(self._get_param("ClientId"))
+    if app.pool.id != self._get_param("UserPoolId"):
+        raise CognitoError("ResourceNotFoundException", f"User pool client {app.client.id} does not exist.")
+    _require_flow(app, "REFRESH_TOKEN_AUTH")
+    parameters: dict[str, str] = self._get_param("AuthParameters") or {}
+    return ActionResult(_refresh(app, parameters.get("REFRESH_TOKEN")))
 
 
 def _require_flow(app: AppClient, flow: str) -> None:
     """The app client's ExplicitAuthFlows. Without any ALLOW_ value (none, or the legacy names)
-    Cognito allows SRP, and USER_PASSWORD_AUTH only when named."""
+    Cognito allows SRP, refresh and custom auth, and USER_PASSWORD_AUTH only when named."""
     declared = app.client.extended_config.get("ExplicitAuthFlows") or []
     if any(name.startswith("ALLOW_") for name in declared):
         allowed = f"ALLOW_{flow}" in declared
     else:
-        allowed = flow == "USER_SRP_AUTH" or flow in declared
+        allowed = flow in ("USER_SRP_AUTH", "REFRESH_TOKEN_AUTH", "CUSTOM_AUTH") or flow in declared
     if not allowed:
-        raise invalid_parameter(f"{flow} flow not enabled for this client")
+        raise invalid_parameter(_NOT_ENABLED[flow])
 
 
 def _check_secret_hash(app: AppClient, username: str, secret_hash: str | None) -> None:
@@ -205,6 +238,8 @@ def _refresh(app: AppClient, refresh_token: str | None) -> dict[str, Any]:
     client_id, username, _ = issued
     if client_id != app.client.id:
         raise not_authorized("Invalid Refresh Token")
+    if refresh_token_expired(app.pool, refresh_token, client_id):
+        raise not_authorized("Refresh Token has expired")
     user = app.user(username)
     if user is None:
         raise not_authorized("User does not exist.")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import gzip
 import json
 import urllib.error
 import urllib.request
@@ -13,17 +12,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import moto
 import pytest
-from joserfc import jwk, jwt
+from joserfc import jwt
 
 from local import example_client
 from local.cfn_template import load_template
 from local.clock import epoch_seconds
+from local.cognito import signing_key
 from local.stack import LocalStack, StackConfig
 
 PROBES = Path(__file__).parent / "probes"
-MOTO_SIGNING_KEY = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
 
 
 def new_user_token(stack: LocalStack) -> str:
@@ -33,9 +31,10 @@ def new_user_token(stack: LocalStack) -> str:
 
 
 def forged_token(stack: LocalStack, **claims: Any) -> str:
-    """A token signed with the emulated pool's own key, issued now on the stack's clock, so
-    only the claims given here are wrong."""
-    key = jwk.RSAKey.import_key(json.loads(gzip.decompress(MOTO_SIGNING_KEY.read_bytes())))
+    """A token signed with the emulated pool's own key (the stack runs in this process, so its
+    key is at hand) and naming it, issued now on the stack's clock, so only the claims given
+    here are wrong."""
+    key = signing_key()
     now = int(epoch_seconds())
     payload = {
         "iss": f"https://cognito-idp.eu-west-1.amazonaws.com/{stack.user_pool_id}",
@@ -47,7 +46,7 @@ def forged_token(stack: LocalStack, **claims: Any) -> str:
         "exp": now + 3600,
         **claims,
     }
-    return jwt.encode({"alg": "RS256", "kid": "dummy"}, payload, key)
+    return jwt.encode({"alg": "RS256", "kid": key.kid}, payload, key)
 
 
 def _function(code_uri: str, environment: dict[str, Any], events: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -209,6 +208,7 @@ def stack(reloadable_dir):
         api_port=0,
         aws_port=0,
         run_schedules=False,
+        stage_throttling=False,
         template=probe_template(reloadable_dir),
         log=log_lines.append,
     )

@@ -9,6 +9,7 @@ their email are read from local.cognito, which /_local/confirmation-codes serves
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 import time
 import urllib.parse
@@ -16,15 +17,18 @@ import urllib.request
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema
+import moto
 import pytest
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
+from joserfc import jwk, jwt
 from pycognito import Cognito
 from pycognito.aws_srp import AWSSRP
 from pycognito.exceptions import SoftwareTokenMFAChallengeException
@@ -32,7 +36,7 @@ from pycognito.exceptions import SoftwareTokenMFAChallengeException
 from local.amplify import amplify_configuration, amplify_outputs
 from local.cfn_template import load_template
 from local.clock import CLOCK_OFFSET_VARIABLE
-from local.cognito import confirmation_codes, install_cognito_fidelity
+from local.cognito import confirmation_codes, install_cognito_fidelity, signing_key
 from local.stack import LocalStack, StackConfig
 from tests.integration.conftest import http
 
@@ -47,7 +51,7 @@ def auth_stack() -> Iterator[LocalStack]:
     # pycognito checks a token's expiry on the real clock, so this stack runs on it.
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(CLOCK_OFFSET_VARIABLE, "0")
-        config = StackConfig(api_port=0, aws_port=0, run_schedules=False, log=lambda _: None)
+        config = StackConfig(api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, log=lambda _: None)
         install_cognito_fidelity(config.region)  # until LocalStack.start installs it
         with LocalStack(config) as stack:
             yield stack
@@ -476,6 +480,211 @@ def test_confirming_an_unknown_user_is_a_code_mismatch(auth_stack):
 
     assert refused(lambda: stranger.confirm_sign_up("123456"))[0] == "CodeMismatchException"
     assert refused(lambda: stranger.confirm_forgot_password("123456", NEW_PASSWORD))[0] == "CodeMismatchException"
+
+
+# -- token lifetimes ------------------------------------------------------------------------------
+
+
+def _template_client() -> dict[str, Any]:
+    properties: dict[str, Any] = load_template()["Resources"]["UserPoolClient"]["Properties"]
+    return properties
+
+
+def test_the_template_s_app_client_gives_tokens_an_hour_and_refresh_tokens_30_days():
+    client = _template_client()
+
+    assert (client["AccessTokenValidity"], client["TokenValidityUnits"]["AccessToken"]) == (1, "hours")
+    assert (client["IdTokenValidity"], client["TokenValidityUnits"]["IdToken"]) == (1, "hours")
+    assert (client["RefreshTokenValidity"], client["TokenValidityUnits"]["RefreshToken"]) == (30, "days")
+
+
+def test_issued_tokens_expire_when_the_app_client_says(auth_stack):
+    user = new_user(auth_stack)
+    tokens = srp_tokens(auth_stack, user.username, PASSWORD)
+
+    assert tokens["ExpiresIn"] == 3600
+    for token in (tokens["AccessToken"], tokens["IdToken"]):
+        claims = _claims(token)
+        assert claims["exp"] - claims["iat"] == 3600
+
+
+def _refresh_as_admin(stack: LocalStack, refresh_token: str) -> dict[str, Any]:
+    return stack.resources.client("cognito-idp").admin_initiate_auth(
+        UserPoolId=stack.user_pool_id,
+        ClientId=stack.user_pool_client_id,
+        AuthFlow="REFRESH_TOKEN_AUTH",
+        AuthParameters={"REFRESH_TOKEN": refresh_token},
+    )
+
+
+@pytest.mark.parametrize("renew", [refresh, _refresh_as_admin], ids=["InitiateAuth", "AdminInitiateAuth"])
+def test_a_refresh_token_renews_for_30_days_and_then_has_expired(auth_stack, monkeypatch, renew):
+    user = new_user(auth_stack)
+    refresh_token = srp_tokens(auth_stack, user.username, PASSWORD)["RefreshToken"]
+
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "29")
+    renewed = renew(auth_stack, refresh_token)["AuthenticationResult"]
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "31")
+
+    assert abs(_claims(renewed["AccessToken"])["iat"] - (time.time() + 29 * 86400)) < 120
+    assert refused(lambda: renew(auth_stack, refresh_token)) == ("NotAuthorizedException", "Refresh Token has expired")
+
+
+def test_an_admin_refresh_with_a_revoked_refresh_token_is_refused(auth_stack):
+    user = new_user(auth_stack)
+    tokens = srp_tokens(auth_stack, user.username, PASSWORD)
+    public_client(auth_stack).revoke_token(Token=tokens["RefreshToken"], ClientId=user.client_id)
+
+    assert refused(lambda: _refresh_as_admin(auth_stack, tokens["RefreshToken"])) == (
+        "NotAuthorizedException",
+        "Refresh Token has been revoked",
+    )
+
+
+# -- operations authorised by the access token ----------------------------------------------------
+
+_ACCESS_TOKEN_OPERATIONS: dict[str, Callable[[Any, str], Any]] = {
+    "GetUser": lambda client, token: client.get_user(AccessToken=token),
+    "AssociateSoftwareToken": lambda client, token: client.associate_software_token(AccessToken=token),
+    "VerifySoftwareToken": lambda client, token: client.verify_software_token(AccessToken=token, UserCode="123456"),
+    "ChangePassword": lambda client, token: client.change_password(
+        AccessToken=token, PreviousPassword=PASSWORD, ProposedPassword=NEW_PASSWORD
+    ),
+    "UpdateUserAttributes": lambda client, token: client.update_user_attributes(
+        AccessToken=token, UserAttributes=[{"Name": "name", "Value": "Someone"}]
+    ),
+    "SetUserMFAPreference": lambda client, token: client.set_user_mfa_preference(
+        AccessToken=token, SoftwareTokenMfaSettings={"Enabled": False, "PreferredMfa": False}
+    ),
+    "GlobalSignOut": lambda client, token: client.global_sign_out(AccessToken=token),
+}
+_OPERATIONS = pytest.mark.parametrize("operation", list(_ACCESS_TOKEN_OPERATIONS))
+
+
+@_OPERATIONS
+def test_an_expired_access_token_authorises_no_operation(auth_stack, monkeypatch, operation):
+    user = new_user(auth_stack)
+    tokens = srp_tokens(auth_stack, user.username, PASSWORD)
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, "1")  # a day on: past the access token's hour
+
+    answer = refused(lambda: _ACCESS_TOKEN_OPERATIONS[operation](public_client(auth_stack), tokens["AccessToken"]))
+
+    assert answer == ("NotAuthorizedException", "Access Token has expired")
+    # The session itself is still good: its refresh token renews it.
+    assert refresh(auth_stack, tokens["RefreshToken"])["AuthenticationResult"]["AccessToken"]
+
+
+@_OPERATIONS
+@pytest.mark.parametrize("ending", ["RevokeToken", "GlobalSignOut"])
+def test_a_revoked_access_token_is_said_to_be_revoked(auth_stack, operation, ending):
+    user = new_user(auth_stack)
+    tokens = srp_tokens(auth_stack, user.username, PASSWORD)
+    client = public_client(auth_stack)
+    if ending == "RevokeToken":
+        client.revoke_token(Token=tokens["RefreshToken"], ClientId=user.client_id)
+    else:
+        client.global_sign_out(AccessToken=tokens["AccessToken"])
+
+    answer = refused(lambda: _ACCESS_TOKEN_OPERATIONS[operation](client, tokens["AccessToken"]))
+
+    assert answer == ("NotAuthorizedException", "Access Token has been revoked")
+
+
+def test_an_access_token_the_pool_never_issued_is_invalid(auth_stack):
+    assert refused(lambda: public_client(auth_stack).get_user(AccessToken="not-a-token")) == (
+        "NotAuthorizedException",
+        "Invalid Access Token",
+    )
+
+
+def test_a_password_is_changed_only_with_the_right_previous_one(auth_stack):
+    user = new_user(auth_stack)
+    token = srp_tokens(auth_stack, user.username, PASSWORD)["AccessToken"]
+    client = public_client(auth_stack)
+
+    wrong = refused(
+        lambda: client.change_password(
+            AccessToken=token, PreviousPassword="Wr0ng-Secret!", ProposedPassword=NEW_PASSWORD
+        )
+    )
+    client.change_password(AccessToken=token, PreviousPassword=PASSWORD, ProposedPassword=NEW_PASSWORD)
+
+    assert wrong == INCORRECT
+    assert refused(lambda: srp_tokens(auth_stack, user.username, PASSWORD)) == INCORRECT
+    assert srp_tokens(auth_stack, user.username, NEW_PASSWORD)["AccessToken"]
+
+
+# -- the pool's signing key -----------------------------------------------------------------------
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def _header(token: str) -> dict[str, Any]:
+    header = token.split(".")[0]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+    return decoded
+
+
+def _moto_bundled_key() -> jwk.RSAKey:
+    """The private key moto ships, which anyone can read."""
+    bundled = Path(moto.__file__).parent / "cognitoidp" / "resources" / "jwks-private.json.gz"
+    return jwk.RSAKey.import_key(json.loads(gzip.decompress(bundled.read_bytes())))
+
+
+def test_the_pool_signs_with_a_key_of_its_own_that_its_jwks_publishes(auth_stack):
+    user = new_user(auth_stack)
+    token = srp_tokens(auth_stack, user.username, PASSWORD)["AccessToken"]
+    published = _json(f"{auth_stack.aws_endpoint}/{auth_stack.user_pool_id}/.well-known/jwks.json")
+
+    [key] = published["keys"]
+    assert key["kid"] != "dummy" and "d" not in key  # the public half only
+    assert _header(token)["kid"] == key["kid"]
+    assert jwt.decode(token, jwk.KeySet.import_key_set(published), algorithms=["RS256"]).claims["sub"]
+    assert key["n"] != _moto_bundled_key().as_dict(private=False)["n"]
+
+
+def test_a_token_signed_with_moto_s_bundled_key_is_refused(auth_stack):
+    user = new_user(auth_stack)
+    claims = _claims(srp_tokens(auth_stack, user.username, PASSWORD)["AccessToken"])
+    ours = signing_key()
+
+    forged = jwt.encode({"alg": "RS256", "kid": "dummy"}, claims, _moto_bundled_key())
+    resigned = jwt.encode({"alg": "RS256", "kid": ours.kid}, claims, ours)  # the same claims, the pool's key
+
+    assert http(auth_stack, "GET", "/receipts", token=forged).status == 401
+    assert http(auth_stack, "GET", "/receipts", token=resigned).status == 200
+
+
+@pytest.mark.parametrize(
+    "header", [{"alg": "RS256"}, {"alg": "RS256", "kid": "another-key"}], ids=["no-kid", "unknown"]
+)
+def test_a_token_naming_no_key_of_the_pool_is_refused_even_if_signed_with_its_key(auth_stack, header):
+    user = new_user(auth_stack)
+    claims = _claims(srp_tokens(auth_stack, user.username, PASSWORD)["AccessToken"])
+
+    response = http(auth_stack, "GET", "/receipts", token=jwt.encode(header, claims, signing_key()))
+
+    assert response.status == 401
+
+
+# -- flows the app client does not allow ----------------------------------------------------------
+
+
+def test_custom_auth_which_the_app_client_does_not_allow_is_an_invalid_parameter(auth_stack):
+    user = new_user(auth_stack)
+    assert "ALLOW_CUSTOM_AUTH" not in _template_client()["ExplicitAuthFlows"]
+
+    answer = refused(
+        lambda: public_client(auth_stack).initiate_auth(
+            ClientId=user.client_id, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": user.username}
+        )
+    )
+
+    assert answer == ("InvalidParameterException", "CUSTOM_AUTH is not enabled for the client.")
 
 
 # -- the Amplify configuration --------------------------------------------------------------------

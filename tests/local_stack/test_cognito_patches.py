@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
@@ -26,12 +27,13 @@ from moto.cognitoidp.responses import CognitoIdpResponse
 from pycognito.aws_srp import AWSSRP
 
 from local import cognito, cognito_sign_in, srp
-from local.clock import epoch_seconds
+from local.clock import CLOCK_OFFSET_VARIABLE, clock_offset, epoch_seconds
 from local.cognito import confirmation_codes, install_cognito_fidelity
+from local.cognito_pools import token_lifetime
 
 # Runs in its own interpreter against moto's server on localhost, as the local stack uses it.
 _PROBE = r"""
-import json, logging
+import base64, json, logging, urllib.request
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
@@ -85,6 +87,29 @@ facts["totp_secret_shared_by_users"] = secret == answer(
 facts["password_sign_in_of_an_unknown_user"] = answer(lambda: public.initiate_auth(
     ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
     AuthParameters={"USERNAME": "nobody@example.com", "PASSWORD": "Sup3r-Secret!"}))
+
+def part(token, index):
+    text = token.split(".")[index]
+    return json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+
+facts["token_kid"] = part(other["AccessToken"], 0).get("kid")
+jwks_url = f"http://{host}:{port}/{pool_id}/.well-known/jwks.json"
+facts["jwks_kids"] = [key["kid"] for key in json.load(urllib.request.urlopen(jwks_url))["keys"]]
+try:
+    public.change_password(
+        AccessToken=other["AccessToken"], PreviousPassword="Wr0ng!", ProposedPassword="An0ther-Secret!")
+except Exception as error:
+    facts["change_password_wrong_previous"] = error.response["Error"]
+    facts["b_username"] = admin.admin_get_user(UserPoolId=pool_id, Username="b@example.com")["Username"]
+facts["custom_auth"] = answer(lambda: public.initiate_auth(
+    ClientId=client_id, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": "b@example.com"}))
+short = admin.create_user_pool_client(
+    UserPoolId=pool_id, ClientName="short", AccessTokenValidity=5, IdTokenValidity=5, RefreshTokenValidity=60,
+    TokenValidityUnits={"AccessToken": "minutes", "IdToken": "minutes", "RefreshToken": "minutes"},
+)["UserPoolClient"]["ClientId"]
+issued = AWSSRP("b@example.com", "x", pool_id, short, client=public).authenticate_user()["AuthenticationResult"]
+lifetimes = [part(issued[name], 1)["exp"] - part(issued[name], 1)["iat"] for name in ("AccessToken", "IdToken")]
+facts["lifetimes_for_a_5_minute_client"] = [issued["ExpiresIn"], *lifetimes]
 server.stop()
 print(json.dumps(facts))
 """
@@ -132,6 +157,30 @@ def test_moto_enables_totp_with_any_code_and_one_secret_for_every_user(unpatched
 def test_moto_tells_an_unknown_user_apart_despite_prevent_user_existence_errors(unpatched_moto):
     """local/cognito_sign_in.py _password_sign_in (and the other PreventUserExistenceErrors paths)."""
     assert unpatched_moto["password_sign_in_of_an_unknown_user"] == "UserNotFoundException"
+
+
+def test_moto_signs_with_its_bundled_key_and_publishes_it(unpatched_moto):
+    """local/cognito.py _create_jwt, signing_key and the JWKS install_cognito_fidelity serves."""
+    assert unpatched_moto["token_kid"] == "dummy"
+    assert unpatched_moto["jwks_kids"] == ["dummy"]
+
+
+def test_moto_issues_every_token_for_an_hour_whatever_the_app_client_says(unpatched_moto):
+    """local/cognito.py _create_jwt and local/cognito_pools.py token_lifetime."""
+    assert unpatched_moto["lifetimes_for_a_5_minute_client"] == [3600, 3600, 3600]
+
+
+def test_moto_answers_a_wrong_previous_password_with_the_user_s_name(unpatched_moto):
+    """local/cognito.py _change_password."""
+    assert unpatched_moto["change_password_wrong_previous"] == {
+        "Code": "NotAuthorizedException",
+        "Message": unpatched_moto["b_username"],
+    }
+
+
+def test_moto_answers_custom_auth_with_nothing(unpatched_moto):
+    """local/cognito_sign_in.py initiate_auth (CUSTOM_AUTH)."""
+    assert unpatched_moto["custom_auth"] == 200
 
 
 def test_moto_keeps_refresh_tokens_as_the_patches_read_them():
@@ -340,6 +389,98 @@ def test_a_flow_the_app_client_does_not_allow_is_refused(pool):
         )
         == "InvalidParameterException"
     )
+
+
+def test_a_password_sign_in_the_app_client_does_not_allow_is_refused_in_cognito_s_words(pool):
+    client, client_id = pool
+
+    with pytest.raises(ClientError) as caught:
+        client.initiate_auth(
+            ClientId=client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": "someone@example.com", "PASSWORD": "Sup3r-Secret!"},
+        )
+
+    assert caught.value.response["Error"]["Message"] == "USER_PASSWORD_AUTH flow not enabled for this client"
+
+
+def test_custom_auth_allowed_by_default_needs_the_pool_s_trigger(pool):
+    client, client_id = pool  # no ExplicitAuthFlows: Cognito allows SRP, refresh and custom auth
+
+    with pytest.raises(ClientError) as caught:
+        client.initiate_auth(ClientId=client_id, AuthFlow="CUSTOM_AUTH", AuthParameters={"USERNAME": "someone"})
+
+    assert caught.value.response["Error"] == {
+        "Code": "InvalidParameterException",
+        "Message": "Custom auth lambda trigger is not configured for the user pool.",
+    }
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return claims
+
+
+def test_tokens_live_as_long_as_the_app_client_says_in_its_units(pool, monkeypatch):
+    client, _ = pool
+    [sent] = confirmation_codes("someone@example.com")
+    pool_id = client.list_user_pools(MaxResults=1)["UserPools"][0]["Id"]
+    client_id = client.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName="short",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+        AccessTokenValidity=5,
+        IdTokenValidity=2,
+        RefreshTokenValidity=1,
+        TokenValidityUnits={"AccessToken": "minutes", "IdToken": "hours", "RefreshToken": "days"},
+    )["UserPoolClient"]["ClientId"]
+    client.confirm_sign_up(ClientId=client_id, Username="someone@example.com", ConfirmationCode=sent["code"])
+
+    issued = client.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": "someone@example.com", "PASSWORD": "Sup3r-Secret!"},
+    )["AuthenticationResult"]
+    access, identity = _claims(issued["AccessToken"]), _claims(issued["IdToken"])
+
+    def renew() -> Any:
+        return client.initiate_auth(
+            ClientId=client_id, AuthFlow="REFRESH_TOKEN_AUTH", AuthParameters={"REFRESH_TOKEN": issued["RefreshToken"]}
+        )
+
+    assert issued["ExpiresIn"] == 300
+    assert (access["exp"] - access["iat"], identity["exp"] - identity["iat"]) == (300, 7200)
+    assert renew()["AuthenticationResult"]["ExpiresIn"] == 300
+    monkeypatch.setenv(CLOCK_OFFSET_VARIABLE, str(clock_offset().days + 1))
+    with pytest.raises(ClientError) as caught:
+        renew()
+    assert caught.value.response["Error"]["Message"] == "Refresh Token has expired"
+
+
+@pytest.mark.parametrize(
+    "config, token_use, seconds",
+    [
+        ({}, "access", 3600),
+        ({}, "id", 3600),
+        ({}, "refresh", 30 * 86400),
+        ({"AccessTokenValidity": 2}, "access", 7200),  # hours, when TokenValidityUnits names none
+        ({"RefreshTokenValidity": 10}, "refresh", 10 * 86400),  # days
+        ({"IdTokenValidity": 900, "TokenValidityUnits": {"IdToken": "seconds"}}, "id", 900),
+    ],
+)
+def test_token_lifetimes_default_as_cognito_s(config, token_use, seconds):
+    client = SimpleNamespace(extended_config=config)
+
+    assert token_lifetime(client, token_use) == seconds  # type: ignore[arg-type]
+
+
+def test_the_signing_key_is_made_once_per_process_and_only_its_public_half_is_published():
+    [published] = cognito.json_web_key_set()["keys"]
+
+    assert cognito.signing_key() is cognito.signing_key()
+    assert published["kid"] == cognito.signing_key().kid != "dummy"
+    assert not {"d", "p", "q"} & published.keys()
 
 
 def test_a_totp_code_is_accepted_one_step_either_side_of_now():
