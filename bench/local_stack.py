@@ -48,7 +48,9 @@ def main() -> int:
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
     parameters = {**LOCAL_PARAMETERS, "LogLevel": "WARNING"}
-    config = StackConfig(api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, log=lambda _: None, parameters=parameters)
+    config = StackConfig(
+        api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, log=lambda _: None, parameters=parameters
+    )
     stack = LocalStack(config).start()
     try:
         token = stack.access_token()

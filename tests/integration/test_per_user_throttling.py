@@ -19,7 +19,9 @@ LIMIT = 10
 def guarded() -> Iterator[LocalStack]:
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     parameters = {**LOCAL_PARAMETERS, "EnableWaf": "true", "WafRateLimitPerSession": str(LIMIT)}
-    config = StackConfig(api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, parameters=parameters, log=lambda _: None)
+    config = StackConfig(
+        api_port=0, aws_port=0, stage_throttling=False, run_schedules=False, parameters=parameters, log=lambda _: None
+    )
     with LocalStack(config) as stack:
         yield stack
 
