@@ -81,7 +81,7 @@ build: venv
 
 # Every benchmark under bench/, then bench/RESULTS.md: each figure against its same-run baseline.
 bench: venv
-	$(BIN)/python bench/run_all.py
+	$(BIN)/python bench/run_all.py $(ONLY)
 
 # The sync simulation over many seeds (three run in `make test`): make soak SEEDS=200 STEPS=300
 SEEDS ?= 40

@@ -8,6 +8,12 @@ the role does not allow fails as AWS would fail it, before it reaches the emulat
     with enforce(guard):           # or bind_process(guard) in a one-function worker
         handler(event, context)
 
+Why its own evaluator: no maintained Python library evaluates identity policies against a
+request with its context keys. parliament and policy_sentry lint or write policies; moto's IAM
+mode checks actions against "*" for almost every service; AWS's own evaluator (the IAM policy
+simulator) needs an account and the network. So this one is small, tested against the
+documented rules (tests/local_stack/test_iam_policy.py), and lists below what it leaves out.
+
 What it models (AWS's documented evaluation logic for one principal's identity policies):
   - default deny; an explicit Deny wins over any Allow; Action/NotAction (case-insensitive,
     `*` and `?`), Resource/NotResource (case-sensitive, ARN-segment wildcards);
