@@ -71,15 +71,22 @@ class S3Signatures:
         path = environ.get("PATH_INFO", "")
         if self.routes is None:
             return self._names_a_bucket(environ)
-        host = self.routes.infer_service_region_host(environ, path)
+        try:
+            host = self.routes.infer_service_region_host(environ, path)
+        except Exception:  # a header moto cannot parse ("Authorization: x"): its default, S3
+            return True
         return host is None or host.startswith("s3.")  # None: moto's default service, S3
 
     def refusal(self, environ: dict[str, Any]) -> tuple[int, str, str] | None:
         """(status, code, message) of S3's refusal of this request, or None to let it through."""
-        if not self._to_s3(environ):
-            return None  # another service's request (JSON protocols, Cognito, its JWKS)
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         authorization = environ.get("HTTP_AUTHORIZATION", "")
+        if not self._to_s3(environ):
+            if authorization.startswith("AWS4-HMAC-SHA256 ") and self._names_a_bucket(environ):
+                # Signed for another service, sent to a bucket's URL: S3 would read it, and refuse it.
+                credential = authorization[17:].split(",")[0].strip().removeprefix("Credential=")
+                return 400, "AuthorizationHeaderMalformed", _wrong_service("Credential", credential)
+            return None  # another service's request (JSON protocols, Cognito, its JWKS)
         presigned = "X-Amz-Algorithm" in query or "X-Amz-Signature" in query
         if authorization and (presigned or "Signature" in query):
             return 400, "InvalidArgument", _ONE_MECHANISM

@@ -517,7 +517,10 @@ class LocalStack:
                     if coding.rsplit(",", 1)[-1].strip() != "chunked":
                         return f"unsupported Transfer-Encoding {coding!r}"
                     return self._read_chunks()
-                declared = (self.headers.get("Content-Length") or "0").strip()
+                lengths = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+                if len(lengths) > 1:  # which one frames the body is anyone's guess: request smuggling
+                    return "conflicting Content-Length headers"
+                declared = lengths.pop() if lengths else "0"
                 if not declared.isdigit() or not declared.isascii():
                     return "Content-Length must be a non-negative integer"
                 length = int(declared)
@@ -584,6 +587,14 @@ class LocalStack:
                 if name.startswith("do_"):
                     return self._serve
                 raise AttributeError(name)
+
+            def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+                """The HTTP server's own refusals (an unreadable request line, headers too long)
+                in the standard error shape, not its HTML page."""
+                self.close_connection = True
+                self.request_version = "HTTP/1.1"  # an unreadable line leaves HTTP/0.9: no status line
+                error = "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR"
+                self._answer(_json_response(code, {"error": error, "message": message or explain or "Bad Request"}))
 
             def log_message(self, *_: Any) -> None:
                 pass  # the gateway logs one structured line per request

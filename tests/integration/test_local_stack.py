@@ -139,6 +139,21 @@ def test_a_content_length_that_is_no_length_is_a_400_not_a_dropped_connection(st
     assert answer.count(b"HTTP/1.1") == 1  # nothing of the body read as a second request
 
 
+def test_two_content_lengths_that_disagree_are_a_400_not_a_smuggled_request(stack):
+    head = "POST /receipts HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nContent-Length: 40\r\n\r\n"
+
+    answer = _raw_exchange(stack, head.encode() + b"{}GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+
+    assert answer.startswith(b"HTTP/1.1 400") and answer.count(b"HTTP/1.1") == 1
+
+
+def test_a_request_line_the_server_cannot_read_is_answered_in_the_standard_shape(stack):
+    answer = _raw_exchange(stack, b"GET /health HTTP/1.1 trailing words\r\nHost: 127.0.0.1\r\n\r\n")
+
+    body = json.loads(answer.split(b"\r\n\r\n", 1)[1])
+    assert answer.startswith(b"HTTP/1.1 400") and body["error"] == "BAD_REQUEST"
+
+
 def test_a_chunked_body_is_read_as_api_gateway_reads_it(stack):
     token = new_user_token(stack)
     body = json.dumps({"storeName": "Chunked", "purchaseDate": "2026-01-05", "totalAmount": "3.50"}).encode()

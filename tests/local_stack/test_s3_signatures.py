@@ -200,6 +200,27 @@ def test_a_presigned_url_scoped_to_another_service_or_malformed_is_refused_in_s3
         assert status == 400 and b"<Code>AuthorizationQueryParametersError</Code>" in answer
 
 
+@pytest.mark.parametrize(
+    "headers", [{"Authorization": "x"}, {"X-Amz-Target": "x"}, {"Authorization": "AWS4-HMAC-SHA256 x"}]
+)
+def test_headers_the_emulator_cannot_parse_are_refused_in_s3s_words_not_a_500(endpoint, headers):
+    status, answer = send(f"{endpoint}/{BUCKET}/users/victim/z.jpg", body=b"x", headers=headers)
+
+    assert status in (400, 403) and answer.startswith(b"<?xml")
+
+
+def test_a_request_signed_for_another_service_sent_to_a_bucket_is_refused_as_s3_refuses_it(endpoint):
+    authorization = (
+        "AWS4-HMAC-SHA256 Credential=local/20261201/eu-west-1/sqs/aws4_request, "
+        "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
+    )
+    status, answer = send(
+        f"{endpoint}/{BUCKET}/users/victim/q.jpg", body=b"x", headers={"Authorization": authorization}
+    )
+
+    assert status == 400 and b"AuthorizationHeaderMalformed" in answer and b'incorrect service "sqs"' in answer
+
+
 def test_an_unsigned_request_cannot_pass_as_another_service(endpoint):
     as_other = send(f"{endpoint}/{BUCKET}/users/victim/y.jpg", body=b"x", headers={"X-Amz-Target": "Nothing.Known"})
     every_bucket = send(f"{endpoint}/", method="GET")
