@@ -102,7 +102,8 @@ def test_offline_creates_of_one_receipt_racing_make_one_receipt_and_record_every
     results = all_at_once(DEVICES, device)
 
     final = current(sync, receipt_id)
-    assert [result["outcome"] for result in results] == ["accepted"] * DEVICES  # the same content
+    others = [result for result in results if result["outcome"] != "accepted"]
+    assert not others, others  # the same content: every push is accepted
     assert final["serverVersion"] == 1
     assert set(final["mutations"]) == {f"create-{index}" for index in range(DEVICES)}
 
