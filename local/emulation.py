@@ -50,6 +50,14 @@ def is_ip_address(host: str) -> bool:
     return True
 
 
+def host_of(host_header: str) -> str:
+    """The host name of a Host header, without its port or an IPv6 address's brackets."""
+    try:
+        return urllib.parse.urlsplit(f"//{host_header}").hostname or ""
+    except ValueError:  # an unreadable port or bracket
+        return ""
+
+
 def _is_loopback(host: str) -> bool:
     return host in _LOOPBACK_NAMES or (is_ip_address(host) and ipaddress.ip_address(host).is_loopback)
 
@@ -62,7 +70,7 @@ class LoopbackOnly:
         self.app = app
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        host = urllib.parse.urlsplit(f"//{environ.get('HTTP_HOST', '')}").hostname or ""
+        host = host_of(environ.get("HTTP_HOST", ""))
         origin = environ.get("HTTP_ORIGIN")
         origin_host = urllib.parse.urlsplit(origin).hostname or "" if origin else ""
         if host != "localhost" and not is_ip_address(host):

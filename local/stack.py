@@ -30,7 +30,7 @@ from local.auth import CognitoAuthorizer
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
 from local.cognito import confirmation_codes, install_cognito_fidelity
-from local.emulation import StrictMotoServer, is_ip_address, make_dynamodb_requests_atomic, reset_emulation
+from local.emulation import StrictMotoServer, host_of, is_ip_address, make_dynamodb_requests_atomic, reset_emulation
 from local.gateway import MAX_BODY_BYTES, Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
@@ -437,7 +437,7 @@ class LocalStack:
         send Origin then), and so is any request under a name other than the stack's own (DNS
         rebinding would otherwise let a page read the confirmation codes)."""
         lowered = {name.lower(): value for name, value in headers.items()}
-        host = lowered.get("host", "").rsplit(":", 1)[0].strip("[]")
+        host = host_of(lowered.get("host", ""))
         if host != "localhost" and not is_ip_address(host):  # a name a rebinding DNS could point here
             return _json_response(
                 403, {"error": "FORBIDDEN", "message": "the local endpoints answer only on this machine"}
@@ -445,7 +445,8 @@ class LocalStack:
         if method in ("GET", "HEAD", "OPTIONS"):
             return None
         origin = lowered.get("origin")
-        own = {f"http://{name}:{self.running.http.server_address[1]}" for name in ("localhost", "127.0.0.1", host)}
+        as_sent = _host_name(lowered.get("host", ""))  # "[::1]" as an Origin writes it
+        own = {f"http://{name}:{self.running.http.server_address[1]}" for name in ("localhost", "127.0.0.1", as_sent)}
         if (origin is not None and origin not in own) or lowered.get("sec-fetch-site") in ("cross-site", "same-site"):
             return _json_response(403, {"error": "FORBIDDEN", "message": "no cross-origin requests to /_local"})
         return None
@@ -628,7 +629,7 @@ MANAGED_RESPONSE_HEADERS: dict[str, list[tuple[str, str]]] = {
 
 def _host_name(host_header: str) -> str:
     """The host of a Host header, as a URL writes it ("[::1]" for an IPv6 address)."""
-    name = urllib.parse.urlsplit(f"//{host_header}").hostname or ""
+    name = host_of(host_header)
     return f"[{name}]" if ":" in name else name
 
 
