@@ -50,8 +50,7 @@ if {naive!r}:  # the baseline: the whole archive built in memory (before any upl
                 archive.writestr(key, builder.s3.get_object(Bucket={images!r}, Key=key)["Body"].read())
     size = buffer.tell()
 else:
-    app.worker.jobs.create({user!r}, None, None, app.utc_now())
-    job = app.worker.jobs.active({user!r})[0]
+    job, _ = app.worker.jobs.create({user!r}, None, None, app.utc_now())
     outcome = app.worker.process({user!r}, job["exportId"], 1)
     assert outcome == "ready", outcome
     size = app.worker.jobs.get({user!r}, job["exportId"])["sizeBytes"]
