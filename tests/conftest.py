@@ -275,3 +275,20 @@ def put_receipt(table, user: str = "user-a", status: str = "active", **fields: A
         item.update(status=status, statusPK=f"USER#{user}#STATUS#{status}")
     table.put_item(Item=item)
     return item
+
+
+def fill_images(table, receipt: dict[str, Any]) -> list[str]:
+    """Give a stored receipt as many images as a receipt may hold: the keys, as stored."""
+    from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
+
+    user = receipt["PK"].removeprefix("USER#")
+    full = [
+        f"users/{user}/receipts/{receipt['receiptId']}/original/{uuid.uuid4()}.jpg"
+        for _ in range(MAX_IMAGES_PER_RECEIPT)
+    ]
+    table.update_item(
+        Key={"PK": receipt["PK"], "SK": receipt["SK"]},
+        UpdateExpression="SET imageKeys = :k",
+        ExpressionAttributeValues={":k": full},
+    )
+    return full

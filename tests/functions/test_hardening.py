@@ -13,8 +13,7 @@ import pytest
 from PIL import Image
 
 from local.cfn_template import OPENAPI_PATH, load_template, load_yaml
-from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
-from tests.conftest import ApiClient, assert_error_shape, load_function, put_receipt
+from tests.conftest import ApiClient, assert_error_shape, fill_images, load_function, put_receipt
 from tests.functions.test_thumbnail_generator import process, upload
 from tests.support import bedrock, images
 
@@ -236,12 +235,7 @@ def test_an_image_past_the_pixel_limit_is_a_400_not_a_crash(refine_fn, table, im
 def test_an_upload_past_the_receipts_image_limit_is_removed_with_its_thumbnail(api_env, images_bucket, table):
     thumbnails = load_function("thumbnail_generator")
     receipt = put_receipt(table)
-    full = [
-        f"users/user-a/receipts/{receipt['receiptId']}/original/{uuid.uuid4()}.jpg"
-        for _ in range(MAX_IMAGES_PER_RECEIPT)
-    ]
-    table.update_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]}, UpdateExpression="SET imageKeys = :k",
-                      ExpressionAttributeValues={":k": full})  # fmt: skip
+    fill_images(table, receipt)
     extra = upload(images_bucket["bucket"], receipt, images.jpeg(), "jpg")
 
     assert process(thumbnails, images_bucket["bucket"], extra) == ["dropped:too-many-images"]

@@ -10,7 +10,15 @@ import boto3
 import pytest
 import requests
 
-from tests.conftest import CDN_DOMAIN, ApiClient, DynamoCalls, assert_error_shape, load_function, put_receipt
+from tests.conftest import (
+    CDN_DOMAIN,
+    ApiClient,
+    DynamoCalls,
+    assert_error_shape,
+    fill_images,
+    load_function,
+    put_receipt,
+)
 
 UPLOAD = "/receipts/{receiptId}/images/upload-url"
 DOWNLOAD = "/receipts/{receiptId}/images/{imageId}/download-url"
@@ -237,12 +245,7 @@ def test_a_receipt_with_its_fill_of_images_gets_no_more_upload_urls(urls, table)
     from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
 
     receipt = put_receipt(table)
-    full = [
-        f"users/user-a/receipts/{receipt['receiptId']}/original/{uuid.uuid4()}.jpg"
-        for _ in range(MAX_IMAGES_PER_RECEIPT)
-    ]
-    table.update_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]}, UpdateExpression="SET imageKeys = :k",
-                      ExpressionAttributeValues={":k": full})  # fmt: skip
+    fill_images(table, receipt)
 
     response = upload_url(urls, receipt["receiptId"])
 
