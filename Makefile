@@ -15,13 +15,17 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 
 .PHONY: venv dev token invoke test lint unit fuzz build bench soak clean
 
+LAYER_DIRS := $(abspath $(wildcard src/layers/*))
+FUNCTION_DIRS := $(abspath $(filter-out src/layers,$(patsubst %/,%,$(wildcard src/*/))))
+
 $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
-	@# The project and the common layer on the venv's path, as Lambda puts the layer on its own:
-	@# tests, the local stack and benchmarks import `receipt_vault` and `local` plainly.
-	printf '%s\n' "$(CURDIR)" "$(CURDIR)/src/layers/common" "$(CURDIR)/src/layers/imaging" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
+	@# On the venv's path: the project (`local`, `tests`), the layers (as Lambda puts them on its
+	@# own) and each function's code directory, which holds one package named for the function.
+	@# Tests, the local stack and benchmarks import `receipt_vault`, `sync_handler.app`... plainly.
+	printf '%s\n' "$(CURDIR)" $(LAYER_DIRS) $(FUNCTION_DIRS) > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
 	touch $(INSTALLED)
 
 venv: $(INSTALLED)

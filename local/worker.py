@@ -20,7 +20,6 @@ something JSON cannot encode (a Decimal, a datetime) fails with Runtime.MarshalE
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import io
 import json
 import os
@@ -101,14 +100,13 @@ def _guard_calls(spec: EnvironmentSpec) -> None:
 
 
 def _load_handler(spec: EnvironmentSpec) -> Any:
-    module_file, function_name = spec.handler.rsplit(".", 1)
-    path = spec.code_dir / f"{module_file.replace('.', '/')}.py"
-    module_spec = importlib.util.spec_from_file_location(module_file, path)
-    if module_spec is None or module_spec.loader is None:
-        raise ImportError(f"Unable to import module '{module_file}': no such file {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[module_file] = module
-    module_spec.loader.exec_module(module)
+    """The handler, imported as Lambda's runtime interface client imports it: `package.module`
+    from the code directory at the head of sys.path."""
+    module_name, function_name = spec.handler.rsplit(".", 1)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as missing:
+        raise ImportError(f"Unable to import module '{module_name}': {missing}") from missing
     for setup in spec.setups:  # fault injection for tests: "package.module:function", given the module
         sys.path.extend(str(path) for path in spec.hidden_paths)
         try:

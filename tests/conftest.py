@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
 import sys
@@ -20,7 +19,6 @@ import botocore
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src" / "layers" / "common"), str(ROOT / "src" / "layers" / "imaging"), str(ROOT)]
 
 # Never reach a real account, whatever the developer's shell holds.
 for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE"]:
@@ -41,6 +39,7 @@ from moto import mock_aws  # noqa: E402 (after the credentials above)
 from local import iam  # noqa: E402
 from local.cfn_template import load_template, table_definition, ttl_attribute  # noqa: E402
 from local.emulation import make_dynamodb_requests_atomic  # noqa: E402
+from local.inprocess import cold_start  # noqa: E402
 from receipt_vault.clock import utc_now  # noqa: E402
 from tests.support.api_events import LambdaContext, api_event  # noqa: E402
 
@@ -87,23 +86,10 @@ def api_env(monkeypatch, table, pagination_secret) -> None:
     monkeypatch.setenv("PAGINATION_SECRET_ARN", pagination_secret)
 
 
-def load_function(name: str, module_name: str = "app") -> ModuleType:
-    """Import src/<name>/app.py under a unique module name, as its own Lambda would: with its
-    directory first on the path, and its own helper modules forgotten afterwards, so that two
-    functions' helpers of the same name never meet."""
-    code_dir = ROOT / "src" / name
-    spec = importlib.util.spec_from_file_location(f"fn_{name}_{uuid.uuid4().hex}", code_dir / f"{module_name}.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # as an import would: pydantic resolves annotations through it
-    sys.path.insert(0, str(code_dir))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(code_dir))
-        for loaded, candidate in list(sys.modules.items()):
-            if loaded != spec.name and (getattr(candidate, "__file__", None) or "").startswith(str(code_dir)):
-                del sys.modules[loaded]
+def load_function(name: str) -> ModuleType:
+    """A cold start of the function in src/<name>/ (local.inprocess), its handler run under the
+    role template.yaml gives the function."""
+    module = cold_start(name)
     if callable(getattr(module, "lambda_handler", None)):
         module.lambda_handler = with_role(module.lambda_handler, name)
     return module

@@ -12,7 +12,8 @@ import boto3
 import pytest
 from PIL import Image
 
-from tests.conftest import ApiClient, assert_error_shape, load_function, put_receipt
+from ocr_refine import refinement
+from tests.conftest import ApiClient, assert_error_shape, put_receipt
 from tests.support.bedrock import (
     HAIKU,
     OCR,
@@ -121,8 +122,6 @@ def test_no_fallback_when_too_little_of_the_request_time_is_left(refine_fn, tabl
     ],
 )
 def test_a_text_answer_with_fences_or_trailing_commas_is_still_read(refine_fn, text):
-    refinement = load_function("ocr_refine", "refinement")
-
     parsed = refinement.parse_answer(text_answer(text))
 
     assert parsed.merchant == "Lidl" and parsed.confidence == 0.9
@@ -132,8 +131,6 @@ def test_a_text_answer_with_fences_or_trailing_commas_is_still_read(refine_fn, t
     "text", ["no json here", '{"merchant": "Lidl"}', '{"confidence": 7}', '{"confidence": 0.9, "date": "31/12/2026"}']
 )
 def test_an_answer_outside_the_schema_is_malformed(refine_fn, text):
-    refinement = load_function("ocr_refine", "refinement")
-
     with pytest.raises(refinement.MalformedAnswerError):
         refinement.parse_answer(text_answer(text))
 

@@ -139,10 +139,14 @@ def test_every_environment_variable_a_handler_reads_is_declared(name):
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_function_points_at_code_that_exists(name):
     properties = FUNCTIONS[name]["Properties"]
-    module, handler = properties["Handler"].split(".")
-    source = PROJECT_ROOT / properties["CodeUri"] / f"{module}.py"
+    module, handler = properties["Handler"].rsplit(".", 1)
+    code_dir = PROJECT_ROOT / properties["CodeUri"]
+    source = code_dir / f"{module.replace('.', '/')}.py"
 
-    assert source.is_file()
+    # One package named for the function, so its modules import plainly everywhere.
+    assert module == f"{code_dir.name}.app"
+    assert source.is_file() and (code_dir / code_dir.name / "__init__.py").is_file()
+    assert not list(code_dir.glob("*.py")), "modules outside the function's package"
     assert re.search(rf"^{handler} = |^def {handler}\(", source.read_text(encoding="utf-8"), re.MULTILINE)
 
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from tests.conftest import load_function
-
-digest = load_function("weekly_summary", "digest")
+from weekly_summary import digest
 
 TODAY = dt.date(2026, 11, 23)  # a Monday
 

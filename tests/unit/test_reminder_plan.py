@@ -7,9 +7,7 @@ import datetime as dt
 import pytest
 
 from receipt_vault.user_settings import UserSettings
-from tests.conftest import load_function
-
-plan = load_function("warranty_checker", "reminder_plan")
+from warranty_checker import reminder_plan as plan
 
 UTC = dt.UTC
 

@@ -25,7 +25,8 @@ from typing import Annotated, Any
 
 from botocore.exceptions import ClientError
 from pydantic import StringConstraints, field_validator
-from refinement import (
+
+from ocr_refine.refinement import (
     Extraction,
     MalformedAnswerError,
     converse_request,
@@ -34,7 +35,6 @@ from refinement import (
     problems_of,
     receipt_fields,
 )
-
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import (
     BadRequestError,

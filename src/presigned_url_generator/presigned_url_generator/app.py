@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from upload_urls import ImageUrls, UploadUrlRequest
-
+from presigned_url_generator.upload_urls import ImageUrls, UploadUrlRequest
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability

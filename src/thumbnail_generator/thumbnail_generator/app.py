@@ -6,12 +6,12 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
-from thumbnail_pipeline import ThumbnailPipeline
 
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import ThumbnailSettings, load_settings
+from thumbnail_generator.thumbnail_pipeline import ThumbnailPipeline
 
 settings = load_settings(ThumbnailSettings)
 logger, tracer, metrics = setup_observability()

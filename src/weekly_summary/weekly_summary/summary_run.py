@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from boto3.dynamodb.conditions import Key
-from digest import LEDGER_RETENTION, iso_week, notification, summarize
 
 from receipt_vault import keys
 from receipt_vault.dynamo import DynamoTable
@@ -22,6 +21,7 @@ from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import JobReport
 from receipt_vault.user_settings import UserSettings, local_date
+from weekly_summary.digest import LEDGER_RETENTION, iso_week, notification, summarize
 
 TIME_MARGIN_SECONDS = 10.0
 

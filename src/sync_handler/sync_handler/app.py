@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from sync_service import FullRequest, PullRequest, PushRequest, SyncService, without_nulls
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, parse_json_body
 from receipt_vault.clock import utc_now
@@ -15,6 +14,7 @@ from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import SyncSettings, load_settings
+from sync_handler.sync_service import FullRequest, PullRequest, PushRequest, SyncService, without_nulls
 
 settings = load_settings(SyncSettings)
 observability = setup_observability()

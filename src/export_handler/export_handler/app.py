@@ -6,9 +6,9 @@ import json
 from typing import Any
 
 import boto3
-from export_builder import ExportBuilder
-from export_worker import ExportWorker
 
+from export_handler.export_builder import ExportBuilder
+from export_handler.export_worker import ExportWorker
 from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table

@@ -22,10 +22,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from archive import ArchivedFile, MultipartUpload, ZipStream
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
+from export_handler.archive import ArchivedFile, MultipartUpload, ZipStream
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable

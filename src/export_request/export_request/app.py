@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.event_handler import Response
-from export_status import ExportRequest, ExportService
 
+from export_request.export_status import ExportRequest, ExportService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now

@@ -20,8 +20,8 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
-from receipt_imaging import UnusableImageError, make_thumbnail
 
+from receipt_imaging import UnusableImageError, make_thumbnail
 from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.images import ORIGINAL, ImageKey
 from receipt_vault.observability import hash_user_id

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
-from refine_service import Models, RefineRequest, RefineService
 
+from ocr_refine.refine_service import Models, RefineRequest, RefineService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clients import LazyClient
 from receipt_vault.clock import utc_now

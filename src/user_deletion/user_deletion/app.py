@@ -14,9 +14,7 @@ import json
 from typing import Any
 
 import boto3
-from account_eraser import COMPLETED, AccountEraser
 from aws_lambda_powertools.event_handler import Response
-from deletion_tokens import DeletionTokens
 
 from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
 from receipt_vault.clients import LazyClient
@@ -25,6 +23,8 @@ from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.errors import BadRequestError, ForbiddenError
 from receipt_vault.observability import hash_user_id, setup_observability
 from receipt_vault.settings import UserDeletionSettings, load_settings
+from user_deletion.account_eraser import COMPLETED, AccountEraser
+from user_deletion.deletion_tokens import DeletionTokens
 
 settings = load_settings(UserDeletionSettings)
 observability = setup_observability()

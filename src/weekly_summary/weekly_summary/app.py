@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from summary_run import WeeklySummary
-
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import ledgered_push, run_scheduled_job
 from receipt_vault.settings import ScheduledJobSettings, load_settings
+from weekly_summary.summary_run import WeeklySummary
 
 settings = load_settings(ScheduledJobSettings)
 observability = setup_observability()

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from checker import WarrantyChecker
-
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -17,6 +15,7 @@ from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import ledgered_push, run_scheduled_job
 from receipt_vault.settings import ScheduledJobSettings, load_settings
 from receipt_vault.user_settings import SettingsStore
+from warranty_checker.checker import WarrantyChecker
 
 settings = load_settings(ScheduledJobSettings)
 observability = setup_observability()

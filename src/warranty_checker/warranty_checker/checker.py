@@ -17,14 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from reminder_plan import Candidate, Reminder, candidate_expiry_dates, due_reminders, expired_dates
-
 from receipt_vault import keys
 from receipt_vault.notification_ledger import OncePerLedgerPush
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import JobReport
 from receipt_vault.user_settings import SettingsStore, UserSettings
+from warranty_checker.reminder_plan import Candidate, Reminder, candidate_expiry_dates, due_reminders, expired_dates
 
 # Stop claiming reminders with this much of the invocation left: a claim, a push to a few
 # devices and the ledger update must finish before the timeout.

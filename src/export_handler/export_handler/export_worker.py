@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from export_builder import ExportBuilder, ExportCancelledError
 
+from export_handler.export_builder import ExportBuilder, ExportCancelledError
 from receipt_vault.export_jobs import FAILED, READY, ExportJobs
 from receipt_vault.observability import hash_user_id
 from receipt_vault.push import Notification, PushSender

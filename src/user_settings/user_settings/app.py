@@ -6,8 +6,6 @@ from typing import Any
 
 import boto3
 from aws_lambda_powertools.event_handler import Response
-from devices import DeviceRegistration, DeviceRegistry
-from settings_update import SettingsUpdate
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import LazyClient
@@ -16,6 +14,8 @@ from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.settings import UserSettingsApiSettings, load_settings
 from receipt_vault.user_settings import SettingsStore, settings_view
+from user_settings.devices import DeviceRegistration, DeviceRegistry
+from user_settings.settings_update import SettingsUpdate
 
 settings = load_settings(UserSettingsApiSettings)
 observability = setup_observability()
