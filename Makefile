@@ -28,7 +28,7 @@ $(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
 	printf '%s\n' "$(CURDIR)" $(LAYER_DIRS) $(FUNCTION_DIRS) > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault.pth"
 	touch $(INSTALLED)
 
-venv: $(INSTALLED)
+venv: $(INSTALLED) $(VENV)/.client-installed
 
 # checkov in a virtualenv of its own, so its dependency pins never touch the project's.
 CHECKOV_VENV := .venv-checkov
@@ -38,6 +38,28 @@ $(CHECKOV_INSTALLED): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
 	touch $(CHECKOV_INSTALLED)
+
+# openapi-python-client, likewise in a virtualenv of its own. It generates the Python client of
+# api/openapi.yaml into .generated/python-client/ (git-ignored), which the project's venv has on
+# its path: tests/integration/test_generated_client.py drives the local stack with it.
+OPENAPI_VENV := .venv-openapi
+OPENAPI_INSTALLED := $(OPENAPI_VENV)/.installed
+$(OPENAPI_INSTALLED): requirements-openapi.txt
+	$(PYTHON) -m venv $(OPENAPI_VENV)
+	$(OPENAPI_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(OPENAPI_VENV)/bin/python -m pip install --quiet -r requirements-openapi.txt
+	touch $(OPENAPI_INSTALLED)
+
+CLIENT_DIR := .generated/python-client
+CLIENT_INSTALLED := $(VENV)/.client-installed
+$(CLIENT_INSTALLED): $(INSTALLED) $(OPENAPI_INSTALLED) api/openapi.yaml lint/contract/openapi-python-client.yaml requirements-client.txt
+	rm -rf $(CLIENT_DIR)
+	PATH="$(CURDIR)/$(OPENAPI_VENV)/bin:$$PATH" $(OPENAPI_VENV)/bin/openapi-python-client generate --path api/openapi.yaml --config lint/contract/openapi-python-client.yaml --meta none --output-path $(CLIENT_DIR)/receipt_vault_client --fail-on-warning
+	@# The contract it was generated from: the test refuses to run a client older than the contract.
+	sha256sum api/openapi.yaml > $(CLIENT_DIR)/openapi.sha256
+	$(BIN)/python -m pip install --quiet -r requirements-client.txt
+	printf '%s\n' "$(CURDIR)/$(CLIENT_DIR)" > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/receipt-vault-client.pth"
+	touch $(CLIENT_INSTALLED)
 
 # The whole API on http://127.0.0.1:$(PORT), backed by an embedded AWS emulation; Ctrl-C stops it.
 dev: venv
@@ -64,9 +86,14 @@ $(FUZZ_INSTALLED): requirements-fuzz.txt
 lint: venv $(CHECKOV_INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	@# Import boundaries: handler -> service -> store, logic without boto3 (pyproject.toml).
+	$(BIN)/lint-imports
 	$(BIN)/cfn-lint template.yaml
 	$(BIN)/sam validate --lint
 	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+	@# The contract: openapi-python-client, then Spectral, Redocly and openapi-typescript + tsc where node is.
+	lint/contract/check.sh
 
 # Tests run on every core: each worker has its own in-process moto and its own local stack.
 # The log's last line, pytest's count, is what .ci/run prints last.
@@ -74,7 +101,8 @@ unit: venv
 	@mkdir -p .test-results
 	set -o pipefail; $(BIN)/pytest -n auto | tee .test-results/unit.log
 
-# A bounded schemathesis run (fixed seed, a few hundred requests) against the local stack.
+# A bounded schemathesis run against the local stack: every phase and check, a fixed seed, about
+# two thousand requests in about two minutes (local/fuzz.py, local/schemathesis.toml).
 fuzz: venv $(FUZZ_INSTALLED)
 	$(BIN)/python -m local.fuzz
 
@@ -94,4 +122,4 @@ soak: venv
 	$(BIN)/python bench/sync_soak.py --seeds $(SEEDS) --steps $(STEPS)
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .test-results .schemathesis
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache .test-results .schemathesis

@@ -1,13 +1,15 @@
 """Cold start: each handler's import and init, in fresh processes, against a boto3 baseline.
 
 The baseline is what any Python function pays anyway: `import boto3` plus one client. Each
-handler is imported the way Lambda imports it, with its code directory and the common layer on
-the path and the environment the template declares, plus the variables the Lambda runtime sets
-(some libraries, the X-Ray SDK among them, behave differently inside Lambda). Both are timed
-inside the child process, so interpreter start-up is not counted. Each round times the
-baseline, then every handler, then the baseline again; a handler's ratio in that round is its
-time over the mean of the two baselines around it, and the figure is the median of the rounds'
-ratios. Pairing samples that close in time cancels the drift of a noisy virtual machine.
+handler is imported the way Lambda imports it: its module (`<function>.app`, from the template's
+Handler) by a plain import, with its code directory and the common layer at the head of the
+path (the child's PYTHONPATH, as Lambda's are /var/task and /opt/python), the environment the
+template declares, and the variables the Lambda runtime sets (some libraries, the X-Ray SDK
+among them, behave differently inside Lambda). Both are timed inside the child process, so
+interpreter start-up is not counted. Each round times the baseline, then every handler, then the
+baseline again; a handler's ratio in that round is its time over the mean of the two baselines
+around it, and the figure is the median of the rounds' ratios. Pairing samples that close in
+time cancels the drift of a noisy virtual machine.
 
 Usage: python bench/cold_start.py [--runs N] [--json PATH]. Exits 1 if a handler exceeds 1.5x.
 """
@@ -23,11 +25,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from environment import CREDENTIALS, REGION
 
-from local.cfn_template import load_template, resources_of_type  # noqa: E402
-from local.intrinsics import Resolver  # noqa: E402
+from local.cfn_template import load_template, resources_of_type
+from local.intrinsics import Resolver
+
+ROOT = Path(__file__).resolve().parent.parent
 
 LIMIT = 1.5
 LAYER_DIR = ROOT / "src" / "layers" / "common"
@@ -41,11 +44,10 @@ print(time.perf_counter() - started)
 """
 
 HANDLER_CODE = """
-import sys, time
-sys.path[:0] = [{code_dir!r}, {layer_dir!r}]
+import time
 started = time.perf_counter()
-import app
-assert callable(app.lambda_handler)
+import {module} as handler
+assert callable(handler.{function})
 print(time.perf_counter() - started)
 """
 
@@ -53,16 +55,13 @@ print(time.perf_counter() - started)
 def lambda_environment(function_name: str, declared: dict[str, str]) -> dict[str, str]:
     environment = {
         "PATH": os.environ.get("PATH", ""),
-        "AWS_REGION": "eu-west-1",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
+        **CREDENTIALS,
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
         "LAMBDA_TASK_ROOT": "/var/task",
     }
-    return {**environment, **declared, "REGION": "eu-west-1"}
+    return {**environment, **declared, "REGION": REGION}
 
 
 def time_once(code: str, environment: dict[str, str]) -> float:
@@ -84,7 +83,7 @@ def main() -> int:
     resolver = Resolver(
         template,
         {},
-        "eu-west-1",
+        REGION,
         lambda name: f"{name}-bench",
         lambda name, attribute: f"arn:aws:bench:eu-west-1:123456789012:{name}",
     )
@@ -93,8 +92,11 @@ def main() -> int:
         properties = resource["Properties"]
         variables = {**global_environment, **properties.get("Environment", {}).get("Variables", {})}
         declared = {key: str(value) for key, value in resolver.resolve(variables).items()}
-        code = HANDLER_CODE.format(code_dir=str(ROOT / properties["CodeUri"]), layer_dir=str(LAYER_DIR))
-        functions[name] = (code, lambda_environment(name, declared))
+        module, function = properties["Handler"].rsplit(".", 1)
+        code = HANDLER_CODE.format(module=module, function=function)
+        environment = lambda_environment(name, declared)
+        environment["PYTHONPATH"] = os.pathsep.join([str(ROOT / properties["CodeUri"]), str(LAYER_DIR)])
+        functions[name] = (code, environment)
 
     baseline_environment = lambda_environment("baseline", {})
     samples: dict[str, list[float]] = {"baseline": [], **{name: [] for name in functions}}

@@ -24,6 +24,17 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from environment import REGION, child_environment, use_bench_environment
+
+use_bench_environment()
+
+import boto3  # noqa: E402
+
+from local.cfn_template import load_template, table_definition  # noqa: E402
+from receipt_vault.dynamo import serialize  # noqa: E402
+from receipt_vault.receipts.layout import new_receipt_item  # noqa: E402
+from receipt_vault.receipts.models import ReceiptCreate  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT = 1.20
 USER = "bench-user"
@@ -31,9 +42,7 @@ IMAGES, EXPORTS, TABLE = "bench-images", "bench-exports", "ReceiptVault-bench"
 
 CHILD = r"""
 import io, json, os, resource, sys, time, zipfile
-sys.path[:0] = [{layer!r}, {code!r}]
-import app  # the export handler, configured by the environment
-from export_builder import ExportBuilder
+from export_handler import app  # the export handler, from PYTHONPATH and configured by the environment
 
 def rss_kb():
     with open("/proc/self/status") as status:
@@ -65,39 +74,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def environment(endpoint: str) -> dict[str, str]:
-    return {
-        **{name: value for name, value in os.environ.items() if not name.startswith("AWS_")},
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_DEFAULT_REGION": "eu-west-1",
-        "REGION": "eu-west-1",
-        "TABLE_NAME": TABLE,
-        "S3_BUCKET": IMAGES,
-        "EXPORT_BUCKET": EXPORTS,
-        "KMS_KEY_ID": "alias/aws/s3",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",
-        "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-        "POWERTOOLS_SERVICE_NAME": "export-handler",
-    }
+def export_environment(endpoint: str) -> dict[str, str]:
+    """The export child's variables: the function's, against the moto server, with its code
+    directory and the common layer on its path as Lambda puts them there."""
+    return child_environment(
+        PYTHONPATH=os.pathsep.join([str(ROOT / "src" / "export_handler"), str(ROOT / "src" / "layers" / "common")]),
+        AWS_ENDPOINT_URL=endpoint,
+        TABLE_NAME=TABLE,
+        S3_BUCKET=IMAGES,
+        EXPORT_BUCKET=EXPORTS,
+        KMS_KEY_ID="alias/aws/s3",
+        POWERTOOLS_SERVICE_NAME="export-handler",
+    )
 
 
 def seed(endpoint: str, receipts: int, image_bytes: int) -> None:
-    import boto3
-
-    sys.path[:0] = [str(ROOT / "src" / "layers" / "common"), str(ROOT)]
-    from local.cfn_template import load_template, table_definition
-    from receipt_vault.dynamo import serialize
-    from receipt_vault.receipts.models import ReceiptCreate
-    from receipt_vault.receipts.rules import new_receipt_item
-
-    session = boto3.Session(aws_access_key_id="bench", aws_secret_access_key="bench", region_name="eu-west-1")
-    dynamodb, s3 = session.client("dynamodb", endpoint_url=endpoint), session.client("s3", endpoint_url=endpoint)
+    dynamodb, s3 = boto3.client("dynamodb", endpoint_url=endpoint), boto3.client("s3", endpoint_url=endpoint)
     dynamodb.create_table(**table_definition(load_template(), "ReceiptVaultTable", TABLE))
     for bucket in (IMAGES, EXPORTS):
-        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
     image = os.urandom(image_bytes)  # incompressible, like a photo
     import datetime as dt
 
@@ -114,15 +109,9 @@ def seed(endpoint: str, receipts: int, image_bytes: int) -> None:
 
 
 def run_child(endpoint: str, naive: bool) -> dict[str, Any]:
-    code = CHILD.format(
-        layer=str(ROOT / "src" / "layers" / "common"),
-        code=str(ROOT / "src" / "export_handler"),
-        naive=naive,
-        user=USER,
-        images=IMAGES,
-    )
+    code = CHILD.format(naive=naive, user=USER, images=IMAGES)
     output = subprocess.run(
-        [sys.executable, "-c", code], env=environment(endpoint), capture_output=True, text=True, check=False
+        [sys.executable, "-c", code], env=export_environment(endpoint), capture_output=True, text=True, check=False
     )
     if output.returncode:
         raise RuntimeError(f"the export child failed:\n{output.stderr[-3000:]}")

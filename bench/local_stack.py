@@ -29,9 +29,11 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from environment import use_bench_environment
 
+use_bench_environment(POWERTOOLS_LOG_LEVEL="WARNING")
+
+from local.inprocess import cold_start  # noqa: E402
 from local.runtime import LocalContext  # noqa: E402
 from local.stack import LOCAL_PARAMETERS, LocalStack, StackConfig  # noqa: E402
 
@@ -45,7 +47,6 @@ def main() -> int:
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     warnings.filterwarnings("ignore", message="No application metrics to publish")
-    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"
 
     parameters = {**LOCAL_PARAMETERS, "LogLevel": "WARNING"}
     config = StackConfig(
@@ -152,16 +153,11 @@ def main() -> int:
 
 
 def _load_in_process(function: Any) -> Any:
-    """The function's handler, imported into this process with its own variables and path."""
-    import importlib.util
-
+    """The function's handler, a cold start of it in this process (local.inprocess) with the
+    variables the stack gives its environments: the same emulated table, the same settings."""
     os.environ.update(function.environment)
-    sys.path[:0] = [str(function.code_dir), *(str(layer) for layer in function.layer_dirs)]
-    spec = importlib.util.spec_from_file_location("bench_receipt_crud", function.code_dir / "app.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    sys.modules["bench_receipt_crud"] = module
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.lambda_handler
+    package, module, handler = function.handler.split(".")  # receipt_crud.app.lambda_handler
+    return getattr(cold_start(package, module), handler)
 
 
 # The clients run in a process of their own, as an app's would: in the stack's process their

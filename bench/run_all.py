@@ -105,7 +105,7 @@ def _refine_cost(data: dict[str, Any]) -> list[Row]:
     ]
 
 
-def _warranty_checker(data: list[dict[str, Any]]) -> list[Row]:
+def _warranty_reads(data: list[dict[str, Any]]) -> list[Row]:
     return [
         (
             f"warranty run, {run['receipts']:,} receipts, {run['due']} due: items read",
@@ -173,7 +173,7 @@ BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "image_memory.py": _image_memory,
     "sync.py": _sync,
     "refine_cost.py": _refine_cost,
-    "warranty_checker.py": _warranty_checker,
+    "warranty_reads.py": _warranty_reads,
     "export.py": _export,
     "sync_soak.py": _sync_soak,
 }

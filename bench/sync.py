@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
 import os
 import platform
@@ -23,26 +22,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "src" / "layers" / "common"), str(ROOT / "src" / "sync_handler"), str(ROOT)]
-os.environ.update(
-    AWS_ACCESS_KEY_ID="bench",
-    AWS_SECRET_ACCESS_KEY="bench",
-    AWS_DEFAULT_REGION="eu-west-1",
-    REGION="eu-west-1",
-    POWERTOOLS_TRACE_DISABLED="true",
-    POWERTOOLS_LOG_LEVEL="ERROR",
-    POWERTOOLS_METRICS_NAMESPACE="Bench",
-    CORS_ALLOWED_ORIGINS="http://localhost",
-    MAX_BATCH_SIZE="25",
-)
-for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
-    del os.environ[name]
+from environment import use_bench_environment
+
+use_bench_environment(CORS_ALLOWED_ORIGINS="http://localhost", MAX_BATCH_SIZE="25")
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from local.cfn_template import load_template, table_definition  # noqa: E402
+from local.inprocess import cold_start  # noqa: E402
+from receipt_vault.dynamo import serialize  # noqa: E402
+from receipt_vault.receipts.layout import new_receipt_item  # noqa: E402
+from receipt_vault.receipts.models import ReceiptCreate  # noqa: E402
+from sync_handler.models import PullRequest, PushRequest  # noqa: E402
 
 
 def receipt_bodies(count: int) -> list[dict[str, Any]]:
@@ -67,16 +59,7 @@ def run_once(count: int) -> dict[str, float]:
         client.create_table(**table_definition(load_template(), "ReceiptVaultTable", table_name))
         secret = boto3.client("secretsmanager").create_secret(Name=table_name, SecretString="k" * 64)["ARN"]
         os.environ.update(TABLE_NAME=table_name, PAGINATION_SECRET_ARN=secret)
-        spec = importlib.util.spec_from_file_location(
-            f"sync_app_{table_name}", ROOT / "src" / "sync_handler" / "app.py"
-        )
-        app = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(app)  # type: ignore[union-attr]
-        from sync_service import PullRequest, PushRequest
-
-        from receipt_vault.dynamo import serialize
-        from receipt_vault.receipts.models import ReceiptCreate
-        from receipt_vault.receipts.rules import new_receipt_item
+        app = cold_start("sync_handler")  # a new execution environment, configured by the variables above
 
         bodies = receipt_bodies(count)
         started = time.perf_counter()

@@ -24,11 +24,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-FUNCTION_DIR = ROOT / "src" / "layers" / "imaging"
+IMAGING_LAYER = ROOT / "src" / "layers" / "imaging"  # on the children's path: PYTHONPATH
 
 CHILD = """
-import io, json, sys, time
-sys.path.insert(0, {function_dir!r})
+import io, json, time
 from PIL import Image, ImageOps
 import receipt_imaging as imaging
 data = open({path!r}, "rb").read()
@@ -68,8 +67,11 @@ def make_photo(path: Path) -> None:
 
 
 def measure(mode: str, path: Path) -> dict[str, float]:
-    code = CHILD.format(function_dir=str(FUNCTION_DIR), path=str(path), mode=mode)
-    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    code = CHILD.format(path=str(path), mode=mode)
+    environment = {**os.environ, "PYTHONPATH": str(IMAGING_LAYER)}
+    output = subprocess.run(
+        [sys.executable, "-c", code], env=environment, capture_output=True, text=True, check=True
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 

@@ -9,9 +9,8 @@ shape Amplify's documentation gives `backend.addOutput` (the app reads it from t
 
 from __future__ import annotations
 
-from typing import Any
-
-from local.cfn_template import load_template, resources_of_type
+from local.cfn_template import Template, load_template, resources_of_type
+from receipt_vault.shapes import JsonObject
 
 _GEN1_MFA_TYPES = {"SOFTWARE_TOKEN_MFA": "TOTP", "SMS_MFA": "SMS", "EMAIL_OTP": "EMAIL"}
 _GEN2_MFA_CONFIGURATION = {"OFF": "NONE", "OPTIONAL": "OPTIONAL", "ON": "REQUIRED"}
@@ -23,7 +22,7 @@ _PASSWORD_CHARACTERS = {
 }
 
 
-def amplify_configuration(config: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
+def amplify_configuration(config: JsonObject, template: Template | None = None) -> JsonObject:
     """amplifyconfiguration.json for `Amplify.configure`, Gen 1 (the Amplify CLI's format)."""
     pool = _UserPool(template)
     auth_settings = {
@@ -76,7 +75,7 @@ def amplify_configuration(config: dict[str, Any], template: dict[str, Any] | Non
     }
 
 
-def amplify_outputs(config: dict[str, Any], template: dict[str, Any] | None = None) -> dict[str, Any]:
+def amplify_outputs(config: JsonObject, template: Template | None = None) -> JsonObject:
     """amplify_outputs.json, Gen 2 (schema version 1)."""
     pool = _UserPool(template)
     return {
@@ -109,9 +108,9 @@ class _UserPool:
     """The sign-up and sign-in settings of the template's user pool, as Amplify's UI needs them
     (which attributes to ask for, the password rules to check before sending)."""
 
-    def __init__(self, template: dict[str, Any] | None) -> None:
+    def __init__(self, template: Template | None) -> None:
         template = template or load_template()
-        self.properties: dict[str, Any] = next(iter(resources_of_type(template, "AWS::Cognito::UserPool").values()))[
+        self.properties: Template = next(iter(resources_of_type(template, "AWS::Cognito::UserPool").values()))[
             "Properties"
         ]
         self.api_name = next(iter(resources_of_type(template, "AWS::Serverless::Api")), "api")
@@ -142,6 +141,6 @@ class _UserPool:
         return self._strings("EnabledMfas") if self.mfa_configuration != "OFF" else []
 
     @property
-    def password_policy(self) -> dict[str, Any]:
-        policy: dict[str, Any] = (self.properties.get("Policies") or {}).get("PasswordPolicy") or {}
+    def password_policy(self) -> Template:
+        policy: Template = (self.properties.get("Policies") or {}).get("PasswordPolicy") or {}
         return policy

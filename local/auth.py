@@ -5,7 +5,7 @@ names (a token naming none, or a key the pool does not publish, is refused), its
 and `nbf` when present), issuer and app client. Every secured method names OAuth scopes in the
 contract (`aws.cognito.signin.user.admin`); with scopes, API Gateway accepts only an access
 token whose `scope` claim holds one of them, so an ID token is refused. Like API Gateway, it does
-not consult revocation: a revoked access token stays valid until it expires, as the README says.
+not consult revocation: a revoked access token stays valid until it expires, as docs/local-stack.md says.
 """
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ import base64
 import binascii
 import json
 import urllib.request
-from typing import Any
 
 from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from local.clock import epoch_seconds
+from receipt_vault.shapes import JsonObject
 
 
 class TokenRejectedError(Exception):
@@ -54,7 +54,7 @@ class CognitoAuthorizer:
             decoded = jwt.decode(token, keys.get_by_kid(kid), algorithms=["RS256"])
         except (JoseError, ValueError):
             raise TokenRejectedError("Unauthorized") from None
-        claims: dict[str, Any] = decoded.claims
+        claims: JsonObject = decoded.claims
         now = epoch_seconds()
         if not isinstance(claims.get("exp"), int) or claims["exp"] <= now:
             raise TokenRejectedError("The incoming token has expired")

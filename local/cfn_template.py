@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import yaml
 
@@ -16,38 +16,46 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 OPENAPI_PATH = PROJECT_ROOT / "api" / "openapi.yaml"
 
+# template.yaml (or the OpenAPI document) as YAML gives it: mappings, lists and scalars, with
+# intrinsic functions (`{"Ref": ...}`) anywhere; each resource type has its own properties, read
+# by key where they are used, so neither a mapping nor a node of it is modelled statically.
+Template: TypeAlias = dict[str, Any]
+TemplateNode: TypeAlias = Any
+
 
 class _CloudFormationLoader(yaml.SafeLoader):
     """Turns `!Ref X` into `{"Ref": "X"}`, `!Sub s` into `{"Fn::Sub": s}`, and so on."""
 
 
-def _construct_intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+def _construct_intrinsic(loader: yaml.Loader, suffix: str, node: yaml.Node) -> Template:
     name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
+    value: TemplateNode
     if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
+        value = loader.construct_scalar(node)
         if suffix == "GetAtt":
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)
+        value = loader.construct_mapping(cast(yaml.MappingNode, node), deep=True)
     return {name: value}
 
 
 _CloudFormationLoader.add_multi_constructor("!", _construct_intrinsic)
 
 
-def load_yaml(path: Path) -> dict[str, Any]:
+def load_yaml(path: Path) -> Template:
     with path.open(encoding="utf-8") as handle:
-        return yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+        document: Template = yaml.load(handle, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+    return document
 
 
 @cache
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+def load_template(path: Path = TEMPLATE_PATH) -> Template:
     return load_yaml(path)
 
 
-def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+def resources_of_type(template: Template, resource_type: str) -> dict[str, Template]:
     return {
         name: resource
         for name, resource in template.get("Resources", {}).items()
@@ -55,10 +63,10 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
     }
 
 
-def table_definition(template: dict[str, Any], logical_id: str, table_name: str) -> dict[str, Any]:
+def table_definition(template: Template, logical_id: str, table_name: str) -> Template:
     """CreateTable arguments for a table the template declares, under a concrete name."""
     properties = template["Resources"][logical_id]["Properties"]
-    definition: dict[str, Any] = {
+    definition: Template = {
         "TableName": table_name,
         "AttributeDefinitions": properties["AttributeDefinitions"],
         "KeySchema": properties["KeySchema"],
@@ -69,6 +77,6 @@ def table_definition(template: dict[str, Any], logical_id: str, table_name: str)
     return definition
 
 
-def ttl_attribute(template: dict[str, Any], logical_id: str) -> str | None:
+def ttl_attribute(template: Template, logical_id: str) -> str | None:
     specification = template["Resources"][logical_id]["Properties"].get("TimeToLiveSpecification")
     return specification["AttributeName"] if specification and specification.get("Enabled") else None

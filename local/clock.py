@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import time as _real_time
 import types
-from typing import Any
 
 from receipt_vault.clock import CLOCK_OFFSET_VARIABLE, clock_offset, iso_timestamp, utc_now
 
@@ -41,7 +40,7 @@ class _ShiftedTime(types.ModuleType):
     def __init__(self) -> None:
         super().__init__("time")
 
-    def __getattr__(self, name: str) -> Any:
+    def __getattr__(self, name: str) -> object:
         return getattr(_real_time, name)
 
     @staticmethod
@@ -54,5 +53,6 @@ def shift_emulated_cognito() -> None:
     `cognitoidp.models` only to stamp tokens; the patch is process-wide and idempotent."""
     from moto.cognitoidp import models
 
-    if not isinstance(models.time, _ShiftedTime):
-        models.time = _ShiftedTime()  # type: ignore[assignment]
+    # moto's module imports `time` without re-exporting it; the patch swaps that module.
+    if not isinstance(models.time, _ShiftedTime):  # type: ignore[attr-defined]
+        models.time = _ShiftedTime()  # type: ignore[attr-defined]

@@ -24,9 +24,8 @@ import hmac
 import json
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
@@ -54,6 +53,7 @@ from local.cognito_pools import (
     unverified_claims,
     user_not_found,
 )
+from receipt_vault.shapes import JsonObject
 
 SIGN_UP = "signUp"
 FORGOT_PASSWORD = "forgotPassword"  # noqa: S105 (a kind of code, not a password)
@@ -135,7 +135,7 @@ def _simulated_delivery(username: str) -> dict[str, str]:
 
 def _sign_up(
     self: CognitoIdpBackend, client_id: str, username: str, password: str, attributes: list[dict[str, str]]
-) -> tuple[CognitoIdpUser, Any]:
+) -> tuple[CognitoIdpUser, dict[str, str] | None]:
     try:
         user, delivery = _moto_sign_up(self, client_id, username, password, attributes)
     except UsernameExistsException:
@@ -264,7 +264,7 @@ def _revoke_token(self: CognitoIdpResponse) -> ActionResult:
     return EmptyResult()
 
 
-def _issued_with(tokens: dict[str, Any], origin_jti: str) -> list[str]:
+def _issued_with(tokens: Mapping[str, object], origin_jti: str) -> list[str]:
     return [token for token in tokens if unverified_claims(token).get("origin_jti") == origin_jti]
 
 
@@ -276,7 +276,7 @@ def _global_sign_out(self: CognitoIdpResponse) -> ActionResult:
 
 def _sign_out(self: CognitoIdpUserPool, username: str) -> None:
     """Every token of the user, whichever name (email or sub) each was issued under."""
-    user = self._get_user(username)
+    user: CognitoIdpUser | None = self._get_user(username)  # None for an unknown name (the patched _get_user)
 
     def theirs(name: str) -> bool:
         return name == username or (user is not None and self._get_user(name) is user)
@@ -318,9 +318,11 @@ _ACCESS_TOKEN_OPERATIONS = (
 )
 
 
-def _authorised_by_access_token(handler: Callable[[CognitoIdpResponse], Any]) -> Callable[[CognitoIdpResponse], Any]:
+def _authorised_by_access_token(
+    handler: Callable[[CognitoIdpResponse], ActionResult],
+) -> Callable[[CognitoIdpResponse], ActionResult]:
     @functools.wraps(handler)
-    def checked(self: CognitoIdpResponse) -> Any:
+    def checked(self: CognitoIdpResponse) -> ActionResult:
         if not self._get_param("Session"):  # MFA_SETUP during sign-in is authorised by its session
             signed_in(self._get_param("AccessToken"))
         return handler(self)
@@ -344,7 +346,7 @@ def signing_key() -> RSAKey:
         return _SIGNING_KEY
 
 
-def json_web_key_set() -> dict[str, Any]:
+def json_web_key_set() -> JsonObject:
     """The pools' JWKS, as /<pool id>/.well-known/jwks.json serves it: the public key only."""
     return {"keys": [signing_key().as_dict(private=False)]}
 
@@ -355,7 +357,7 @@ def _create_jwt(
     username: str,
     token_use: str,
     expires_in: int = 3600,  # moto's default, not used: the app client's validity decides
-    extra_data: dict[str, Any] | None = None,
+    extra_data: JsonObject | None = None,
 ) -> tuple[str, int]:
     """moto's claims, valid as long as the app client says, signed with this process's key."""
     lifetime = token_lifetime(self.clients.get(client_id), token_use)
@@ -392,14 +394,14 @@ def _get_user(self: CognitoIdpUserPool, username: str) -> CognitoIdpUser | None:
     return None
 
 
-def _id_token_attributes(self: CognitoIdpUserPool, client_id: str, username: str) -> dict[str, Any]:
+def _id_token_attributes(self: CognitoIdpUserPool, client_id: str, username: str) -> JsonObject:
     """The user's attributes in the ID token, as Cognito puts them: every attribute the app client
     may read (all, when it names none), `*_verified` as booleans. moto adds only those an app
     client names, and writes the name the user signed in with as `email`."""
     client = self.clients.get(client_id)
     readable = client.get_readable_fields() if client else []
-    user = self._get_user(username)
-    claims: dict[str, Any] = {}
+    user: CognitoIdpUser | None = self._get_user(username)  # None for an unknown name (the patched _get_user)
+    claims: JsonObject = {}
     for attribute in user.attributes if user else []:
         name, value = attribute["Name"], attribute["Value"]
         if name != "sub" and (not readable or name in readable):
@@ -409,7 +411,7 @@ def _id_token_attributes(self: CognitoIdpUserPool, client_id: str, username: str
 
 # -- installation ---------------------------------------------------------------------------------
 
-_PATCHES: dict[type, dict[str, Callable[..., Any]]] = {
+_PATCHES: dict[type, dict[str, Callable[..., object]]] = {
     CognitoIdpResponse: {
         "confirm_sign_up": _confirm_sign_up,
         "resend_confirmation_code": _resend_confirmation_code,

@@ -11,7 +11,6 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from moto.cognitoidp.models import (
     CognitoIdpBackend,
@@ -23,6 +22,7 @@ from moto.cognitoidp.models import (
 from moto.core.exceptions import JsonRESTError
 
 from local.clock import epoch_seconds
+from receipt_vault.shapes import JsonObject
 
 INCORRECT_CREDENTIALS = "Incorrect username or password."
 # The access tokens revoked (RevokeToken, GlobalSignOut), kept on moto's pool: moto forgets them,
@@ -156,20 +156,20 @@ def signed_in(access_token: str | None) -> tuple[AppClient, CognitoIdpUser]:
         if issued is None:
             raise not_authorized("Access Token has been revoked")
         client_id, username = issued
-        user = pool._get_user(username)
+        user: CognitoIdpUser | None = pool._get_user(username)  # None for an unknown name (local.cognito's patch)
         if user is None:
             break
         return AppClient(backend, pool, pool.clients[client_id]), user
     raise not_authorized("Invalid Access Token")
 
 
-def unverified_claims(token: str) -> dict[str, Any]:
+def unverified_claims(token: str) -> JsonObject:
     """The payload of a JWT the emulation issued itself, so trusted without a signature check."""
     parts = token.split(".")
     if len(parts) != 3:
         raise ValueError("not a JWT")
     payload = parts[1]
-    claims: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims: JsonObject = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     return claims
 
 

@@ -20,7 +20,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
 from cryptography.hazmat.primitives.hashes import SHA1
 from cryptography.hazmat.primitives.twofactor.totp import TOTP
@@ -40,6 +39,7 @@ from local.cognito_pools import (
     signed_in,
     user_not_found,
 )
+from receipt_vault.shapes import JsonObject
 
 # moto's own handlers, for what is delegated to it (captured before any patch).
 _MOTO_INITIATE_AUTH = CognitoIdpResponse.initiate_auth
@@ -118,7 +118,7 @@ _NOT_ENABLED = {
 }
 
 
-def initiate_auth(self: CognitoIdpResponse) -> Any:
+def initiate_auth(self: CognitoIdpResponse) -> ActionResult:
     app = app_client(self._get_param("ClientId"))
     flow = self._get_param("AuthFlow")
     parameters: dict[str, str] = self._get_param("AuthParameters") or {}
@@ -135,12 +135,12 @@ def initiate_auth(self: CognitoIdpResponse) -> Any:
         _require_flow(app, flow)
         if not (app.pool.extended_config.get("LambdaConfig") or {}).get("DefineAuthChallenge"):
             raise invalid_parameter("Custom auth lambda trigger is not configured for the user pool.")
-        # The challenge triggers are not run locally (README): said so, not answered with nothing.
+        # The challenge triggers are not run locally (docs/local-stack.md): said so, not answered with nothing.
         raise CognitoError("UnsupportedOperationException", "The local stack does not emulate CUSTOM_AUTH.")
     return _MOTO_INITIATE_AUTH(self)  # moto refuses every other flow, as Cognito does
 
 
-def admin_initiate_auth(self: CognitoIdpResponse) -> Any:
+def admin_initiate_auth(self: CognitoIdpResponse) -> ActionResult:
     """A refresh as InitiateAuth's; the admin password flows stay moto's."""
     if self._get_param("AuthFlow") not in _REFRESH_FLOWS:
         return _MOTO_ADMIN_INITIATE_AUTH(self)
@@ -169,7 +169,7 @@ def _check_secret_hash(app: AppClient, username: str, secret_hash: str | None) -
         raise not_authorized(f"Unable to verify secret hash for client {app.client.id}")
 
 
-def _start_srp(app: AppClient, parameters: dict[str, str]) -> dict[str, Any]:
+def _start_srp(app: AppClient, parameters: dict[str, str]) -> JsonObject:
     username, srp_a = parameters.get("USERNAME"), parameters.get("SRP_A")
     if not username or not srp_a:
         raise invalid_parameter("Missing required parameter USERNAME or SRP_A")
@@ -218,7 +218,7 @@ def _simulated_identity(pool_id: str, username: str) -> tuple[str, str]:
     return str(uuid.UUID(bytes=digest[:16], version=4)), salt
 
 
-def _password_sign_in(app: AppClient, parameters: dict[str, str]) -> dict[str, Any]:
+def _password_sign_in(app: AppClient, parameters: dict[str, str]) -> JsonObject:
     user = app.user(parameters.get("USERNAME"))
     if user is None:
         raise not_authorized() if app.hides_user_existence else user_not_found("User does not exist.")
@@ -227,7 +227,7 @@ def _password_sign_in(app: AppClient, parameters: dict[str, str]) -> dict[str, A
     return _signed_in(app, user)
 
 
-def _refresh(app: AppClient, refresh_token: str | None) -> dict[str, Any]:
+def _refresh(app: AppClient, refresh_token: str | None) -> JsonObject:
     if not refresh_token:
         raise invalid_parameter("Missing required parameter REFRESH_TOKEN")
     if refresh_token not in app.pool.refresh_tokens:
@@ -257,7 +257,7 @@ def _refresh(app: AppClient, refresh_token: str | None) -> dict[str, Any]:
     }
 
 
-def _signed_in(app: AppClient, user: CognitoIdpUser) -> dict[str, Any]:
+def _signed_in(app: AppClient, user: CognitoIdpUser) -> JsonObject:
     """After the password is proven: the account's state decides, then MFA, then tokens."""
     if not user.enabled:
         raise not_authorized("User is disabled.")
@@ -286,14 +286,14 @@ def _signed_in(app: AppClient, user: CognitoIdpUser) -> dict[str, Any]:
             "Session": session,
             "ChallengeParameters": {"USER_ID_FOR_SRP": user.username},
         }
-    result: dict[str, Any] = app.backend._log_user_in(app.pool, app.client, user.username)
+    result: JsonObject = app.backend._log_user_in(app.pool, app.client, user.username)
     return result
 
 
 # -- RespondToAuthChallenge -----------------------------------------------------------------------
 
 
-def respond_to_auth_challenge(self: CognitoIdpResponse) -> Any:
+def respond_to_auth_challenge(self: CognitoIdpResponse) -> ActionResult:
     challenge = self._get_param("ChallengeName")
     if challenge not in ("PASSWORD_VERIFIER", "SOFTWARE_TOKEN_MFA"):
         return _MOTO_RESPOND_TO_AUTH_CHALLENGE(self)  # NEW_PASSWORD_REQUIRED is right in moto
@@ -305,7 +305,7 @@ def respond_to_auth_challenge(self: CognitoIdpResponse) -> Any:
     return ActionResult(_verify_mfa_code(app, self._get_param("Session"), responses))
 
 
-def _verify_password_claim(app: AppClient, responses: dict[str, str]) -> dict[str, Any]:
+def _verify_password_claim(app: AppClient, responses: dict[str, str]) -> JsonObject:
     secret_block = responses.get("PASSWORD_CLAIM_SECRET_BLOCK", "")
     # One claim per challenge: a replayed or unknown secret block proves nothing.
     session = _session(app, secret_block, "PASSWORD_VERIFIER", take=True)
@@ -330,7 +330,7 @@ def _base64_or_empty(text: str) -> bytes:
         return b""
 
 
-def _verify_mfa_code(app: AppClient, session_key: str | None, responses: dict[str, str]) -> dict[str, Any]:
+def _verify_mfa_code(app: AppClient, session_key: str | None, responses: dict[str, str]) -> JsonObject:
     # The session outlives a wrong code, so the user can type it again.
     session = _session(app, session_key, "SOFTWARE_TOKEN_MFA", take=False)
     user = app.pool.users.get(session.username or "")
@@ -339,14 +339,14 @@ def _verify_mfa_code(app: AppClient, session_key: str | None, responses: dict[st
     if not totp_matches(user.__dict__.get(_TOTP_SECRET), responses.get("SOFTWARE_TOKEN_MFA_CODE")):
         raise CognitoError("CodeMismatchException", "Invalid code or auth state for the user.")
     _session(app, session_key, "SOFTWARE_TOKEN_MFA", take=True)
-    result: dict[str, Any] = app.backend._log_user_in(app.pool, app.client, user.username)
+    result: JsonObject = app.backend._log_user_in(app.pool, app.client, user.username)
     return result
 
 
 # -- TOTP -----------------------------------------------------------------------------------------
 
 
-def associate_software_token(self: CognitoIdpResponse) -> Any:
+def associate_software_token(self: CognitoIdpResponse) -> ActionResult:
     if self._get_param("Session"):
         return _MOTO_ASSOCIATE_SOFTWARE_TOKEN(self)  # MFA_SETUP during sign-in: moto's, not emulated
     _, user = signed_in(self._get_param("AccessToken"))
@@ -356,7 +356,7 @@ def associate_software_token(self: CognitoIdpResponse) -> Any:
     return ActionResult({"SecretCode": secret})
 
 
-def verify_software_token(self: CognitoIdpResponse) -> Any:
+def verify_software_token(self: CognitoIdpResponse) -> ActionResult:
     if self._get_param("Session"):
         return _MOTO_VERIFY_SOFTWARE_TOKEN(self)
     _, user = signed_in(self._get_param("AccessToken"))

@@ -27,12 +27,18 @@ import ipaddress
 import json
 import threading
 import urllib.parse
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 _DYNAMODB_REQUEST = threading.RLock()
 # The one credential of the local stack: its functions, its tools and its tests sign with it.
@@ -66,10 +72,10 @@ class LoopbackOnly:
     """WSGI middleware: the emulator serves this machine's tools and native apps, and web apps
     served from this machine, nothing else (see the module's docstring)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: WSGIApplication) -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         host = host_of(environ.get("HTTP_HOST", ""))
         origin = environ.get("HTTP_ORIGIN")
         origin_host = urllib.parse.urlsplit(origin).hostname or "" if origin else ""
@@ -82,7 +88,7 @@ class LoopbackOnly:
         return self.app(environ, start_response)
 
 
-def _forbidden(start_response: Callable[..., Any], message: str) -> list[bytes]:
+def _forbidden(start_response: StartResponse, message: str) -> list[bytes]:
     body = json.dumps({"__type": "AccessDeniedException", "message": message}).encode()
     start_response("403 Forbidden", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
@@ -116,13 +122,13 @@ def _bucket_names() -> list[str]:
     return list(s3_backends[ACCOUNT_ID]["global"].buckets)
 
 
-def _atomic(handle: Callable[..., Any]) -> Callable[..., Any]:
+def _atomic(handle: Callable[_P, _R]) -> Callable[_P, _R]:
     @functools.wraps(handle)
-    def one_step(*args: Any, **kwargs: Any) -> Any:
+    def one_step(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with _DYNAMODB_REQUEST:
             return handle(*args, **kwargs)
 
-    one_step.__atomic__ = True  # type: ignore[attr-defined]
+    one_step.__atomic__ = True  # type: ignore[attr-defined]  # a marker on the wrapper
     return one_step
 
 
@@ -131,7 +137,7 @@ def make_dynamodb_requests_atomic() -> None:
     from moto.dynamodb.responses import DynamoHandler
 
     if not getattr(DynamoHandler.call_action, "__atomic__", False):
-        DynamoHandler.call_action = _atomic(DynamoHandler.call_action)  # type: ignore[method-assign]
+        DynamoHandler.call_action = _atomic(DynamoHandler.call_action)  # type: ignore[method-assign]  # patches moto
 
 
 def pin_distribution_id(created_id: str, logical_id: str) -> str:

@@ -21,9 +21,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from typing import Any
 
 from local.token import access_token, cognito_client
+from receipt_vault.shapes import JsonObject, JsonValue
 
 
 class ApiClient:
@@ -31,7 +31,7 @@ class ApiClient:
         self.api_url = api_url.rstrip("/")
         self.token = token
 
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    def call(self, method: str, path: str, body: JsonValue = None) -> tuple[int, JsonValue]:
         headers = {"Content-Type": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -48,7 +48,7 @@ class ApiClient:
             return error.code, json.loads(payload) if payload else None
 
 
-def sign_up_and_sign_in(config: dict[str, Any], email: str, password: str) -> str:
+def sign_up_and_sign_in(config: JsonObject, email: str, password: str) -> str:
     """Sign up, confirm with the code "emailed" to the user, sign in with SRP: the access token."""
     cognito = cognito_client(config)
     client_id = config["userPoolClientId"]
@@ -60,7 +60,7 @@ def sign_up_and_sign_in(config: dict[str, Any], email: str, password: str) -> st
     return access_token(config, email, password)
 
 
-def confirmation_code(config: dict[str, Any], username: str, kind: str) -> str:
+def confirmation_code(config: JsonObject, username: str, kind: str) -> str:
     """The newest code of `kind` (signUp, forgotPassword) the emulated Cognito sent to the user:
     the local stack keeps the emails it would have sent, at /_local/confirmation-codes."""
     query = urllib.parse.urlencode({"username": username})
@@ -73,19 +73,19 @@ def confirmation_code(config: dict[str, Any], username: str, kind: str) -> str:
     return str(codes[-1])
 
 
-def check(condition: bool, message: Any) -> None:
+def check(condition: bool, message: object) -> None:
     if not condition:
         raise AssertionError(message)
 
 
-def expect(step: str, status: int, body: Any, wanted: int) -> Any:
+def expect(step: str, status: int, body: JsonValue, wanted: int) -> JsonValue:
     if status != wanted:
         raise AssertionError(f"{step}: expected {wanted}, got {status}: {body}")
     print(f"  {step}: {status}")
     return body
 
 
-def run(api_url: str) -> dict[str, Any]:
+def run(api_url: str) -> JsonObject:
     """The whole flow; returns the final receipt. Raises AssertionError on any unexpected answer."""
     status, config = ApiClient(api_url).call("GET", "/_local/config")
     expect("read /_local/config", status, config, 200)
@@ -153,13 +153,13 @@ def run(api_url: str) -> dict[str, Any]:
         200,
     )
     expect("delete it", *api.call("DELETE", f"/receipts/{receipt_id}"), 200)
-    restored = expect("restore it", *api.call("POST", f"/receipts/{receipt_id}/restore"), 200)
+    restored: JsonObject = expect("restore it", *api.call("POST", f"/receipts/{receipt_id}/restore"), 200)
     check(restored["status"] == "archived" and restored["serverVersion"] == archived["serverVersion"] + 2, restored)
     expect("save categories", *api.call("PUT", "/categories", {"custom": ["Appliances"], "version": 0}), 200)
     return restored
 
 
-def run_reminders(api_url: str) -> list[dict[str, Any]]:
+def run_reminders(api_url: str) -> list[JsonObject]:
     """A warranty reminder end to end; returns the notifications the new phone received."""
     status, config = ApiClient(api_url).call("GET", "/_local/config")
     expect("read /_local/config", status, config, 200)

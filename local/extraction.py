@@ -11,7 +11,8 @@ import datetime as dt
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from typing import Any
+
+from receipt_vault.shapes import JsonObject
 
 _AMOUNT = r"(-?\d{1,3}(?:[.,' ]\d{3})*(?:[.,]\d{2})|-?\d+(?:[.,]\d{2}))"
 _AMOUNT_AT_END = re.compile(_AMOUNT + r"\s*(?:€|EUR|\$|USD|£|GBP|CHF)?\s*[A-Z]?$")
@@ -87,11 +88,11 @@ def _amount_at_end(line: str) -> Decimal | None:
     return parse_amount(match.group(1)) if match else None
 
 
-def extract_receipt(ocr_text: str) -> dict[str, Any]:
+def extract_receipt(ocr_text: str) -> JsonObject:
     """Structured fields, a confidence in 0..1 and a confidence per field."""
     lines = [line.strip() for line in ocr_text.splitlines() if line.strip()]
     plain = {line: _plain(line) for line in lines}
-    result: dict[str, Any] = {}
+    result: JsonObject = {}
     field_confidence: dict[str, float] = {}
 
     merchant = next((line for line in lines if re.search(r"[A-Za-zΑ-Ωα-ωÄÖÜäöüéèàç]{3}", line)), None)
@@ -162,9 +163,9 @@ def extract_receipt(ocr_text: str) -> dict[str, Any]:
 
     warranty = _WARRANTY.search(folded_text)
     if warranty:
-        amount = int(warranty.group(2))
+        length = int(warranty.group(2))
         is_years = warranty.group(3)[0] in "yjεχa"
-        result["warrantyMonths"] = amount * 12 if is_years else amount
+        result["warrantyMonths"] = length * 12 if is_years else length
         field_confidence["warrantyMonths"] = 0.8
 
     core = ("merchant", "date", "total", "currency")

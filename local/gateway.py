@@ -1,7 +1,8 @@
 """The local API Gateway: the REST API of api/openapi.yaml in front of the in-process functions.
 
 As API Gateway does, it routes by the OpenAPI document's paths and integrations, enforces the
-Cognito authorizer, validates request bodies against the models, answers preflights from the
+Cognito authorizer, applies each method's request validator (required parameters, the body
+against its model), answers preflights and undeclared methods (a path's ANY method: 405) from the
 mock integrations, shapes its own errors with the gateway responses, and hands the function a
 REST proxy event. It logs one JSON line per request: function, status, milliseconds.
 """
@@ -16,21 +17,26 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jsonschema import Draft4Validator
-from referencing import Registry, Resource
+from jsonschema.exceptions import ValidationError
+from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from local.auth import CognitoAuthorizer, TokenRejectedError
+from local.cfn_template import Template, TemplateNode
 from local.clock import utc_now
 from local.runtime import TooManyRequestsError
 from local.throttle import StageThrottle
 from local.waf import WebAclRules
+from receipt_vault.shapes import JsonObject, JsonValue
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
+# A path's catch-all method: API Gateway routes to it every method the path does not declare.
+ANY_METHOD = "x-amazon-apigateway-any-method"
+REQUEST_VALIDATOR = "x-amazon-apigateway-request-validator"  # the API's default, or a method's own
 _INTEGRATION_FUNCTION = re.compile(r"\$\{(\w+)\.Arn\}")
 _OPENAPI_URI = "urn:receiptvault:openapi"
 
@@ -39,7 +45,7 @@ _OPENAPI_URI = "urn:receiptvault:openapi"
 class Route:
     path: str
     method: str
-    operation: dict[str, Any]
+    operation: Template
     function: str | None  # None: a mock integration (CORS preflight)
     pattern: re.Pattern[str]
 
@@ -62,7 +68,7 @@ class HttpResponse:
     function: str | None = None
 
 
-def _rule_broken(error: Any) -> str:
+def _rule_broken(error: ValidationError) -> str:
     """Which rule of the model a value breaks, in the model's words and never the value's: an
     answer that quoted what it refuses would reflect megabytes, or a control character, back."""
     rule, expected = error.validator, error.validator_value
@@ -87,12 +93,12 @@ def _path_pattern(path: str) -> re.Pattern[str]:
 class Gateway:
     def __init__(
         self,
-        openapi: dict[str, Any],
-        resolve: Callable[[Any], Any],
+        openapi: Template,
+        resolve: Callable[[TemplateNode], TemplateNode],
         authorizer: CognitoAuthorizer,
-        invoke: Callable[[str, dict[str, Any]], Any],
+        invoke: Callable[[str, JsonObject], JsonValue],
         stage: str,
-        log: Callable[[dict[str, Any]], None],
+        log: Callable[[JsonObject], None],
         waf: WebAclRules | None = None,
         throttle: StageThrottle | None = None,
     ) -> None:
@@ -103,24 +109,26 @@ class Gateway:
         self.stage = stage
         self.log = log
         self.gateway_responses = resolve(openapi.get("x-amazon-apigateway-gateway-responses", {}))
+        self.request_validators: dict[str, dict[str, bool]] = openapi.get("x-amazon-apigateway-request-validators", {})
+        self.default_validator: str | None = openapi.get(REQUEST_VALIDATOR)
         self.routes: list[Route] = []
         for path, operations in openapi["paths"].items():
             for method, operation in operations.items():
-                if method not in HTTP_METHODS:
+                if method not in HTTP_METHODS and method != ANY_METHOD:
                     continue  # path-level `parameters`, `summary`, ...
                 integration = operation.get("x-amazon-apigateway-integration", {})
                 match = _INTEGRATION_FUNCTION.search(json.dumps(integration.get("uri", "")))
                 self.routes.append(
                     Route(
                         path,
-                        method.upper(),
+                        "ANY" if method == ANY_METHOD else method.upper(),
                         resolve(operation),
                         match.group(1) if match else None,
                         _path_pattern(path),
                     )
                 )
         document = {key: value for key, value in openapi.items() if key == "components"}
-        self._registry = Registry().with_resource(_OPENAPI_URI, Resource(document, specification=DRAFT4))
+        self._registry = Registry().with_resource(_OPENAPI_URI, DRAFT4.create_resource(document))
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -161,7 +169,7 @@ class Gateway:
         if self.throttle is not None and not self.throttle.allow(route.method, route.path):
             return self._gateway_error("THROTTLED", request_id, "Too Many Requests", status=429)
         if route.function is None:
-            return self._mock(route)
+            return self._mock(route, request_id)
         if len(body) > MAX_BODY_BYTES:
             return self._gateway_error("REQUEST_TOO_LARGE", request_id, "Request Too Long")
         claims = None
@@ -188,30 +196,37 @@ class Gateway:
         return response
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-        for route in self.routes:
-            if route.method == method:
-                match = route.pattern.match(path)
-                if match:
-                    return route, match.groupdict()
+        """The path's route for the method; else its ANY method, which catches every method the
+        path does not declare (TRACE too); else none, API Gateway's MISSING_AUTHENTICATION_TOKEN."""
+        for wanted in (method, "ANY"):
+            for route in self.routes:
+                if route.method == wanted:
+                    match = route.pattern.match(path)
+                    if match:
+                        return route, match.groupdict()
         return None, {}
 
     # -- validation ----------------------------------------------------------------------------
 
     def _validate(self, route: Route, body: bytes, query: dict[str, list[str]]) -> tuple[str, str] | None:
-        for parameter in route.operation.get("parameters", []):
+        """What the method's request validator checks (the API's default unless the method names
+        its own): the required parameters, the body against its model, either or both."""
+        name = route.operation.get(REQUEST_VALIDATOR, self.default_validator)
+        checks = self.request_validators.get(name or "", {})
+        for parameter in route.operation.get("parameters", []) if checks.get("validateRequestParameters") else []:
             if parameter.get("in") == "query" and parameter.get("required") and parameter["name"] not in query:
                 return "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{parameter['name']}]"
         request_body = route.operation.get("requestBody")
-        if not request_body:
+        if not request_body or not checks.get("validateRequestBody"):
             return None
         schema = request_body.get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
             return None
+        if not body:  # absent: the function reads an optional body as {}; a JSON null is a body
+            return ("BAD_REQUEST_BODY", "Invalid request body") if request_body.get("required") else None
         try:
-            document = json.loads(body) if body else None
+            document = json.loads(body)
         except (ValueError, RecursionError):  # nested past any parser's depth is not a body either
-            return "BAD_REQUEST_BODY", "Invalid request body"
-        if document is None and request_body.get("required"):
             return "BAD_REQUEST_BODY", "Invalid request body"
         reference = schema.get("$ref", "").removeprefix("#")
         validator = Draft4Validator(
@@ -261,14 +276,20 @@ class Gateway:
             headers.append((name.removeprefix("gatewayresponse.header."), str(value).strip("'")))
         return HttpResponse(status or int(configured.get("statusCode", 500)), headers, body.encode("utf-8"))
 
-    def _mock(self, route: Route) -> HttpResponse:
+    def _mock(self, route: Route, request_id: str) -> HttpResponse:
+        """A mock integration's default response: its headers, and its body template (the ANY
+        method's 405) with the request id filled in."""
         integration = route.operation["x-amazon-apigateway-integration"]
         default = integration.get("responses", {}).get("default", {})
         headers = [
             (name.removeprefix("method.response.header."), str(value).strip("'"))
             for name, value in default.get("responseParameters", {}).items()
         ]
-        return HttpResponse(int(default.get("statusCode", 200)), headers, b"")
+        template = default.get("responseTemplates", {}).get("application/json")
+        if template is None:
+            return HttpResponse(int(default.get("statusCode", 200)), headers, b"")
+        body = template.replace("$context.requestId", request_id).encode("utf-8")
+        return HttpResponse(int(default.get("statusCode", 200)), [("Content-Type", "application/json"), *headers], body)
 
     def _proxy_event(
         self,
@@ -281,7 +302,7 @@ class Gateway:
         source_ip: str,
         request_id: str,
         claims: dict[str, str] | None,
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         query = parse_qs(query_string, keep_blank_values=True)
         try:
             text_body: str | None = body.decode("utf-8") if body else None
@@ -289,7 +310,7 @@ class Gateway:
         except UnicodeDecodeError:
             text_body, encoded = base64.b64encode(body).decode("ascii"), True
         now = utc_now()
-        context: dict[str, Any] = {
+        context: JsonObject = {
             "accountId": "123456789012",
             "apiId": "local",
             "resourceId": route.path,
@@ -327,7 +348,7 @@ def _header(headers: dict[str, str], name: str) -> str | None:
     return next((value for key, value in headers.items() if key.lower() == wanted), None)
 
 
-def _proxy_response(result: Any) -> HttpResponse:
+def _proxy_response(result: JsonValue) -> HttpResponse:
     if not isinstance(result, dict) or not isinstance(result.get("statusCode"), int):
         raise ValueError("malformed Lambda proxy response")
     headers = list((result.get("headers") or {}).items())

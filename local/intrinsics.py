@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+
+from local.cfn_template import Template, TemplateNode
 
 ACCOUNT_ID = "123456789012"  # moto's default account
 PSEUDO_PARAMETERS = {
@@ -27,11 +28,11 @@ SUB_VARIABLE = re.compile(r"\$\{([^}!][^}]*)\}")  # ${Name} or ${Resource.Attrib
 class Resolver:
     def __init__(
         self,
-        template: dict[str, Any],
-        parameters: Mapping[str, Any],
+        template: Template,
+        parameters: Mapping[str, TemplateNode],
         region: str,
-        reference: Callable[[str], Any],
-        attribute: Callable[[str, str], Any],
+        reference: Callable[[str], TemplateNode],
+        attribute: Callable[[str, str], TemplateNode],
     ) -> None:
         self.template = template
         self.region = region
@@ -54,7 +55,7 @@ class Resolver:
         condition = self.template["Resources"][logical_id].get("Condition")
         return condition is None or self.condition(condition)
 
-    def ref(self, name: str) -> Any:
+    def ref(self, name: str) -> TemplateNode:
         if name == "AWS::Region":
             return self.region
         if name in PSEUDO_PARAMETERS:
@@ -68,7 +69,7 @@ class Resolver:
             return self._attribute(logical_id, attribute)
         return self._reference(name)
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: TemplateNode) -> TemplateNode:
         if isinstance(value, list):
             return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
@@ -81,7 +82,7 @@ class Resolver:
         resolved = {key: self.resolve(item) for key, item in value.items()}
         return {key: item for key, item in resolved.items() if item is not NO_VALUE}
 
-    def _sub(self, argument: Any) -> str:
+    def _sub(self, argument: TemplateNode) -> str:
         if isinstance(argument, list):
             text, variables = argument[0], {k: self.resolve(v) for k, v in argument[1].items()}
         else:
@@ -99,17 +100,17 @@ class Resolver:
         return SUB_VARIABLE.sub(replace, text).replace("${!", "${")
 
 
-def _get_att(resolver: Resolver, argument: Any) -> Any:
+def _get_att(resolver: Resolver, argument: TemplateNode) -> TemplateNode:
     logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
     return resolver._attribute(logical_id, attribute)
 
 
-def _if(resolver: Resolver, argument: list[Any]) -> Any:
+def _if(resolver: Resolver, argument: list[TemplateNode]) -> TemplateNode:
     name, when_true, when_false = argument
     return resolver.resolve(when_true if resolver.condition(name) else when_false)
 
 
-_INTRINSICS: dict[str, Callable[[Resolver, Any], Any]] = {
+_INTRINSICS: dict[str, Callable[[Resolver, TemplateNode], TemplateNode]] = {
     "Ref": lambda r, a: r.ref(a),
     "Fn::GetAtt": _get_att,
     "Fn::Sub": lambda r, a: r._sub(a),

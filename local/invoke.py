@@ -15,22 +15,25 @@ import warnings
 from pathlib import Path
 
 from local.stack import LocalStack, StackConfig
+from receipt_vault.shapes import JsonObject
 
 
-def invoke_running(api_url: str, function: str, event: bytes) -> dict | None:
+def invoke_running(api_url: str, function: str, event: bytes) -> JsonObject | None:
     request = urllib.request.Request(  # noqa: S310 (the local stack's http URL)
         f"{api_url}/_local/invoke/{function}",
         data=event,
         method="POST",
         headers={"Content-Type": "application/json"},
     )
+    outcome: JsonObject
     try:
         with urllib.request.urlopen(request, timeout=300) as response:  # noqa: S310 (local URL)
-            return json.load(response)
+            outcome = json.load(response)
     except urllib.error.HTTPError as error:
-        return json.load(error)
+        outcome = json.load(error)
     except OSError:
         return None
+    return outcome
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,17 +12,32 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 import boto3
 
-from local.cfn_template import table_definition
+from local.cfn_template import Template, TemplateNode, table_definition
 from local.emulation import pin_distribution_id
 from local.intrinsics import ACCOUNT_ID, Resolver
 
+if TYPE_CHECKING:
+    from botocore.client import BaseClient
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cloudfront.type_defs import CustomOriginConfigTypeDef
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType
+    from mypy_boto3_s3.type_defs import ServerSideEncryptionRuleTypeDef
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
+
 LOCAL_PUSH_CREDENTIAL = "local-emulated-credential"
 LOCAL_CDN_PATH = "/_local/cdn"
-_HTTP_ORIGIN = {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}
+_HTTP_ORIGIN: CustomOriginConfigTypeDef = {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "http-only"}
 
 
 class LocalResources:
@@ -30,8 +45,8 @@ class LocalResources:
 
     def __init__(
         self,
-        template: dict[str, Any],
-        parameters: dict[str, Any],
+        template: Template,
+        parameters: dict[str, TemplateNode],
         region: str,
         endpoint_url: str,
         api_url: str = "",
@@ -42,9 +57,9 @@ class LocalResources:
         self.api_url = api_url
         self.resolver = Resolver(template, parameters, region, self.physical_id, self.attribute)
         self._physical: dict[str, str] = {}
-        self._attributes: dict[str, dict[str, Any]] = {}
+        self._attributes: dict[str, dict[str, TemplateNode]] = {}
         self.created: list[str] = []
-        self._provisioners: dict[str, Callable[[str, dict[str, Any]], None]] = {
+        self._provisioners: dict[str, Callable[[str, Template], None]] = {
             "AWS::DynamoDB::Table": self._table,
             "AWS::S3::Bucket": self._bucket,
             "AWS::KMS::Key": self._key,
@@ -58,8 +73,25 @@ class LocalResources:
             "AWS::CloudFront::Distribution": self._distribution,
         }
 
-    def client(self, service: str) -> Any:
-        return boto3.client(
+    @overload
+    def client(self, service: Literal["cloudfront"]) -> CloudFrontClient: ...
+    @overload
+    def client(self, service: Literal["cognito-idp"]) -> CognitoIdentityProviderClient: ...
+    @overload
+    def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["kms"]) -> KMSClient: ...
+    @overload
+    def client(self, service: Literal["s3"]) -> S3Client: ...
+    @overload
+    def client(self, service: Literal["secretsmanager"]) -> SecretsManagerClient: ...
+    @overload
+    def client(self, service: Literal["sns"]) -> SNSClient: ...
+    @overload
+    def client(self, service: Literal["sqs"]) -> SQSClient: ...
+    def client(self, service: str) -> BaseClient:
+        """A client of the emulation; typed per service by the overloads above."""
+        return boto3.client(  # type: ignore[call-overload,no-any-return]  # the service is a str here
             service,
             region_name=self.region,
             endpoint_url=self.endpoint_url,
@@ -68,15 +100,16 @@ class LocalResources:
         )
 
     @property
-    def resources(self) -> dict[str, dict[str, Any]]:
-        return self.template["Resources"]
+    def resources(self) -> dict[str, Template]:
+        resources: dict[str, Template] = self.template["Resources"]
+        return resources
 
     def provision_all(self) -> None:
         for logical_id in self.resources:
             if self.resolver.is_enabled(logical_id):
                 self.physical_id(logical_id)
 
-    def resolve(self, value: Any) -> Any:
+    def resolve(self, value: TemplateNode) -> TemplateNode:
         return self.resolver.resolve(value)
 
     # -- references ------------------------------------------------------------------------------
@@ -92,18 +125,18 @@ class LocalResources:
                 self._reference_only(logical_id, resource)
         return self._physical[logical_id]
 
-    def attribute(self, logical_id: str, attribute: str) -> Any:
+    def attribute(self, logical_id: str, attribute: str) -> TemplateNode:
         self.physical_id(logical_id)
         attributes = self._attributes.get(logical_id, {})
         if attribute not in attributes:
             return f"{logical_id}.{attribute}"  # harmless placeholder for attributes nothing local uses
         return attributes[attribute]
 
-    def _set(self, logical_id: str, physical_id: str, **attributes: Any) -> None:
+    def _set(self, logical_id: str, physical_id: str, **attributes: TemplateNode) -> None:
         self._physical[logical_id] = physical_id
         self._attributes[logical_id] = attributes
 
-    def _reference_only(self, logical_id: str, resource: dict[str, Any]) -> None:
+    def _reference_only(self, logical_id: str, resource: Template) -> None:
         properties = resource.get("Properties", {})
         kind = resource["Type"]
         if kind == "AWS::Serverless::Function":
@@ -127,7 +160,7 @@ class LocalResources:
 
     # -- provisioners ----------------------------------------------------------------------------
 
-    def _table(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _table(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties["TableName"])
         client = self.client("dynamodb")
         client.create_table(**table_definition(self.template, logical_id, name))
@@ -140,15 +173,16 @@ class LocalResources:
         arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
         self._set(logical_id, name, Arn=arn)
 
-    def _bucket(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _bucket(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties["BucketName"])
         client = self.client("s3")
-        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": self.region})
+        region = cast("BucketLocationConstraintType", self.region)
+        client.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
         if properties.get("VersioningConfiguration", {}).get("Status") == "Enabled":
             client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
         encryption = properties.get("BucketEncryption")
         if encryption:
-            rules = [
+            rules: list[ServerSideEncryptionRuleTypeDef] = [
                 {
                     "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
                     "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
@@ -164,7 +198,7 @@ class LocalResources:
             DomainName=f"{name}.s3.amazonaws.com",
         )
 
-    def _key(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _key(self, logical_id: str, properties: Template) -> None:
         client = self.client("kms")
         key = client.create_key(
             Description=self.resolve(properties.get("Description", logical_id)),
@@ -175,19 +209,19 @@ class LocalResources:
             client.enable_key_rotation(KeyId=key["KeyId"])
         self._set(logical_id, key["KeyId"], Arn=key["Arn"], KeyId=key["KeyId"])
 
-    def _alias(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _alias(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties["AliasName"])
         self.client("kms").create_alias(AliasName=name, TargetKeyId=self.resolve(properties["TargetKeyId"]))
         self._set(logical_id, name)
 
-    def _topic(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _topic(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties.get("TopicName", logical_id))
         arn = self.client("sns").create_topic(Name=name)["TopicArn"]
         self._set(logical_id, arn, TopicArn=arn, TopicName=name)
 
-    def _queue(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _queue(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties.get("QueueName", logical_id))
-        attributes = {
+        attributes: dict[QueueAttributeNameType, str] = {
             key: str(self.resolve(properties[key]))
             for key in (
                 "VisibilityTimeout",
@@ -204,14 +238,14 @@ class LocalResources:
         arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         self._set(logical_id, url, Arn=arn, QueueName=name, QueueUrl=url)
 
-    def _secret(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _secret(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties.get("Name", logical_id))
         generate = properties.get("GenerateSecretString", {})
         value = properties.get("SecretString") or secrets.token_urlsafe(int(generate.get("PasswordLength", 32)))
         arn = self.client("secretsmanager").create_secret(Name=name, SecretString=value)["ARN"]
         self._set(logical_id, arn, Id=arn)
 
-    def _user_pool(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _user_pool(self, logical_id: str, properties: Template) -> None:
         resolved = self.resolve(properties)
         arguments = {
             "PoolName": resolved["UserPoolName"],
@@ -250,7 +284,7 @@ class LocalResources:
             ProviderName=f"cognito-idp.{self.region}.amazonaws.com/{pool['Id']}",
         )
 
-    def _user_pool_client(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _user_pool_client(self, logical_id: str, properties: Template) -> None:
         resolved = self.resolve(properties)
         arguments = {
             key: resolved[key]
@@ -277,7 +311,7 @@ class LocalResources:
         client = self.client("cognito-idp").create_user_pool_client(**arguments)["UserPoolClient"]
         self._set(logical_id, client["ClientId"], ClientId=client["ClientId"])
 
-    def _distribution(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _distribution(self, logical_id: str, properties: Template) -> None:
         """A distribution in the emulation, so its id is real (erasure invalidates paths on it).
         What it serves comes from the local CDN, a route of the gateway; its domain carries the
         scheme, as that is plain http."""
@@ -297,7 +331,7 @@ class LocalResources:
         stable_id = pin_distribution_id(created["Id"], logical_id)
         self._set(logical_id, stable_id, DomainName=f"{self.api_url}{LOCAL_CDN_PATH}", Id=stable_id)
 
-    def _platform_application(self, logical_id: str, properties: dict[str, Any]) -> None:
+    def _platform_application(self, logical_id: str, properties: Template) -> None:
         resolved = self.resolve(properties)
         arn = self.client("sns").create_platform_application(
             Name=resolved["Name"],

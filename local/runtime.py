@@ -37,7 +37,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from local.cfn_template import Template
+    from local.iam.policy import RolePolicies
+    from receipt_vault.shapes import JsonObject, JsonValue
 
 UNRESERVED_LIMIT = 10
 INIT_TIMEOUT_SECONDS = 60  # generous: a cold start on a loaded laptop, not Lambda's 10 s
@@ -69,7 +74,7 @@ class LocalContext:
 class FunctionError(Exception):
     """The function failed: Lambda's error payload (errorType, errorMessage, stackTrace)."""
 
-    def __init__(self, payload: dict[str, Any]) -> None:
+    def __init__(self, payload: JsonObject) -> None:
         super().__init__(f"{payload.get('errorType')}: {payload.get('errorMessage')}")
         self.payload = payload
 
@@ -98,7 +103,7 @@ class EnvironmentSpec:
     memory_mb: int
     region: str
     account_id: str
-    role: Any = None  # local.iam.RolePolicies: every AWS call is checked against it
+    role: RolePolicies | None = None  # every AWS call is checked against it
     setups: tuple[str, ...] = ()  # "module:function" run with the loaded handler module (fault injection)
     hidden_paths: tuple[Path, ...] = ()  # the project's entries on sys.path, which Lambda does not have
     source_root: Path | None = None  # the functions' and layers' sources, imported only from their own dirs
@@ -198,7 +203,7 @@ class ExecutionEnvironment:
     def alive(self) -> bool:
         return not self._exited
 
-    def invoke(self, event: Any) -> Any:
+    def invoke(self, event: JsonValue) -> JsonValue:
         request_id = str(uuid.uuid4())
         self.invocations += 1
         self._connection.send((json.dumps(event), request_id, os.environ.get("CLOCK_OFFSET_DAYS")))
@@ -207,7 +212,7 @@ class ExecutionEnvironment:
             raise FunctionError(detail)
         return json.loads(detail)
 
-    def _receive(self, timeout: float, init: bool = False) -> tuple[str, Any]:
+    def _receive(self, timeout: float, init: bool = False) -> tuple[str, JsonValue]:
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
@@ -264,12 +269,12 @@ class LocalFunction:
     environment: dict[str, str]
     timeout_seconds: int = 3
     memory_mb: int = 128
-    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: dict[str, Template] = field(default_factory=dict)
     reserved_concurrency: int | None = None
     unreserved_limit: int = UNRESERVED_LIMIT
     region: str = "eu-west-1"
     account_id: str = "123456789012"
-    role: Any = None
+    role: RolePolicies | None = None
     hidden_paths: tuple[Path, ...] = ()
     source_root: Path | None = None
     setups: tuple[str, ...] = ()
@@ -306,7 +311,7 @@ class LocalFunction:
 
     # -- invocation ----------------------------------------------------------------------------
 
-    def invoke(self, event: Any, wait_for_capacity: bool = False) -> Any:
+    def invoke(self, event: JsonValue, wait_for_capacity: bool = False) -> JsonValue:
         """One invocation in a free warm environment, or a new one. Without capacity, a
         synchronous call is throttled; `wait_for_capacity` (queues, async events) waits."""
         environment = self._acquire(wait_for_capacity)

@@ -26,12 +26,16 @@ import datetime as dt
 import hmac
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 _ERROR = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -47,17 +51,17 @@ class S3Signatures:
 
     def __init__(
         self,
-        app: Any,
+        app: WSGIApplication,
         secrets: dict[str, str],
         buckets: Callable[[], Iterable[str]],
-        routes: Any = None,
+        routes: DomainDispatcherApplication | None = None,
     ) -> None:
         self.app = app
         self.secrets = secrets  # access key id -> secret access key
         self.buckets = buckets
         self.routes = routes  # moto's DomainDispatcherApplication: infer_service_region_host
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         refusal = self.refusal(environ)
         if refusal is None:
             return self.app(environ, start_response)
@@ -67,7 +71,7 @@ class S3Signatures:
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [body]
 
-    def _to_s3(self, environ: dict[str, Any]) -> bool:
+    def _to_s3(self, environ: WSGIEnvironment) -> bool:
         path = environ.get("PATH_INFO", "")
         if self.routes is None:
             return self._names_a_bucket(environ)
@@ -77,7 +81,7 @@ class S3Signatures:
             return True
         return host is None or host.startswith("s3.")  # None: moto's default service, S3
 
-    def refusal(self, environ: dict[str, Any]) -> tuple[int, str, str] | None:
+    def refusal(self, environ: WSGIEnvironment) -> tuple[int, str, str] | None:
         """(status, code, message) of S3's refusal of this request, or None to let it through."""
         query = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         authorization = environ.get("HTTP_AUTHORIZATION", "")
@@ -109,7 +113,7 @@ class S3Signatures:
             return self._verify_query(environ, query)
         return 403, "AccessDenied", "Access Denied"
 
-    def _verify_query(self, environ: dict[str, Any], query: dict[str, str]) -> tuple[int, str, str] | None:
+    def _verify_query(self, environ: WSGIEnvironment, query: dict[str, str]) -> tuple[int, str, str] | None:
         if query.get("X-Amz-Algorithm") != "AWS4-HMAC-SHA256":
             return 400, "AuthorizationQueryParametersError", 'X-Amz-Algorithm only supports "AWS4-HMAC-SHA256"'
         missing = [name for name in _QUERY_PARAMETERS if not query.get(name)]
@@ -139,13 +143,13 @@ class S3Signatures:
             environ, credential, query["X-Amz-SignedHeaders"], query["X-Amz-Signature"], query["X-Amz-Date"], True
         )
 
-    def _names_a_bucket(self, environ: dict[str, Any]) -> bool:
+    def _names_a_bucket(self, environ: WSGIEnvironment) -> bool:
         first = environ.get("PATH_INFO", "/").lstrip("/").split("/", 1)[0]
         return bool(first) and first in set(self.buckets())
 
     def _verify(
         self,
-        environ: dict[str, Any],
+        environ: WSGIEnvironment,
         credential: str,
         signed_headers: str,
         signature: str,
@@ -161,7 +165,8 @@ class S3Signatures:
             signed = {name: headers[name] for name in signed_headers.split(";") if name}
         except KeyError:
             return _MISMATCH
-        raw_path = environ.get("RAW_URI", environ.get("PATH_INFO", "/")).split("?", 1)[0]
+        path: str = environ.get("PATH_INFO", "/")
+        raw_path = environ.get("RAW_URI", path).split("?", 1)[0]
         # The query as sent (already encoded, as the signer saw it), without the signature itself.
         parts = environ.get("QUERY_STRING", "").split("&")
         query = "&".join(part for part in parts if part and not part.startswith("X-Amz-Signature="))
@@ -208,7 +213,7 @@ def _service(credential: str) -> str:
     return parts[3] if len(parts) == 5 else ""
 
 
-def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+def _request_headers(environ: WSGIEnvironment) -> dict[str, str]:
     headers = {name[5:].replace("_", "-").lower(): value for name, value in environ.items() if name.startswith("HTTP_")}
     for name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
         if environ.get(name):

@@ -14,8 +14,9 @@ definition.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from local.cfn_template import Template, TemplateNode
 from local.intrinsics import ACCOUNT_ID, SUB_VARIABLE
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 DOCKER_HOST = "host.docker.internal"
 
 
-def names_a_resource(value: Any, resources: dict[str, Any]) -> bool:
+def names_a_resource(value: TemplateNode, resources: Template) -> bool:
     """Whether a template value refers to a resource (a `Ref`, `Fn::GetAtt` or `Fn::Sub` of one)."""
     if isinstance(value, list):
         return any(names_a_resource(item, resources) for item in value)
@@ -42,7 +43,7 @@ def names_a_resource(value: Any, resources: dict[str, Any]) -> bool:
     return any(names_a_resource(item, resources) for item in value.values())
 
 
-def resource_variables(template: dict[str, Any], logical_id: str) -> list[str]:
+def resource_variables(template: Template, logical_id: str) -> list[str]:
     """The environment variables of a function whose values name a resource, globals included."""
     resources = template["Resources"]
     variables = {
@@ -52,7 +53,9 @@ def resource_variables(template: dict[str, Any], logical_id: str) -> list[str]:
     return [name for name, value in variables.items() if names_a_resource(value, resources)]
 
 
-def env_file(stack: LocalStack, aws_endpoint: str | None = None, api_url: str | None = None) -> dict[str, Any]:
+def env_file(
+    stack: LocalStack, aws_endpoint: str | None = None, api_url: str | None = None
+) -> dict[str, dict[str, str]]:
     """Per function, the values of its resource-naming variables, as `stack` provisioned them.
 
     `aws_endpoint` and `api_url` replace the stack's own endpoints in the values (by default,
@@ -61,7 +64,7 @@ def env_file(stack: LocalStack, aws_endpoint: str | None = None, api_url: str | 
     container_aws = aws_endpoint or stack.aws_endpoint.replace("127.0.0.1", DOCKER_HOST)
     container_api = api_url or stack.api_url
     stable_names = {**_key_aliases(stack), **_secret_names(stack)}
-    sections: dict[str, Any] = {}
+    sections: dict[str, dict[str, str]] = {}
     for logical_id, function in sorted(stack.functions.items()):
         values = {}
         for name in resource_variables(stack.template, logical_id):

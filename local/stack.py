@@ -21,13 +21,21 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from moto.sns.models import sns_backends
 
 from local.amplify import amplify_configuration, amplify_outputs
 from local.auth import CognitoAuthorizer
-from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
+from local.cfn_template import (
+    OPENAPI_PATH,
+    PROJECT_ROOT,
+    Template,
+    TemplateNode,
+    load_template,
+    load_yaml,
+    resources_of_type,
+)
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
 from local.cognito import confirmation_codes, install_cognito_fidelity
 from local.emulation import StrictMotoServer, host_of, is_ip_address, make_dynamodb_requests_atomic, reset_emulation
@@ -43,6 +51,10 @@ from local.throttle import StageThrottle
 from local.token import access_token
 from local.triggers import QueueSource, ScheduleSource, Triggers
 from local.waf import WebAclRules
+from receipt_vault.shapes import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from local.iam.policy import RolePolicies
 
 DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
 # Locally both push platforms exist, with emulated credentials, so pushes can be observed.
@@ -62,13 +74,13 @@ class StackConfig:
     api_port: int = 3000
     aws_port: int = 5000
     region: str = "eu-west-1"
-    template: dict[str, Any] | None = None  # default: template.yaml
+    template: Template | None = None  # default: template.yaml
     template_root: Path = PROJECT_ROOT  # CodeUri and ContentUri are relative to it
     openapi_path: Path = OPENAPI_PATH
     parameters: dict[str, str] = field(default_factory=lambda: dict(LOCAL_PARAMETERS))
     run_schedules: bool = True
     seed_demo_user: bool = True
-    log: Callable[[dict[str, Any]], None] | None = None
+    log: Callable[[JsonObject], None] | None = None
     # Environments per function without reserved concurrency (local/runtime.py).
     unreserved_concurrency: int = UNRESERVED_LIMIT
     # Every AWS call a function makes is checked against its template role (local/iam/).
@@ -184,7 +196,7 @@ class LocalStack:
     def __enter__(self) -> LocalStack:
         return self.start()
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, *_: object) -> None:
         self.stop()
 
     # -- facts -----------------------------------------------------------------------------------
@@ -214,11 +226,11 @@ class LocalStack:
     def user_pool_client_id(self) -> str:
         return self.resources.physical_id(self._logical_ids_of("AWS::Cognito::UserPoolClient")[0])
 
-    def config_document(self, seen_as: str | None = None) -> dict[str, Any]:
+    def config_document(self, seen_as: str | None = None) -> JsonObject:
         """What a client or script needs to sign up, sign in and call the API. `seen_as`: the
         host name the client reached the stack by (10.0.2.2 from an Android emulator), which
         every URL then carries."""
-        document = {
+        document: JsonObject = {
             "apiUrl": self.api_url,
             "region": self.config.region,
             "userPoolId": self.user_pool_id,
@@ -245,7 +257,7 @@ class LocalStack:
 
     # -- functions -------------------------------------------------------------------------------
 
-    def invoke(self, logical_id: str, event: Any, wait_for_capacity: bool = False) -> Any:
+    def invoke(self, logical_id: str, event: JsonValue, wait_for_capacity: bool = False) -> JsonValue:
         """A synchronous invocation (throttled beyond reserved concurrency); event sources and
         asynchronous callers pass `wait_for_capacity`, as Lambda queues their events."""
         if logical_id not in self.functions:
@@ -303,16 +315,17 @@ class LocalStack:
                 source_root=PROJECT_ROOT / "src",
             )
 
-    def _role_of(self, logical_id: str) -> Any:
+    def _role_of(self, logical_id: str) -> RolePolicies:
         from local import iam
 
         return iam.role_policies(self.template, logical_id, self.resources.resolve)
 
-    def _layer_dir(self, layer: Any) -> Path | None:
+    def _layer_dir(self, layer: TemplateNode) -> Path | None:
         if isinstance(layer, dict) and "Ref" in layer:
             resource = self.template["Resources"].get(layer["Ref"], {})
             if resource.get("Type") == "AWS::Serverless::LayerVersion":
-                return self.config.template_root / resource["Properties"]["ContentUri"]
+                content: str = resource["Properties"]["ContentUri"]
+                return self.config.template_root / content
         return None  # a published layer ARN has no local source
 
     def _wire_event_sources(self) -> None:
@@ -380,7 +393,7 @@ class LocalStack:
             Permanent=True,
         )
 
-    def notifications(self) -> list[dict[str, Any]]:
+    def notifications(self) -> list[JsonObject]:
         """Every push device the emulation knows, with the notifications it received: what a
         phone would have shown. Each message is its FCM or APNs body."""
         backend = sns_backends[ACCOUNT_ID][self.config.region]
@@ -582,9 +595,10 @@ class LocalStack:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
 
-            def __getattr__(self, name: str) -> Any:
-                """API Gateway answers any method (TRACE, QUERY, ...); one that no route declares
-                gets its gateway response, never the HTTP server's 501."""
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                """API Gateway answers any method (TRACE, QUERY, ...); one that a path does not
+                declare gets its ANY method's 405, or on no path the gateway response, never the
+                HTTP server's 501."""
                 if name.startswith("do_"):
                     return self._serve
                 raise AttributeError(name)
@@ -597,7 +611,7 @@ class LocalStack:
                 error = "BAD_REQUEST" if code < 500 else "INTERNAL_ERROR"
                 self._answer(_json_response(code, {"error": error, "message": message or explain or "Bad Request"}))
 
-            def log_message(self, *_: Any) -> None:
+            def log_message(self, *_: object) -> None:
                 pass  # the gateway logs one structured line per request
 
         return Handler
@@ -634,11 +648,11 @@ def _host_name(host_header: str) -> str:
 
 
 def _url_of(server: ThreadingHTTPServer) -> str:
-    host, port = server.server_address[:2]
+    host, port = cast("tuple[str, int]", server.server_address[:2])  # an AF_INET(6) server
     return f"http://{host}:{port}"
 
 
-def _as_env(value: Any) -> str:
+def _as_env(value: TemplateNode) -> str:
     if isinstance(value, list):
         return ",".join(str(item) for item in value)
     return str(value)
@@ -648,7 +662,7 @@ class BadLocalRequestError(ValueError):
     """A /_local request that cannot be carried out as sent: a 400 that says why."""
 
 
-def _local_json(body: bytes) -> Any:
+def _local_json(body: bytes) -> JsonValue:
     """A /_local request's JSON body ({} when empty)."""
     try:
         return json.loads(body or b"{}")
@@ -656,7 +670,7 @@ def _local_json(body: bytes) -> Any:
         raise BadLocalRequestError(f"the body is not JSON: {type(error).__name__}") from None
 
 
-def _instant(raw: Any) -> dt.datetime | None:
+def _instant(raw: JsonValue) -> dt.datetime | None:
     """`2026-11-22T08:00:00Z` as an aware datetime; None for absent."""
     if raw is None:
         return None
@@ -667,10 +681,10 @@ def _instant(raw: Any) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _json_response(status: int, body: Any) -> HttpResponse:
+def _json_response(status: int, body: JsonValue) -> HttpResponse:
     return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body, default=str).encode("utf-8"))
 
 
-def _print_json(line: dict[str, Any]) -> None:
+def _print_json(line: JsonObject) -> None:
     sys.stdout.write(json.dumps(line) + "\n")
     sys.stdout.flush()

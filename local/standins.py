@@ -13,13 +13,15 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import cast
 from urllib.parse import unquote
 
 from local.clock import iso_timestamp, utc_now
 from local.extraction import extract_receipt
 from local.servers import LocalHttpServer
+from receipt_vault.shapes import JsonObject
 
 _MODEL_ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/(?P<action>converse|invoke)$")
 _TEXTRACT_FIELDS = (
@@ -30,7 +32,7 @@ _TEXTRACT_FIELDS = (
 )
 
 
-def _prompt_text(messages: list[dict[str, Any]]) -> str:
+def _prompt_text(messages: list[JsonObject]) -> str:
     """All text the caller sent, from Converse or Anthropic-style messages."""
     texts = []
     for message in messages:
@@ -55,14 +57,16 @@ def _usage(prompt: str, output: str) -> dict[str, int]:
     return {"inputTokens": inputs, "outputTokens": outputs, "totalTokens": inputs + outputs}
 
 
-def converse(request: dict[str, Any]) -> dict[str, Any]:
+def converse(request: JsonObject) -> JsonObject:
     prompt = _prompt_text(request.get("messages", []))
     extraction = extract_receipt(_ocr_section(prompt))
     output = json.dumps(extraction)
     tools = request.get("toolConfig", {}).get("tools", [])
     if tools:
         name = request["toolConfig"].get("toolChoice", {}).get("tool", {}).get("name") or tools[0]["toolSpec"]["name"]
-        content = [{"toolUse": {"toolUseId": f"tooluse_{uuid.uuid4().hex[:20]}", "name": name, "input": extraction}}]
+        content: list[JsonObject] = [
+            {"toolUse": {"toolUseId": f"tooluse_{uuid.uuid4().hex[:20]}", "name": name, "input": extraction}}
+        ]
         stop_reason = "tool_use"
     else:
         content, stop_reason = [{"text": output}], "end_turn"
@@ -74,14 +78,14 @@ def converse(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def invoke_model(request: dict[str, Any]) -> dict[str, Any]:
+def invoke_model(request: JsonObject) -> JsonObject:
     """Anthropic messages format, as InvokeModel carries it."""
     prompt = _prompt_text(request.get("messages", []))
     extraction = extract_receipt(_ocr_section(prompt))
     output = json.dumps(extraction)
     usage = _usage(prompt, output)
     tools = request.get("tools", [])
-    content: list[dict[str, Any]] = (
+    content: list[JsonObject] = (
         [
             {
                 "type": "tool_use",
@@ -103,7 +107,7 @@ def invoke_model(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def analyze_expense(document_bytes: bytes) -> dict[str, Any]:
+def analyze_expense(document_bytes: bytes) -> JsonObject:
     """AnalyzeExpense for a document whose text can be read; an image without text gives an
     empty but well-formed result, as Textract does for a blank page."""
     try:
@@ -112,7 +116,7 @@ def analyze_expense(document_bytes: bytes) -> dict[str, Any]:
         text = ""
     extraction = extract_receipt(text) if text.strip() else {}
 
-    def field(kind: str, value: str) -> dict[str, Any]:
+    def field(kind: str, value: str) -> JsonObject:
         return {
             "Type": {"Text": kind, "Confidence": 95.0},
             "ValueDetection": {"Text": value, "Confidence": 90.0},
@@ -144,15 +148,15 @@ def analyze_expense(document_bytes: bytes) -> dict[str, Any]:
 
 
 class StandInServer:
-    def __init__(self, read_s3_object: Any, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.requests: list[dict[str, Any]] = []
+    def __init__(self, read_s3_object: Callable[[str, str], bytes], host: str = "127.0.0.1", port: int = 0) -> None:
+        self.requests: list[JsonObject] = []
         self._read_s3_object = read_s3_object
         self._server = LocalHttpServer((host, port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = cast("tuple[str, int]", self._server.server_address[:2])  # an AF_INET(6) server
         return f"http://{host}:{port}"
 
     def start(self) -> None:
@@ -162,11 +166,11 @@ class StandInServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def _record(self, service: str, target: str, request: dict[str, Any]) -> None:
+    def _record(self, service: str, target: str, request: JsonObject) -> None:
         self.requests.append({"service": service, "target": target, "at": iso_timestamp(utc_now()), "request": request})
         del self.requests[:-200]
 
-    def answer(self, path: str, target: str | None, request: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def answer(self, path: str, target: str | None, request: JsonObject) -> tuple[int, JsonObject]:
         route = _MODEL_ROUTE.match(unquote(path))
         if route:
             self._record("bedrock-runtime", route["model"], request)
@@ -201,7 +205,7 @@ class StandInServer:
                 else:
                     self._send(404, {"message": "not found"})
 
-            def _send(self, status: int, body: dict[str, Any]) -> None:
+            def _send(self, status: int, body: JsonObject) -> None:
                 payload = json.dumps(body).encode("utf-8")
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -209,7 +213,7 @@ class StandInServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            def log_message(self, *_: Any) -> None:
+            def log_message(self, *_: object) -> None:
                 pass
 
         return Handler

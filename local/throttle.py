@@ -14,7 +14,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+
+from local.cfn_template import TemplateNode
 
 
 @dataclass
@@ -56,7 +57,9 @@ class StageThrottle:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_template(cls, template: Mapping[str, Any], resolve: Callable[[Any], Any]) -> StageThrottle | None:
+    def from_template(
+        cls, template: Mapping[str, TemplateNode], resolve: Callable[[TemplateNode], TemplateNode]
+    ) -> StageThrottle | None:
         """The throttle of the template's REST API stage, or None when it sets none."""
         for resource in template["Resources"].values():
             if resource["Type"] not in ("AWS::Serverless::Api", "AWS::ApiGateway::Stage"):

@@ -6,18 +6,24 @@ import argparse
 import json
 import sys
 import urllib.request
-from typing import Any
+from typing import TYPE_CHECKING
 
 import boto3
 from pycognito.aws_srp import AWSSRP
 
+from receipt_vault.shapes import JsonObject
 
-def fetch_config(api_url: str) -> dict:
+if TYPE_CHECKING:
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+
+
+def fetch_config(api_url: str) -> JsonObject:
     with urllib.request.urlopen(f"{api_url}/_local/config", timeout=5) as response:  # noqa: S310 (local URL)
-        return json.load(response)
+        config: JsonObject = json.load(response)
+    return config
 
 
-def cognito_client(config: dict) -> Any:
+def cognito_client(config: JsonObject) -> CognitoIdentityProviderClient:
     """A Cognito client for the emulated pool that /_local/config describes."""
     return boto3.client(
         "cognito-idp",
@@ -28,7 +34,7 @@ def cognito_client(config: dict) -> Any:
     )
 
 
-def access_token(config: dict, email: str, password: str) -> str:
+def access_token(config: JsonObject, email: str, password: str) -> str:
     """Signs in with SRP, as the app does (Amplify's default, and the only password flow the
     deployed app client allows): the password itself never goes over the wire."""
     srp = AWSSRP(
@@ -38,7 +44,8 @@ def access_token(config: dict, email: str, password: str) -> str:
         client_id=config["userPoolClientId"],
         client=cognito_client(config),
     )
-    return srp.authenticate_user()["AuthenticationResult"]["AccessToken"]
+    token: str = srp.authenticate_user()["AuthenticationResult"]["AccessToken"]
+    return token
 
 
 def main(argv: list[str] | None = None) -> int:

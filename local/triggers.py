@@ -18,11 +18,19 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote_plus, unquote_plus
 
 from local.clock import utc_now
 from local.schedule_expressions import Schedule
+from receipt_vault.shapes import JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import EventType
+    from mypy_boto3_s3.type_defs import FilterRuleTypeDef, QueueConfigurationTypeDef
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 POLL_WAIT_SECONDS = 1
 
@@ -48,7 +56,7 @@ class ScheduleSource:
     function: str
     name: str
     schedule: Schedule
-    payload: Any = None
+    payload: JsonValue = None
     next_run: dt.datetime | None = None
 
 
@@ -56,11 +64,13 @@ class ScheduleSource:
 class TriggerStats:
     invocations: int = 0
     failures: int = 0
-    history: list[dict[str, Any]] = field(default_factory=list)
+    history: list[dict[str, str]] = field(default_factory=list)
 
 
 class Triggers:
-    def __init__(self, sqs: Any, invoke: Callable[[str, Any], Any], region: str, account: str) -> None:
+    def __init__(
+        self, sqs: SQSClient, invoke: Callable[[str, JsonValue], JsonValue], region: str, account: str
+    ) -> None:
         self.sqs = sqs
         self.invoke = invoke
         self.region = region
@@ -77,12 +87,12 @@ class Triggers:
         self.queues.append(source)
 
     def add_s3_source(
-        self, s3: Any, function: str, bucket: str, events: list[str], rules: list[dict[str, str]]
+        self, s3: S3Client, function: str, bucket: str, events: list[EventType], rules: list[FilterRuleTypeDef]
     ) -> None:
         name = f"local-s3-events-{function}"[:80]
         url = self.sqs.create_queue(QueueName=name)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        configuration: dict[str, Any] = {"QueueArn": arn, "Events": events}
+        configuration: QueueConfigurationTypeDef = {"QueueArn": arn, "Events": events}
         if rules:
             configuration["Filter"] = {"Key": {"FilterRules": rules}}
         existing = s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
@@ -107,7 +117,7 @@ class Triggers:
         for thread in self._threads:
             thread.join(timeout=POLL_WAIT_SECONDS + 5)
 
-    def _spawn(self, target: Callable[..., None], *args: Any) -> None:
+    def _spawn(self, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, daemon=True)
         thread.start()
         self._threads.append(thread)
@@ -136,7 +146,7 @@ class Triggers:
             self._deliver_sqs(source, messages)
         return len(messages)
 
-    def _deliver_sqs(self, source: QueueSource, messages: list[dict[str, Any]]) -> None:
+    def _deliver_sqs(self, source: QueueSource, messages: list[MessageTypeDef]) -> None:
         event = {"Records": [self._sqs_record(source, message) for message in messages]}
         failed: set[str] = set()
         try:
@@ -155,7 +165,7 @@ class Triggers:
             else:
                 self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def _deliver_s3(self, source: QueueSource, messages: list[dict[str, Any]]) -> None:
+    def _deliver_s3(self, source: QueueSource, messages: list[MessageTypeDef]) -> None:
         for message in messages:
             records = json.loads(message["Body"]).get("Records", [])  # moto also sends an s3:TestEvent
             for record in records:
@@ -169,7 +179,7 @@ class Triggers:
                 self._record(source.function, "s3-error", repr(error))
             self.sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=message["ReceiptHandle"])
 
-    def _sqs_record(self, source: QueueSource, message: dict[str, Any]) -> dict[str, Any]:
+    def _sqs_record(self, source: QueueSource, message: MessageTypeDef) -> JsonObject:
         return {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
@@ -184,7 +194,7 @@ class Triggers:
 
     # -- schedules -----------------------------------------------------------------------------
 
-    def fire(self, function: str, at: dt.datetime | None = None) -> Any:
+    def fire(self, function: str, at: dt.datetime | None = None) -> JsonValue:
         """Invoke a scheduled function with the event its schedule would send now, or at `at`
         (to replay a given day's run)."""
         source = self.schedules[function]

@@ -14,8 +14,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+
+from local.cfn_template import Template, TemplateNode
 
 DEFAULT_BLOCK = (403, [("Content-Type", "text/plain")], b"Forbidden")
 
@@ -54,7 +56,9 @@ class WebAclRules:
         self.rules = rules
 
     @classmethod
-    def from_template(cls, template: dict[str, Any], resolve: Any, is_enabled: Any) -> WebAclRules:
+    def from_template(
+        cls, template: Template, resolve: Callable[[TemplateNode], TemplateNode], is_enabled: Callable[[str], bool]
+    ) -> WebAclRules:
         rules: list[RateRule] = []
         for logical_id, resource in template["Resources"].items():
             if resource["Type"] != "AWS::WAFv2::WebACL" or not is_enabled(logical_id):
@@ -76,7 +80,7 @@ class WebAclRules:
         return None
 
 
-def _rate_rule(rule: dict[str, Any], statement: dict[str, Any], bodies: dict[str, Any]) -> RateRule:
+def _rate_rule(rule: Template, statement: Template, bodies: Template) -> RateRule:
     header = None
     if statement.get("AggregateKeyType") == "CUSTOM_KEYS":
         [custom] = statement["CustomKeys"]  # the one kind the template uses

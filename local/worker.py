@@ -28,8 +28,8 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
 
 # Preloaded by the fork server: what every function imports, so that each cold start pays only
 # for the function's own modules. They read no configuration at import.
@@ -40,6 +40,7 @@ from aws_lambda_powertools import Logger, Metrics  # noqa: F401
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: F401
 
 from local.runtime import EnvironmentSpec, LocalContext
+from receipt_vault.shapes import JsonObject, JsonValue
 
 # The variables Lambda's runtime sets, besides the function's own.
 _RUNTIME_VARIABLES = ("PATH", "LANG", "LD_LIBRARY_PATH", "HOME", "PYTHONDONTWRITEBYTECODE", "PYTHONHASHSEED")
@@ -99,7 +100,7 @@ def _guard_calls(spec: EnvironmentSpec) -> None:
     iam.bind_process(iam.RoleGuard(spec.role, spec.function_name, spec.region, spec.account_id))
 
 
-def _load_handler(spec: EnvironmentSpec) -> Any:
+def _load_handler(spec: EnvironmentSpec) -> Callable[[JsonValue, LocalContext], JsonValue]:
     """The handler, imported as Lambda's runtime interface client imports it: `package.module`
     from the code directory at the head of sys.path."""
     module_name, function_name = spec.handler.rsplit(".", 1)
@@ -114,17 +115,18 @@ def _load_handler(spec: EnvironmentSpec) -> Any:
             getattr(importlib.import_module(setup_module), setup_function)(module)
         finally:
             del sys.path[len(sys.path) - len(spec.hidden_paths) :]
-    return getattr(module, function_name)
+    handler: Callable[[JsonValue, LocalContext], JsonValue] = getattr(module, function_name)
+    return handler
 
 
-def _error(error_type: str, message: str, trace: list[str] | None = None) -> dict[str, Any]:
+def _error(error_type: str, message: str, trace: list[str] | None = None) -> JsonObject:
     return {"errorMessage": message, "errorType": error_type, "stackTrace": trace or []}
 
 
 def serve(connection: Connection, spec: EnvironmentSpec) -> None:
     """The environment's life: init once, then one invocation at a time until told to stop."""
-    sys.stdout = _LineForwarder(connection, "stdout")  # type: ignore[assignment]
-    sys.stderr = _LineForwarder(connection, "stderr")  # type: ignore[assignment]
+    sys.stdout = _LineForwarder(connection, "stdout")
+    sys.stderr = _LineForwarder(connection, "stderr")
     started = time.perf_counter()
     try:
         _guard_calls(spec)
@@ -146,7 +148,7 @@ def serve(connection: Connection, spec: EnvironmentSpec) -> None:
         else:
             os.environ["CLOCK_OFFSET_DAYS"] = clock_offset_days
         context = LocalContext(spec.function_name, spec.memory_mb, spec.arn, spec.timeout_seconds, request_id)
-        outcome: tuple[str, Any]
+        outcome: tuple[str, JsonObject | str]
         try:
             result = handler(json.loads(event_json), context)
         except Exception as error:

@@ -41,7 +41,7 @@ from local.cfn_template import load_template, table_definition, ttl_attribute  #
 from local.emulation import make_dynamodb_requests_atomic  # noqa: E402
 from local.inprocess import cold_start  # noqa: E402
 from receipt_vault.clock import utc_now  # noqa: E402
-from tests.support.api_events import LambdaContext, api_event  # noqa: E402
+from tests.support.api_events import api_event, lambda_context  # noqa: E402
 
 make_dynamodb_requests_atomic()  # as DynamoDB is: a race is decided by the code's conditions
 iam.install()  # every handler call below runs under its function's role (load_function)
@@ -182,7 +182,7 @@ class ApiClient:
         self.module = module
 
     def call(self, method: str, resource: str, **kwargs: Any) -> ApiResponse:
-        response = self.module.lambda_handler(api_event(method, resource, **kwargs), LambdaContext())
+        response = self.module.lambda_handler(api_event(method, resource, **kwargs), lambda_context())
         body = json.loads(response["body"]) if response.get("body") else None
         headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():
@@ -253,8 +253,8 @@ def images_bucket(monkeypatch, aws) -> dict[str, str]:
 def put_receipt(table, user: str = "user-a", status: str = "active", **fields: Any) -> dict[str, Any]:
     """A stored receipt, written directly: tests of other functions need one to exist."""
 
+    from receipt_vault.receipts.layout import new_receipt_item
     from receipt_vault.receipts.models import ReceiptCreate
-    from receipt_vault.receipts.rules import new_receipt_item
 
     item = new_receipt_item(user, str(uuid.uuid4()), ReceiptCreate(status="active", **fields), utc_now())
     if status != "active":

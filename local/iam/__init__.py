@@ -82,8 +82,8 @@ What it does not model:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
+from local.cfn_template import TemplateNode
 from local.iam.guard import (
     DENIAL_ERRORS,
     Decision,
@@ -108,7 +108,7 @@ from local.iam.roles import (
 )
 
 
-def guard_for(template: Mapping[str, Any], function_logical_id: str, resolve: Resolve) -> RoleGuard:
+def guard_for(template: Mapping[str, TemplateNode], function_logical_id: str, resolve: Resolve) -> RoleGuard:
     """The guard of one function, with its role, physical name, region and account as
     `resolve` gives them."""
     return RoleGuard(

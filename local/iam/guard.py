@@ -20,11 +20,11 @@ import re
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import boto3
 import botocore.auth
@@ -34,7 +34,15 @@ from botocore.exceptions import ClientError
 
 from local.iam.lookups import UNCHECKED, Lookups, unchecked
 from local.iam.policy import Evaluation, Request, RolePolicies, evaluate
-from local.iam.requests import Call, parse_presigned, requests_for, s3_object_requests
+from local.iam.requests import ApiParams, Call, parse_presigned, requests_for, s3_object_requests
+from receipt_vault.shapes import JsonObject
+
+if TYPE_CHECKING:
+    from botocore.awsrequest import AWSRequest
+    from botocore.model import OperationModel
+
+# botocore's context of one call, shared by its event handlers: each keeps what it likes there.
+BotocoreContext: TypeAlias = dict[str, Any]
 
 # The error a denied caller sees, per service: (code, HTTP status).
 DENIAL_ERRORS: dict[str, tuple[str, int]] = {
@@ -80,10 +88,10 @@ class RoleGuard:
 
     # -- evaluation ----------------------------------------------------------------------------------
 
-    def call(self, service: str, operation: str, params: Mapping[str, Any]) -> Call:
+    def call(self, service: str, operation: str, params: ApiParams) -> Call:
         return Call(service, operation, params, self.region, self.account_id, self.lookups)
 
-    def requests(self, service: str, operation: str, params: Mapping[str, Any]) -> list[Request]:
+    def requests(self, service: str, operation: str, params: ApiParams) -> list[Request]:
         return requests_for(self.call(service, operation, params))
 
     def _context(self, request: Request) -> Request:
@@ -127,7 +135,7 @@ class RoleGuard:
             why = f"because no identity-based policy allows the {action} action"
         return f"User: {self.principal} is not authorized to perform: {action}{on} {why}"
 
-    def error_response(self, service: str, request: Request, evaluation: Evaluation) -> dict[str, Any]:
+    def error_response(self, service: str, request: Request, evaluation: Evaluation) -> JsonObject:
         code, status = request.error or DENIAL_ERRORS.get(service, DEFAULT_DENIAL)
         message = self.message(service, request, evaluation)
         if code == "InvalidS3ObjectException":
@@ -145,7 +153,7 @@ class RoleGuard:
 
     def log_denial(self, service: str, operation: str, request: Request, evaluation: Evaluation) -> None:
         resource = loggable_resource(request.resource)
-        line = {
+        line: dict[str, object] = {
             "level": "ERROR",
             "message": "AccessDenied",
             "timestamp": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
@@ -165,8 +173,8 @@ class RoleGuard:
         sys.stderr.flush()
 
     def check(
-        self, service: str, operation: str, params: Mapping[str, Any]
-    ) -> tuple[dict[str, Any] | None, list[tuple[Request, Evaluation]]]:
+        self, service: str, operation: str, params: ApiParams
+    ) -> tuple[JsonObject | None, list[tuple[Request, Evaluation]]]:
         """(the error response of the first denied request or None, every decision)."""
         decided = self.decide(service, operation, self.requests(service, operation, params))
         for request, evaluation in decided:
@@ -175,11 +183,11 @@ class RoleGuard:
                 return self.error_response(service, request, evaluation), decided
         return None, decided
 
-    def authorize(self, service_name: str, operation_name: str, params: Mapping[str, Any]) -> None:
+    def authorize(self, service_name: str, operation_name: str, params: ApiParams) -> None:
         """Raise the ClientError AWS would answer if the role does not allow this call."""
         error, _ = self.check(service_name, operation_name, params)
         if error is not None:
-            raise ClientError(error, operation_name)  # type: ignore[arg-type]
+            raise ClientError(error, operation_name)  # type: ignore[arg-type]  # stubs want their error TypedDict
 
 
 _S3_KEY_SEGMENT = re.compile(r"^[a-z]+$")
@@ -267,7 +275,7 @@ _PARAMS = "local_iam_params"
 _GUARD = "local_iam_guard"
 
 
-def _before_parameter_build(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+def _before_parameter_build(params: ApiParams, model: OperationModel, context: BotocoreContext, **_: object) -> None:
     """Registered last, so the parameters are final (boto3's DynamoDB resource has serialized
     its values). A pre-signed URL is authorised here, as it is signed; a call in before-call,
     once botocore has validated the parameters."""
@@ -277,13 +285,13 @@ def _before_parameter_build(params: dict[str, Any], model: Any, context: dict[st
     context[_GUARD] = guard
     context[_PARAMS] = params
     if context.get("is_presign_request"):
-        error, _ = guard.check(model.service_model.service_name, model.name, params)
+        error = guard.check(model.service_model.service_name, model.name, params)[0]
         if error is not None:
-            raise ClientError(error, model.name)  # type: ignore[arg-type]
+            raise ClientError(error, model.name)  # type: ignore[arg-type]  # stubs want their error TypedDict
         context[_PARAMS] = None
 
 
-def _before_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]] | None:
+def _before_call(model: OperationModel, context: BotocoreContext, **_: object) -> tuple[AWSResponse, JsonObject] | None:
     guard, params = context.get(_GUARD), context.get(_PARAMS)
     if guard is None or params is None:
         return None
@@ -291,13 +299,14 @@ def _before_call(model: Any, context: dict[str, Any], **_: Any) -> tuple[AWSResp
     service, operation = model.service_model.service_name, model.name
     if (service, operation) == ("s3", "DeleteObjects"):
         return _delete_objects(guard, params)
-    error, _ = guard.check(service, operation, params)
+    error = guard.check(service, operation, params)[0]
     if error is None:
         return None
-    return AWSResponse(None, error["ResponseMetadata"]["HTTPStatusCode"], {}, None), error
+    # The stubs want a URL and HTTPHeaders; an answer that never went over the wire has neither.
+    return AWSResponse(None, error["ResponseMetadata"]["HTTPStatusCode"], {}, None), error  # type: ignore[arg-type]
 
 
-def _delete_objects(guard: RoleGuard, params: dict[str, Any]) -> tuple[AWSResponse, dict[str, Any]] | None:
+def _delete_objects(guard: RoleGuard, params: ApiParams) -> tuple[AWSResponse, JsonObject] | None:
     """DeleteObjects is authorised per object: S3 deletes the allowed ones and lists each
     refused one under Errors (AccessDenied), in a 200 answer."""
     decided = guard.decide("s3", "DeleteObjects", guard.requests("s3", "DeleteObjects", params))
@@ -308,7 +317,7 @@ def _delete_objects(guard: RoleGuard, params: dict[str, Any]) -> tuple[AWSRespon
     for _, request, evaluation in refused:
         guard.log_denial("s3", "DeleteObjects", request, evaluation)
     allowed = [o for o, (_, e) in zip(objects, decided, strict=True) if e.allowed]
-    response: dict[str, Any] = {"Deleted": []}
+    response: JsonObject = {"Deleted": []}
     if allowed:
         delete = {**params["Delete"], "Objects": allowed}
         answered = guard.lookups.call("s3", "delete_objects", Bucket=params["Bucket"], Delete=delete)
@@ -333,18 +342,19 @@ def _delete_objects(guard: RoleGuard, params: dict[str, Any]) -> tuple[AWSRespon
         "HTTPHeaders": {},
         "RetryAttempts": 0,
     }
-    return AWSResponse(None, 200, {}, None), response
+    return AWSResponse(None, 200, {}, None), response  # type: ignore[arg-type]  # as in _before_call
 
 
 _original_add_auth = botocore.auth.S3SigV4QueryAuth.add_auth
 
 
-def _presigning_add_auth(self: botocore.auth.S3SigV4QueryAuth, request: Any) -> None:
+def _presigning_add_auth(self: botocore.auth.S3SigV4QueryAuth, request: AWSRequest) -> None:
     """A URL signed without botocore's client (receipt_vault.s3_presigner signs with
     S3SigV4QueryAuth directly): authorised here, for the request it will make."""
     guard = active_guard()
     if guard is not None and not (getattr(request, "context", None) or {}).get("is_presign_request"):
-        operation, params = parse_presigned(request.method, request.url, dict(request.headers))
+        method, url = cast(str, request.method), cast(str, request.url)  # a request being signed has both
+        operation, params = parse_presigned(method, url, dict(request.headers))
         call = guard.call("s3", operation, params)
         requests = (
             s3_object_requests(call, operation, params["Bucket"], params["Key"], params)
@@ -355,11 +365,12 @@ def _presigning_add_auth(self: botocore.auth.S3SigV4QueryAuth, request: Any) -> 
         for denied, evaluation in decided:
             if not evaluation.allowed:
                 guard.log_denial("s3", operation, denied, evaluation)
-                raise ClientError(guard.error_response("s3", denied, evaluation), operation)  # type: ignore[arg-type]
+                error = guard.error_response("s3", denied, evaluation)
+                raise ClientError(error, operation)  # type: ignore[arg-type]  # stubs want their error TypedDict
     _original_add_auth(self, request)
 
 
-_HOOKS: list[tuple[Any, ...]] = [
+_HOOKS: list[tuple[object, ...]] = [
     ("before-parameter-build", _before_parameter_build, botocore.handlers.REGISTER_LAST),
     ("before-call", _before_call),
 ]
@@ -379,8 +390,10 @@ def install() -> None:
         if session is not None:
             events = session.events
             events.register_last("before-parameter-build", _before_parameter_build, unique_id="local-iam-params")
-            events.register("before-call", _before_call, unique_id="local-iam-call")
-        botocore.auth.S3SigV4QueryAuth.add_auth = _presigning_add_auth  # type: ignore[method-assign]
+            # The stubs type every handler as returning None; a before-call handler may answer.
+            events.register("before-call", _before_call, unique_id="local-iam-call")  # type: ignore[arg-type]
+        # A patch of botocore's class, typed by the stubs as SigV4Auth's method.
+        botocore.auth.S3SigV4QueryAuth.add_auth = _presigning_add_auth  # type: ignore[method-assign, assignment]
         _installed = True
 
 

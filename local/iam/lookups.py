@@ -13,17 +13,21 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar, cast
 
 import boto3
+from botocore.client import BaseClient
 from botocore.exceptions import BotoCoreError, ClientError
 
 T = TypeVar("T")
+# The answer of an operation named at run time (`Lookups.call`): shaped as that operation's API
+# documents it, and read by key where it is asked for.
+AwsResponse: TypeAlias = dict[str, Any]
 
 # True while a look-up runs: the guard lets those calls through unchecked.
 UNCHECKED: ContextVar[bool] = ContextVar("local_iam_unchecked", default=False)
 
-_clients: dict[tuple[str, str, str | None], Any] = {}
+_clients: dict[tuple[str, str, str | None], BaseClient] = {}
 _clients_lock = threading.Lock()
 
 
@@ -36,11 +40,11 @@ def unchecked() -> Iterator[None]:
         UNCHECKED.reset(token)
 
 
-def _client(service: str, region: str) -> Any:
+def _client(service: str, region: str) -> BaseClient:
     key = (service, region, os.environ.get("AWS_ENDPOINT_URL"))
     with _clients_lock:
         if key not in _clients:
-            _clients[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]
+            _clients[key] = boto3.client(service, region_name=region)  # type: ignore[call-overload]  # named at run time
         return _clients[key]
 
 
@@ -48,24 +52,25 @@ class Lookups:
     def __init__(self, region: str, account_id: str) -> None:
         self.region = region
         self.account_id = account_id
-        self._cache: dict[tuple[str, ...], Any] = {}
+        self._cache: dict[tuple[str, ...], object] = {}
         self._lock = threading.Lock()
 
     def _cached(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
         with self._lock:
             if key in self._cache:
-                return self._cache[key]  # type: ignore[no-any-return]
+                return cast(T, self._cache[key])
         with unchecked():
             value = compute()
         with self._lock:
             self._cache[key] = value
         return value
 
-    def call(self, service: str, operation: str, **params: Any) -> Any:
+    def call(self, service: str, operation: str, **params: object) -> AwsResponse | None:
         """One unchecked call; None when the resource does not exist (or any error)."""
         try:
             with unchecked():
-                return getattr(_client(service, self.region), operation)(**params)
+                response: AwsResponse = getattr(_client(service, self.region), operation)(**params)
+                return response
         except (ClientError, BotoCoreError):
             return None
 

@@ -14,7 +14,8 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+
+from receipt_vault.shapes import JsonObject, JsonValue
 
 # -- documents -------------------------------------------------------------------------------------
 
@@ -33,7 +34,7 @@ class Statement:
     # operator -> condition key (as written) -> values
     conditions: Mapping[str, Mapping[str, tuple[str, ...]]] = field(default_factory=dict)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "sid": self.sid,
             "effect": self.effect,
@@ -47,7 +48,7 @@ class Statement:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Statement:
+    def from_json(cls, data: Mapping[str, JsonValue]) -> Statement:
         return cls(
             sid=data["sid"],
             effect=data["effect"],
@@ -69,7 +70,7 @@ class RolePolicies:
     role_arn: str
     statements: tuple[Statement, ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         return {
             "role_logical_id": self.role_logical_id,
             "role_name": self.role_name,
@@ -78,7 +79,7 @@ class RolePolicies:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> RolePolicies:
+    def from_json(cls, data: Mapping[str, JsonValue]) -> RolePolicies:
         return cls(
             role_logical_id=data["role_logical_id"],
             role_name=data["role_name"],
@@ -94,12 +95,12 @@ class RolePolicies:
         return replace(self, statements=kept)
 
 
-def _strings(value: Any) -> tuple[str, ...]:
+def _strings(value: object) -> tuple[str, ...]:
     values = value if isinstance(value, list | tuple) else [value]
     return tuple(_condition_text(v) for v in values)
 
 
-def _condition_text(value: Any) -> str:
+def _condition_text(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if not isinstance(value, str | int | float):
@@ -110,7 +111,7 @@ def _condition_text(value: Any) -> str:
     return text
 
 
-def parse_statement(raw: Mapping[str, Any], sid: str) -> Statement:
+def parse_statement(raw: Mapping[str, JsonValue], sid: str) -> Statement:
     """A statement of a resolved policy document. Refuses what the evaluator does not model
     (Principal in an identity policy, unknown condition operators, policy variables)."""
     unknown = set(raw) - {"Sid", "Effect", "Action", "NotAction", "Resource", "NotResource", "Condition"}
@@ -139,7 +140,7 @@ def parse_statement(raw: Mapping[str, Any], sid: str) -> Statement:
     )
 
 
-def parse_document(document: Mapping[str, Any], policy_name: str) -> list[Statement]:
+def parse_document(document: Mapping[str, JsonValue], policy_name: str) -> list[Statement]:
     raw = document.get("Statement", [])
     statements = raw if isinstance(raw, list) else [raw]
     parsed = []
@@ -181,8 +182,8 @@ class Evaluation:
 
 
 def evaluate(statements: Iterable[Statement], request: Request) -> Evaluation:
-    allowed_by = []
-    denied_by = []
+    allowed_by: list[str] = []
+    denied_by: list[str] = []
     for statement in statements:
         if statement_matches(statement, request):
             (denied_by if statement.effect == "Deny" else allowed_by).append(statement.sid)

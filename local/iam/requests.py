@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import unquote, urlsplit
 
 from local.iam.lookups import Lookups
@@ -20,6 +20,10 @@ from local.iam.policy import Request
 
 # The IAM service prefix where it differs from botocore's service name.
 SERVICE_PREFIX = {"bedrock-runtime": "bedrock", "bedrock-agent-runtime": "bedrock", "monitoring": "cloudwatch"}
+
+# An AWS call's parameters as botocore hands them to the guard: shaped per operation by its
+# service model (nested structures, lists, blobs), read by name where a request needs one.
+ApiParams: TypeAlias = Mapping[str, Any]
 
 # Operations that need no permission at all.
 UNAUTHORISED = {("sts", "GetCallerIdentity")}
@@ -29,7 +33,7 @@ UNAUTHORISED = {("sts", "GetCallerIdentity")}
 class Call:
     service: str
     operation: str
-    params: Mapping[str, Any]
+    params: ApiParams
     region: str
     account_id: str
     lookups: Lookups
@@ -43,7 +47,7 @@ class Call:
         return f"arn:aws:{service}:{region}:{account}:{resource}"
 
 
-def _ctx(**values: Any) -> dict[str, tuple[str, ...]]:
+def _ctx(**values: object) -> dict[str, tuple[str, ...]]:
     """Context keys from keyword-ish names: `s3__prefix` -> `s3:prefix`. None drops a key."""
     context: dict[str, tuple[str, ...]] = {}
     for name, value in values.items():
@@ -68,7 +72,7 @@ def requests_for(call: Call) -> list[Request]:
 # -- DynamoDB ----------------------------------------------------------------------------------------
 
 
-def _attribute_text(value: Mapping[str, Any]) -> str:
+def _attribute_text(value: Mapping[str, object]) -> str:
     ((kind, raw),) = value.items()
     if kind == "B":
         import base64
@@ -84,7 +88,9 @@ def _table(call: Call, name: str) -> tuple[str, str]:
     return name, call.arn("dynamodb", f"table/{name}")
 
 
-def _leading(call: Call, table: str, index: str | None, keys: list[Mapping[str, Any]]) -> tuple[str, ...] | None:
+def _leading(
+    call: Call, table: str, index: str | None, keys: list[Mapping[str, Mapping[str, object]]]
+) -> tuple[str, ...] | None:
     """The partition key values of the given keys or items; None if the table is unknown."""
     partition = call.lookups.partition_keys(table)
     if partition is None or (index not in partition):
@@ -118,7 +124,7 @@ def _query_leading(call: Call, table: str, index: str | None) -> tuple[str, ...]
 
 
 def _dynamodb_request(
-    call: Call, action: str, table_name: str, index: str | None, leading: tuple[str, ...] | None, **extra: Any
+    call: Call, action: str, table_name: str, index: str | None, leading: tuple[str, ...] | None, **extra: object
 ) -> Request:
     _, arn = _table(call, table_name)
     resource = f"{arn}/index/{index}" if index else arn
@@ -253,7 +259,7 @@ def _kms_via(
     return [Request(action, arn, context, via="s3", error=error)]
 
 
-def _write_key(call: Call, bucket: str, params: Mapping[str, Any]) -> tuple[str | None, bool]:
+def _write_key(call: Call, bucket: str, params: ApiParams) -> tuple[str | None, bool]:
     algorithm = params.get("ServerSideEncryption")
     default_key, bucket_key = call.lookups.bucket_default_key(bucket)
     if algorithm is None:
@@ -269,7 +275,7 @@ S3_DENIED = ("AccessDenied", 403)
 
 
 def s3_object_requests(
-    call: Call, operation: str, bucket: str, key: str, params: Mapping[str, Any], error: tuple[str, int] | None = None
+    call: Call, operation: str, bucket: str, key: str, params: ApiParams, error: tuple[str, int] | None = None
 ) -> list[Request]:
     """An object operation, with the KMS request S3 makes for it on an SSE-KMS object."""
     version = params.get("VersionId")
@@ -298,7 +304,7 @@ def s3_object_requests(
     return requests
 
 
-def _copy_source(value: Any) -> tuple[str, str, str | None]:
+def _copy_source(value: object) -> tuple[str, str, str | None]:
     if isinstance(value, Mapping):
         return value["Bucket"], value["Key"], value.get("VersionId")
     text = unquote(str(value)).lstrip("/")
@@ -343,7 +349,7 @@ def _s3(call: Call) -> list[Request] | None:
     return [Request(action, bucket_arn(bucket), context)]
 
 
-def parse_presigned(method: str, url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
+def parse_presigned(method: str, url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
     """A pre-signed S3 URL, as the operation and parameters of the request it will make:
     virtual-hosted (`bucket.s3.region.amazonaws.com/key`) or path-style (`endpoint/bucket/key`)."""
     parts = urlsplit(url)
@@ -354,9 +360,9 @@ def parse_presigned(method: str, url: str, headers: Mapping[str, str]) -> tuple[
         bucket, key = hosted.group("bucket"), path
     else:
         bucket, _, key = path.partition("/")
-    query = dict(pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&") if pair)
+    query = {name: value for name, _, value in (pair.partition("=") for pair in parts.query.split("&") if pair)}
     lowered = {name.lower(): value for name, value in headers.items()}
-    params: dict[str, Any] = {"Bucket": bucket}
+    params: dict[str, str] = {"Bucket": bucket}
     if key:
         params["Key"] = key
     if "versionId" in query:

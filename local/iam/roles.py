@@ -7,17 +7,18 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
+from local.cfn_template import Template, TemplateNode
 from local.iam.policy import Request, RolePolicies, Statement, parse_document
 from local.intrinsics import ACCOUNT_ID, NO_VALUE, Resolver
+from receipt_vault.shapes import JsonObject, JsonValue
 
-Resolve = Callable[[Any], Any]
+Resolve = Callable[[TemplateNode], TemplateNode]
 
 # AWS managed policies a Lambda role commonly attaches, as AWS publishes them. Any other AWS
 # managed ARN is refused: its document is not known here, and guessing would be wrong.
-AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
+AWS_MANAGED_POLICIES: dict[str, JsonObject] = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole": {
         "Statement": [
             {
@@ -61,18 +62,19 @@ AWS_MANAGED_POLICIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _resources(template: Mapping[str, Any]) -> Mapping[str, Any]:
-    return template.get("Resources", {})
+def _resources(template: Mapping[str, TemplateNode]) -> Mapping[str, TemplateNode]:
+    resources: Mapping[str, TemplateNode] = template.get("Resources", {})
+    return resources
 
 
-def _function_properties(template: Mapping[str, Any], function_logical_id: str) -> dict[str, Any]:
+def _function_properties(template: Mapping[str, TemplateNode], function_logical_id: str) -> Template:
     function = _resources(template)[function_logical_id]
     if function.get("Type") not in ("AWS::Serverless::Function", "AWS::Lambda::Function"):
         raise ValueError(f"{function_logical_id} is not a function")
     return dict(function.get("Properties", {}))
 
 
-def role_logical_id(template: Mapping[str, Any], function_logical_id: str) -> str:
+def role_logical_id(template: Mapping[str, TemplateNode], function_logical_id: str) -> str:
     """The function's role, which must be declared in the template (`Role: !GetAtt X.Arn`):
     SAM's generated roles (`Policies:`) and roles from outside the template are not modelled."""
     role = _function_properties(template, function_logical_id).get("Role")
@@ -90,21 +92,21 @@ def role_logical_id(template: Mapping[str, Any], function_logical_id: str) -> st
     return str(logical)
 
 
-def _ref(value: Any) -> str | None:
+def _ref(value: TemplateNode) -> str | None:
     return value["Ref"] if isinstance(value, dict) and set(value) == {"Ref"} else None
 
 
-def _enabled(resource: Mapping[str, Any], resolve: Resolve) -> bool:
+def _enabled(resource: Mapping[str, TemplateNode], resolve: Resolve) -> bool:
     condition = resource.get("Condition")
     return condition is None or bool(resolve({"Condition": condition}))
 
 
-def _document(resolve: Resolve, document: Any, name: str) -> list[Statement]:
+def _document(resolve: Resolve, document: TemplateNode, name: str) -> list[Statement]:
     resolved = resolve(document)
     return [] if resolved is NO_VALUE else parse_document(resolved, name)
 
 
-def role_policies(template: Mapping[str, Any], function_logical_id: str, resolve: Resolve) -> RolePolicies:
+def role_policies(template: Mapping[str, TemplateNode], function_logical_id: str, resolve: Resolve) -> RolePolicies:
     """Every identity-policy statement of the function's role, with intrinsics resolved:
     the role's inline Policies, the in-template AWS::IAM::ManagedPolicy it lists in
     ManagedPolicyArns or that name it in Roles, in-template AWS::IAM::Policy / RolePolicy
@@ -154,7 +156,7 @@ def role_policies(template: Mapping[str, Any], function_logical_id: str, resolve
     return RolePolicies(role_logical_id=role_id, role_name=name, role_arn=arn, statements=tuple(unique))
 
 
-def role_name_and_arn(template: Mapping[str, Any], role_id: str, resolve: Resolve) -> tuple[str, str]:
+def role_name_and_arn(template: Mapping[str, TemplateNode], role_id: str, resolve: Resolve) -> tuple[str, str]:
     """RoleName, or the stack-and-logical-id name CloudFormation generates (without the random
     suffix it adds), under the role's Path."""
     properties = _resources(template)[role_id].get("Properties", {})
@@ -165,14 +167,14 @@ def role_name_and_arn(template: Mapping[str, Any], role_id: str, resolve: Resolv
     return name, f"arn:aws:iam::{account}:role{path}{name}"
 
 
-def function_name(template: Mapping[str, Any], function_logical_id: str, resolve: Resolve) -> str:
+def function_name(template: Mapping[str, TemplateNode], function_logical_id: str, resolve: Resolve) -> str:
     properties = _function_properties(template, function_logical_id)
     if "FunctionName" in properties:
         return str(resolve(properties["FunctionName"]))
     return f"{resolve({'Ref': 'AWS::StackName'})}-{function_logical_id}"[:64]
 
 
-def function_for_code(template: Mapping[str, Any], code_dir: str) -> str:
+def function_for_code(template: Mapping[str, TemplateNode], code_dir: str) -> str:
     """The function whose CodeUri is src/<code_dir>/."""
     for logical, resource in _resources(template).items():
         if resource.get("Type") == "AWS::Serverless::Function":
@@ -187,7 +189,7 @@ def function_for_code(template: Mapping[str, Any], code_dir: str) -> str:
 SAMPLE_LOG_STREAM = "2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef"
 
 
-def runtime_requests(template: Mapping[str, Any], function_logical_id: str, resolve: Resolve) -> list[Request]:
+def runtime_requests(template: Mapping[str, TemplateNode], function_logical_id: str, resolve: Resolve) -> list[Request]:
     """What the Lambda service does with the function's role, not its code: write the logs
     (CreateLogStream, PutLogEvents on its log group), send traces when Tracing is Active, poll
     an SQS event source (ReceiveMessage, DeleteMessage, GetQueueAttributes, as
@@ -240,7 +242,7 @@ def _arn_of_queue(url: str, region: str) -> str:
 class _Physical:
     """Physical ids and attributes of resources, derived from what is known of each."""
 
-    def __init__(self, template: Mapping[str, Any], region: str, account: str) -> None:
+    def __init__(self, template: Mapping[str, TemplateNode], region: str, account: str) -> None:
         self.template = template
         self.region = region
         self.account = account
@@ -321,12 +323,12 @@ class _Physical:
         return compute() if compute else f"{logical}.{attribute}"
 
 
-def _sub_references(text: str, resources: Mapping[str, Any]) -> bool:
+def _sub_references(text: str, resources: Mapping[str, TemplateNode]) -> bool:
     names = re.findall(r"\$\{([^}!][^}]*)\}", text)
     return any(name.split(".", 1)[0] in resources for name in names)
 
 
-def _rewrite(value: Any, rewrites: list[tuple[str, str]]) -> Any:
+def _rewrite(value: TemplateNode, rewrites: list[tuple[str, str]]) -> TemplateNode:
     if isinstance(value, str):
         for old, new in rewrites:
             value = value.replace(old, new)
@@ -347,7 +349,10 @@ NAME_PROPERTIES = {
 
 
 def _learn_from_event(
-    template: Mapping[str, Any], function_logical_id: str, event: Mapping[str, Any] | None, physical: _Physical
+    template: Mapping[str, TemplateNode],
+    function_logical_id: str,
+    event: Mapping[str, JsonValue] | None,
+    physical: _Physical,
 ) -> None:
     """An S3 notification or SQS message names the bucket or queue the template wires to this
     function (its Events): that is the resource's physical name for this invocation."""
@@ -374,13 +379,13 @@ def _learn_from_event(
 
 
 def environment_resolver(
-    template: Mapping[str, Any],
+    template: Mapping[str, TemplateNode],
     function_logical_id: str,
     environ: Mapping[str, str],
-    event: Mapping[str, Any] | None = None,
+    event: Mapping[str, JsonValue] | None = None,
     region: str = "eu-west-1",
     account_id: str = ACCOUNT_ID,
-    parameters: Mapping[str, Any] | None = None,
+    parameters: Mapping[str, TemplateNode] | None = None,
 ) -> Resolve:
     """Resolve the template as a test sees it: with the names the test created, not a stack's.
 
@@ -404,7 +409,7 @@ def environment_resolver(
     suffix (`-??????`), and a key, user pool or distribution a placeholder no real one has.
     Region and account are moto's defaults."""
     resources = _resources(template)
-    learned: dict[str, Any] = {"Stage": "test"} if "Stage" in template.get("Parameters", {}) else {}
+    learned: Template = {"Stage": "test"} if "Stage" in template.get("Parameters", {}) else {}
     learned.update(parameters or {})
     physical = _Physical(template, region, account_id)
     subs: list[tuple[str, str]] = []
@@ -413,7 +418,7 @@ def environment_resolver(
         declared = resources.get(str(event.get("LogicalResourceId")), {}).get("Properties", {})
         for name, spec in declared.items():
             target = _ref(spec)
-            if target in template.get("Parameters", {}) and name in event["ResourceProperties"]:
+            if target is not None and target in template.get("Parameters", {}) and name in event["ResourceProperties"]:
                 learned.setdefault(target, event["ResourceProperties"][name])
     functions = [function_logical_id] + [
         logical
@@ -435,9 +440,9 @@ def environment_resolver(
                     continue
                 spec = spec["Fn::If"][1]
             target = _ref(spec)
-            if target in template.get("Parameters", {}):
+            if target is not None and target in template.get("Parameters", {}):
                 learned.setdefault(target, value)
-            elif target in resources:
+            elif target is not None and target in resources:
                 physical.refs.setdefault(target, value)
             elif isinstance(spec, dict) and "Fn::GetAtt" in spec:
                 found = spec["Fn::GetAtt"]
@@ -471,7 +476,7 @@ def environment_resolver(
             rewrites.setdefault(resolved, value)
     ordered = sorted(rewrites.items(), key=lambda item: -len(item[0]))
 
-    def resolve(value: Any) -> Any:
+    def resolve(value: TemplateNode) -> TemplateNode:
         return _rewrite(resolver.resolve(value), ordered)
 
     return resolve

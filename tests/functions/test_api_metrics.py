@@ -60,7 +60,7 @@ def test_a_user_counts_once_a_day_however_many_functions_and_requests(api_env, e
 def test_the_markers_hold_no_user_id_change_key_every_day_and_expire(table):
     moments = [dt.datetime(2026, 11, 22, 8, tzinfo=dt.UTC), dt.datetime(2026, 11, 23, 8, tzinfo=dt.UTC)]
     for moment in moments:
-        counter = ActiveUsers(lambda: DynamoTable(boto3.client("dynamodb"), TABLE_NAME), lambda m=moment: m, None)
+        counter = ActiveUsers(DynamoTable(boto3.client("dynamodb"), TABLE_NAME), lambda m=moment: m, None)
         assert counter.first_today("user-a")
 
     markers = table.scan()["Items"]

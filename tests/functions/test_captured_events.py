@@ -13,7 +13,7 @@ import pytest
 from local.cfn_template import PROJECT_ROOT
 from tests.conftest import load_function
 from tests.support import cdn
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 EVENTS = PROJECT_ROOT / "events"
 
@@ -49,7 +49,7 @@ API_SCENARIOS = {
 IMAGE_SCENARIO = [
     ("receipt_crud", "create_receipt", 201),
     ("presigned_url_generator", "upload_url", 200),
-    ("presigned_url_generator", "upload_url_too_large", 413),
+    ("presigned_url_generator", "upload_url_too_large", 400),
     ("presigned_url_generator", "upload_url_content_type_not_allowed", 400),
     ("thumbnail_generator", "s3_put_jpeg", "generated"),
     ("thumbnail_generator", "s3_put_heic", "generated"),
@@ -128,7 +128,7 @@ def test_captured_api_events_replay_with_their_expected_status(api_env, function
     module = load_function(function)
     for case, expected in API_SCENARIOS[function]:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
-        response = module.lambda_handler(event, LambdaContext())
+        response = module.lambda_handler(event, lambda_context())
         assert response["statusCode"] == expected, (case, response["body"])
 
 
@@ -174,10 +174,10 @@ def test_captured_image_events_replay_with_their_expected_outcome(api_env, image
                     Bucket=target["bucket"]["name"], CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
                 )
             s3.put_object(Bucket=target["bucket"]["name"], Key=target["object"]["key"], Body=samples[case])
-            outcome = modules[function].lambda_handler(event, LambdaContext())["outcomes"]
+            outcome = modules[function].lambda_handler(event, lambda_context())["outcomes"]
             assert outcome == [expected], case
         else:
-            response = modules[function].lambda_handler(event, LambdaContext())
+            response = modules[function].lambda_handler(event, lambda_context())
             assert response["statusCode"] == expected, (case, response["body"])
 
 
@@ -186,7 +186,7 @@ def test_captured_sync_events_replay_with_their_expected_outcome(api_env, monkey
     modules = {name: load_function(name) for name in {function for function, _, _ in SYNC_SCENARIO}}
     for function, case, expected in SYNC_SCENARIO:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
-        response = modules[function].lambda_handler(event, LambdaContext())
+        response = modules[function].lambda_handler(event, lambda_context())
         if isinstance(expected, list):
             outcomes = [result["outcome"] for result in json.loads(response["body"])["results"]]
             assert outcomes == expected, case
@@ -205,7 +205,7 @@ def test_captured_refine_events_replay_with_their_expected_status(api_env, image
     modules["ocr_refine"].refinements.bedrock = ScriptedBedrock(haiku=[tool_answer(extraction())] * 2)
     for function, case, expected in REFINE_SCENARIO:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
-        response = modules[function].lambda_handler(event, LambdaContext())
+        response = modules[function].lambda_handler(event, lambda_context())
         assert response["statusCode"] == expected, (case, response["body"])
 
 
@@ -218,7 +218,7 @@ def test_captured_notification_events_replay_with_their_expected_outcome(api_env
     modules = {name: load_function(name) for name in {function for function, _, _ in NOTIFICATION_SCENARIO}}
     for function, case, expected in NOTIFICATION_SCENARIO:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
-        response = modules[function].lambda_handler(event, LambdaContext())
+        response = modules[function].lambda_handler(event, lambda_context())
         if function in SCHEDULED:
             assert isinstance(response, dict) and "run" in response, (case, response)
         else:
@@ -240,7 +240,7 @@ def test_captured_gdpr_events_replay_with_their_expected_outcome(api_env, export
     modules = {name: load_function(name) for name in {function for function, _, _ in GDPR_SCENARIO}}
     for function, case, expected in GDPR_SCENARIO:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
-        response = modules[function].lambda_handler(event, LambdaContext())
+        response = modules[function].lambda_handler(event, lambda_context())
         if expected == "no failures":
             assert response == {"batchItemFailures": []}, (case, response)
         else:

@@ -69,6 +69,17 @@ def test_a_version_for_a_list_that_was_never_saved_is_409(categories):
         [""],
         ["   "],
         [f"c{i}" for i in range(51)],
+        # Blank once trimmed, as the contract's pattern says: any Unicode white space only.
+        ["\u00a0"],
+        ["\u3000\u2003"],
+        ["\t"],
+        # The length as sent, as API Gateway's model counts it: 50 characters with a space around.
+        [" " + "x" * 50],
+        ["x" * 50 + "\u00a0"],
+        ["line\nbreak"],
+        ["bell\x07"],
+        ["c1\x85"],
+        ["\u202eevil"],
     ],
 )
 def test_an_invalid_list_is_400_and_changes_nothing(categories, custom):
@@ -76,6 +87,13 @@ def test_an_invalid_list_is_400_and_changes_nothing(categories, custom):
 
     assert_error_shape(response, 400, "VALIDATION_ERROR")
     assert categories.call("GET", "/categories").body["version"] == 0
+
+
+def test_a_name_is_stored_trimmed_and_one_of_49_characters_may_have_a_space_around_it(categories):
+    response = put(categories, ["  Kids\u00a0", "\u3000" + "x" * 49, "Caf\u00e9 & Bar"], 0)
+
+    assert response.status == 200, response.body
+    assert response.body["custom"] == ["Kids", "x" * 49, "Caf\u00e9 & Bar"]
 
 
 def test_fifty_categories_of_fifty_characters_are_accepted(categories):

@@ -21,7 +21,7 @@ from receipt_vault.clock import iso_timestamp, utc_now
 from tests.conftest import TABLE_NAME, ApiClient, assert_error_shape, load_function, put_receipt
 from tests.functions.conftest import make_queue
 from tests.support import cdn, push
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 ERASED = "erased-user"
 
@@ -175,8 +175,8 @@ def test_no_push_reaches_an_erased_account(functions, table):
 
 
 def test_the_warranty_checker_sends_nothing_to_an_erased_account_and_writes_no_ledger(api_env, table, monkeypatch):
+    from receipt_vault.receipts.layout import new_receipt_item
     from receipt_vault.receipts.models import ReceiptCreate
-    from receipt_vault.receipts.rules import new_receipt_item
 
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     applications = push.platform_applications()
@@ -188,7 +188,7 @@ def test_the_warranty_checker_sends_nothing_to_an_erased_account_and_writes_no_l
     table.put_item(Item=new_receipt_item(ERASED, str(uuid.uuid4()), request, run - dt.timedelta(days=40)))
     start_erasure(table)
 
-    result = checker.lambda_handler({"time": run.strftime("%Y-%m-%dT%H:%M:%SZ")}, LambdaContext())
+    result = checker.lambda_handler({"time": run.strftime("%Y-%m-%dT%H:%M:%SZ")}, lambda_context())
 
     assert result["erased_accounts"] == 1 and result["sent"] == 0
     assert push.pushes(endpoint) == []
@@ -213,7 +213,7 @@ def test_the_weekly_digest_skips_an_erased_account(api_env, table, monkeypatch):
     assert settings.call("PUT", "/user/settings", body=body, user=ERASED).status == 200
     start_erasure(table)
 
-    result = summary.lambda_handler({"time": iso_timestamp(utc_now()).replace(".000", "")}, LambdaContext())
+    result = summary.lambda_handler({"time": iso_timestamp(utc_now()).replace(".000", "")}, lambda_context())
 
     assert result["erased_accounts"] == 1 and result["sent"] == 0 and push.pushes(endpoint) == []
 
@@ -248,7 +248,7 @@ def test_the_final_sweep_erases_what_was_written_after_the_first_erasure(deletio
     late_image = f"users/{ERASED}/receipts/{uuid.uuid4()}/original/{uuid.uuid4()}.jpg"
     boto3.client("s3").put_object(Bucket=images_bucket["bucket"], Key=late_image, Body=b"jpeg")
 
-    result = deletion.module.lambda_handler(sweep_message(utc_now() - dt.timedelta(seconds=1)), LambdaContext())
+    result = deletion.module.lambda_handler(sweep_message(utc_now() - dt.timedelta(seconds=1)), lambda_context())
 
     assert result == {"batchItemFailures": []}
     assert user_items(table) == []
@@ -274,8 +274,8 @@ def test_a_final_sweep_not_yet_due_goes_back_on_the_queue_until_it_is(deletion, 
     put_receipt(table, user=ERASED)
     due = utc_now() + dt.timedelta(minutes=50)
 
-    deletion.module.lambda_handler(sweep_message(due), LambdaContext())
-    deletion.module.lambda_handler(sweep_message(utc_now() + dt.timedelta(minutes=3)), LambdaContext())
+    deletion.module.lambda_handler(sweep_message(due), lambda_context())
+    deletion.module.lambda_handler(sweep_message(utc_now() + dt.timedelta(minutes=3)), lambda_context())
 
     assert len(user_items(table)) == 1  # not swept yet
     assert queue.sent[0]["delay"] == 900 and 179 <= queue.sent[1]["delay"] <= 181  # the longest delay, then the rest

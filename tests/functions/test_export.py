@@ -21,7 +21,7 @@ from receipt_vault.receipts.rules import to_api
 from tests.conftest import ApiClient, assert_error_shape, load_function, put_receipt
 from tests.functions.conftest import EXPORTS_BUCKET, make_queue, queued_messages
 from tests.support import images, push
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 USER = "7d3f9a2e-1c4b-4e8a-9b6d-2f5e8c1a4b70"
 
@@ -72,12 +72,12 @@ def deliver(handler, queue_url: str, receive_count: int = 1) -> dict[str, Any]:
         }
         for message in queued_messages(queue_url)
     ]
-    return handler.lambda_handler({"Records": records}, LambdaContext()) | {"records": records}
+    return handler.lambda_handler({"Records": records}, lambda_context()) | {"records": records}
 
 
 def redeliver(handler, records: list[dict[str, Any]], receive_count: int) -> dict[str, Any]:
     again = [{**record, "attributes": {"ApproximateReceiveCount": str(receive_count)}} for record in records]
-    return handler.lambda_handler({"Records": again}, LambdaContext())
+    return handler.lambda_handler({"Records": again}, lambda_context())
 
 
 def the_zip(export_id: str, user: str = USER) -> zipfile.ZipFile:
@@ -288,7 +288,18 @@ def test_asking_twice_returns_the_export_already_on_its_way(requests, export_env
 
 @pytest.mark.parametrize(
     "body",
-    [{"from": "2026-04-01", "to": "2026-03-01"}, {"from": "2026-02-30"}, {"from": "yesterday"}, {"format": "pdf"}],
+    [
+        {"from": "2026-04-01", "to": "2026-03-01"},
+        {"from": "2026-02-30"},
+        {"from": "yesterday"},
+        {"format": "pdf"},
+        # The contract's calendar, as for a purchase date: 1900 to 2199, February 29 in leap years.
+        {"from": "1899-12-31"},
+        {"to": "2200-01-01"},
+        {"from": "2100-02-29"},
+        {"from": "0000-00-00"},
+        {"to": "6087-71-36"},
+    ],
 )
 def test_invalid_export_requests_are_400_and_queue_nothing(requests, export_env, table, body):
     response = requests.call("POST", "/user/export", body=body, user=USER)
@@ -296,6 +307,13 @@ def test_invalid_export_requests_are_400_and_queue_nothing(requests, export_env,
     assert_error_shape(response, 400, "VALIDATION_ERROR")
     assert queued_messages(export_env) == []
     assert table.scan()["Items"] == []
+    assert not any(str(value) in json.dumps(response.body) for value in body.values())  # never echoed
+
+
+def test_an_export_may_span_the_whole_calendar(requests, export_env):
+    response = requests.call("POST", "/user/export", body={"from": "1900-01-01", "to": "2199-12-31"}, user=USER)
+
+    assert response.status == 202 and response.body["from"] == "1900-01-01" and response.body["to"] == "2199-12-31"
 
 
 @pytest.mark.parametrize("export_id", ["0b6f3c2a-8d41-4e7f-9a15-6c2e4d8b1f30", "not-a-uuid"])
@@ -315,7 +333,7 @@ def test_another_users_export_is_404(requests):
 
 def test_a_poison_message_is_dropped_without_failing_the_batch(handler):
     result = handler.lambda_handler(
-        {"Records": [{"messageId": "m1", "body": "not json", "attributes": {}}]}, LambdaContext()
+        {"Records": [{"messageId": "m1", "body": "not json", "attributes": {}}]}, lambda_context()
     )
 
     assert result == {"batchItemFailures": []}

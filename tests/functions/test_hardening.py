@@ -107,12 +107,12 @@ def test_push_refuses_them_per_item(api_env, monkeypatch):
 
 
 def test_claims_without_token_use_are_not_an_access_token(crud):
-    from tests.support.api_events import LambdaContext, api_event
+    from tests.support.api_events import api_event, lambda_context
 
     event = api_event("GET", "/receipts")
     del event["requestContext"]["authorizer"]["claims"]["token_use"]
 
-    response = crud.module.lambda_handler(event, LambdaContext())
+    response = crud.module.lambda_handler(event, lambda_context())
 
     assert response["statusCode"] == 401
 

@@ -267,7 +267,7 @@ def test_without_ocr_text_textract_reads_the_image_first(refine_fn, table, image
                 ]
             }
 
-    refine_fn.module.refinements._textract = lambda: Textract()
+    refine_fn.module.refinements.textract = Textract()
 
     assert refine(refine_fn, receipt["receiptId"], imageKey=key).status == 200
     assert calls == [{"Document": {"S3Object": {"Bucket": images_bucket["bucket"], "Name": key}}}]

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 from tests.conftest import load_function
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 FCM_PARAMETER = "/receiptvault/test/fcm-service-account"
 APNS_PARAMETER = "/receiptvault/test/apns-signing-key"
@@ -84,7 +84,7 @@ APNS = {
 
 
 def test_create_makes_the_application_and_reports_its_arn(provisioner, cloudformation):
-    provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", FCM), lambda_context())
 
     [response] = cloudformation.received
     assert response["Status"] == "SUCCESS"
@@ -95,7 +95,7 @@ def test_create_makes_the_application_and_reports_its_arn(provisioner, cloudform
 
 
 def test_apns_uses_token_authentication_attributes(provisioner, cloudformation):
-    provisioner.lambda_handler(request(cloudformation, "Create", APNS), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", APNS), lambda_context())
 
     arn = cloudformation.received[0]["PhysicalResourceId"]
     attributes = boto3.client("sns").get_platform_application_attributes(PlatformApplicationArn=arn)
@@ -105,10 +105,10 @@ def test_apns_uses_token_authentication_attributes(provisioner, cloudformation):
 
 def create_then_update(provisioner, cloudformation, new_properties: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """Create from FCM, then update to `new_properties`; the created ARN and the update's answer."""
-    provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", FCM), lambda_context())
     arn = cloudformation.received[0]["PhysicalResourceId"]
     update = request(cloudformation, "Update", new_properties, PhysicalResourceId=arn, OldResourceProperties=FCM)
-    provisioner.lambda_handler(update, LambdaContext())
+    provisioner.lambda_handler(update, lambda_context())
     return arn, cloudformation.received[1]
 
 
@@ -125,10 +125,10 @@ def test_a_new_name_replaces_the_application(provisioner, cloudformation):
 
 
 def test_delete_removes_the_application(provisioner, cloudformation):
-    provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", FCM), lambda_context())
     arn = cloudformation.received[0]["PhysicalResourceId"]
 
-    provisioner.lambda_handler(request(cloudformation, "Delete", FCM, PhysicalResourceId=arn), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Delete", FCM, PhysicalResourceId=arn), lambda_context())
 
     assert cloudformation.received[1]["Status"] == "SUCCESS"
     assert boto3.client("sns").list_platform_applications()["PlatformApplications"] == []
@@ -136,7 +136,7 @@ def test_delete_removes_the_application(provisioner, cloudformation):
 
 def test_delete_after_a_failed_create_succeeds_without_touching_sns(provisioner, cloudformation):
     provisioner.lambda_handler(
-        request(cloudformation, "Delete", FCM, PhysicalResourceId="FcmPlatformApplication"), LambdaContext()
+        request(cloudformation, "Delete", FCM, PhysicalResourceId="FcmPlatformApplication"), lambda_context()
     )
 
     assert cloudformation.received[0]["Status"] == "SUCCESS"
@@ -151,7 +151,7 @@ def test_delete_after_a_failed_create_succeeds_without_touching_sns(provisioner,
     ],
 )
 def test_invalid_properties_fail_the_resource_with_a_reason(provisioner, cloudformation, properties):
-    provisioner.lambda_handler(request(cloudformation, "Create", properties), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", properties), lambda_context())
 
     [response] = cloudformation.received
     assert response["Status"] == "FAILED" and response["Reason"]
@@ -165,7 +165,7 @@ def test_a_failure_is_still_answered_and_never_leaks_the_credential(provisioner,
     logs = io.StringIO()
     provisioner.logger.registered_handler.setStream(logs)
 
-    provisioner.lambda_handler(request(cloudformation, "Create", FCM), LambdaContext())
+    provisioner.lambda_handler(request(cloudformation, "Create", FCM), lambda_context())
 
     [response] = cloudformation.received
     assert response["Status"] == "FAILED"

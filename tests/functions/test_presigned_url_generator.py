@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from urllib.parse import parse_qs, urlsplit
 
@@ -10,6 +11,8 @@ import boto3
 import pytest
 import requests
 
+from local.cfn_template import OPENAPI_PATH, load_template, load_yaml
+from presigned_url_generator import upload_urls
 from tests.conftest import (
     CDN_DOMAIN,
     ApiClient,
@@ -102,14 +105,50 @@ def test_a_content_type_outside_the_allowlist_is_400(urls, table, content_type):
     assert_error_shape(upload_url(urls, receipt["receiptId"], contentType=content_type), 400, "VALIDATION_ERROR")
 
 
-def test_a_file_over_10_mib_is_413_and_exactly_10_mib_is_fine(urls, table):
+def test_a_file_over_10_mib_breaks_the_model_as_it_does_at_the_gateway_and_exactly_10_mib_is_fine(urls, table):
     receipt = put_receipt(table)
 
     too_large = upload_url(urls, receipt["receiptId"], contentLength=10 * 1024 * 1024 + 1)
     largest = upload_url(urls, receipt["receiptId"], contentLength=10 * 1024 * 1024)
 
-    assert_error_shape(too_large, 413, "PAYLOAD_TOO_LARGE")
+    assert_error_shape(too_large, 400, "VALIDATION_ERROR")
     assert largest.status == 200
+
+
+def test_the_limit_is_the_contracts_and_the_deployed_max_file_size():
+    contract = load_yaml(OPENAPI_PATH)["components"]["schemas"]["UploadUrlRequest"]["properties"]["contentLength"]
+    function = load_template()["Resources"]["PresignedUrlGeneratorFunction"]["Properties"]
+
+    assert contract["maximum"] == upload_urls.MAX_UPLOAD_BYTES == 10 * 1024 * 1024
+    assert int(function["Environment"]["Variables"]["MAX_FILE_SIZE"]) == upload_urls.MAX_UPLOAD_BYTES
+
+
+def test_a_lower_max_file_size_is_413_above_it(urls, table, monkeypatch):
+    image_urls = urls.module.image_urls
+    lower = type(image_urls.settings)(**{**vars(image_urls.settings), "max_file_size": 1000})
+    monkeypatch.setattr(image_urls, "settings", lower)
+    receipt = put_receipt(table)
+
+    assert_error_shape(upload_url(urls, receipt["receiptId"], contentLength=1001), 413, "PAYLOAD_TOO_LARGE")
+    assert upload_url(urls, receipt["receiptId"], contentLength=1000).status == 200
+
+
+@pytest.mark.parametrize(
+    "file_name", ["scan\x07.jpg", "scan\u0085.jpg", "scan\u2028.jpg", "scan\ufeff.jpg", "two\nlines.jpg", "tab\t.jpg"]
+)
+def test_a_file_name_the_contracts_pattern_refuses_is_400(urls, table, file_name):
+    contract = load_yaml(OPENAPI_PATH)["components"]["schemas"]["UploadUrlRequest"]["properties"]["fileName"]
+    receipt = put_receipt(table)
+
+    assert not re.fullmatch(contract["pattern"], file_name)  # the whole name, as API Gateway's model reads it
+    assert_error_shape(upload_url(urls, receipt["receiptId"], fileName=file_name), 400, "VALIDATION_ERROR")
+
+
+@pytest.mark.parametrize("file_name", ["  ", "reçu 2026 (1).jpg", "\u05e7\u05d1\u05dc\u05d4.pdf", "\U0001f9fe.png"])
+def test_any_one_line_file_name_is_kept(urls, table, file_name):
+    receipt = put_receipt(table)
+
+    assert upload_url(urls, receipt["receiptId"], fileName=file_name).status == 200
 
 
 @pytest.mark.parametrize("body", [{"contentLength": 0}, {"contentLength": "big"}, {"extra": 1}, {"fileName": ""}])

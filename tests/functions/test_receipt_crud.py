@@ -5,12 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 import uuid
 from typing import Any
 
 import pytest
 from boto3.dynamodb.conditions import Key
 
+from local.cfn_template import OPENAPI_PATH, load_yaml
 from receipt_vault.clock import utc_now
 from receipt_vault.observability import hash_user_id
 from tests.conftest import ALLOWED_ORIGIN, ApiClient, DynamoCalls, assert_error_shape, load_function
@@ -359,10 +361,61 @@ def test_a_page_token_is_bound_to_its_user_and_filters(crud):
         {"status": "lost"},
         {"from": "2026-02-01", "to": "2026-01-01"},
         {"sort": "asc"},
+        {"from": "0000-00-00"},
+        {"to": "2023-02-29"},
+        # A filter's length as sent, as the contract counts it (the function trims it after).
+        {"category": "\u00a0" + "0" * 50},
+        {"store": " " * 201},
+        {"category": "\u3000"},
     ],
 )
 def test_invalid_list_parameters_are_400(crud, query):
     assert_error_shape(crud.call("GET", "/receipts", query=query), 400, "VALIDATION_ERROR")
+
+
+# The contract's calendar of purchase dates, at its edges: 1900 to 2199, February 29 in leap years.
+PURCHASE_DATES = {
+    "1900-01-01": True,
+    "2199-12-31": True,
+    "2000-02-29": True,
+    "2024-02-29": True,
+    "1899-12-31": False,
+    "2200-01-01": False,
+    "1900-02-29": False,
+    "2100-02-29": False,
+    "2023-02-29": False,
+    "2024-04-31": False,
+    "2024-00-10": False,
+    "0000-00-00": False,
+}
+
+
+@pytest.mark.parametrize(("date", "valid"), sorted(PURCHASE_DATES.items()))
+def test_a_purchase_date_is_a_day_of_the_contracts_calendar(crud, table, date, valid):
+    schema = load_yaml(OPENAPI_PATH)["components"]["schemas"]["PurchaseDate"]
+
+    created = crud.call("POST", "/receipts", body=a_receipt(purchaseDate=date, warrantyMonths=0))
+    listed = crud.call("GET", "/receipts", query={"from": date, "to": date})
+
+    assert bool(re.fullmatch(schema["pattern"], date)) is valid  # what API Gateway's model says
+    if valid:
+        assert created.status == 201 and created.body["purchaseDate"] == date
+        assert [item["purchaseDate"] for item in listed.body["items"]] == [date]
+    else:
+        assert_error_shape(created, 400, "VALIDATION_ERROR")
+        assert_error_shape(listed, 400, "VALIDATION_ERROR")
+        assert stored_items(table) == []
+
+
+def test_the_latest_derived_warranty_end_is_in_the_contract_and_comes_back_in_a_put(crud):
+    receipt = create(crud, purchaseDate="2199-12-31", warrantyMonths=600)
+    pattern = load_yaml(OPENAPI_PATH)["components"]["schemas"]["WarrantyExpiryDate"]["pattern"]
+
+    response = update(crud, receipt["receiptId"], **{**receipt, "notes": "as GET returned it"})
+
+    assert receipt["warrantyExpiryDate"] == "2249-12-31" and re.fullmatch(pattern, "2249-12-31")
+    assert response.status == 200, response.body
+    assert response.body["warrantyExpiryDate"] == "2249-12-31" and response.body["serverVersion"] == 2
 
 
 # -- full update ------------------------------------------------------------------------------

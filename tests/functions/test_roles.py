@@ -48,7 +48,7 @@ from tests.functions import test_warranty_checker as warranties
 from tests.functions import test_weekly_summary as digests
 from tests.functions.conftest import queued_messages
 from tests.support import images, push
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 from tests.support.bedrock import extraction, tool_answer
 
 TEMPLATE = load_template()
@@ -241,7 +241,7 @@ def test_erasure_without_cognito_admin_delete_user_stays_in_progress(
     roles(TEMPLATE)
     [message] = queued_messages(deletion_client.queue)
     record = {"messageId": message["MessageId"], "body": message["Body"], "attributes": {}}
-    assert deletion_client.module.lambda_handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    assert deletion_client.module.lambda_handler({"Records": [record]}, lambda_context()) == {"batchItemFailures": []}
     with pytest.raises(ClientError, match="UserNotFoundException"):
         cognito.admin_get_user(UserPoolId=cognito_user["pool"], Username=cognito_user["username"])
 
@@ -271,7 +271,7 @@ def test_the_custom_resource_without_create_platform_application_fails_the_stack
 ):
     roles(without("PlatformApplicationRole", "CreatePlatformApplications", "sns:CreatePlatformApplication"))
 
-    provisioner.lambda_handler(platform.request(cloudformation, "Create", platform.FCM), LambdaContext())
+    provisioner.lambda_handler(platform.request(cloudformation, "Create", platform.FCM), lambda_context())
 
     assert cloudformation.received[-1]["Status"] == "FAILED"
     assert cloudformation.received[-1]["Reason"] == "AuthorizationErrorException"  # SNS's modelled error
@@ -279,7 +279,7 @@ def test_the_custom_resource_without_create_platform_application_fails_the_stack
     assert boto3.client("sns").list_platform_applications()["PlatformApplications"] == []
 
     roles(TEMPLATE)
-    provisioner.lambda_handler(platform.request(cloudformation, "Create", platform.FCM), LambdaContext())
+    provisioner.lambda_handler(platform.request(cloudformation, "Create", platform.FCM), lambda_context())
     assert cloudformation.received[-1]["Status"] == "SUCCESS"
 
 
@@ -378,7 +378,7 @@ def ocr_refine_scenario(request: pytest.FixtureRequest) -> None:
     scanned_text = {
         "ExpenseDocuments": [{"SummaryFields": [{"Type": {"Text": "TOTAL"}, "ValueDetection": {"Text": "9"}}]}]
     }
-    answer_from_aws(service._textract(), "AnalyzeExpense", scanned_text)
+    answer_from_aws(service.textract._create(), "AnalyzeExpense", scanned_text)  # the client, made now
     assert ocr.refine(refine_fn, ocr.ocr_receipt(table)["receiptId"]).body["refinement"]["model"] == ocr.SONNET
     photographed = ocr.ocr_receipt(table)
     key = ocr.attach(table, images_bucket, photographed, images.jpeg(), "jpg")
@@ -477,19 +477,19 @@ def user_deletion_scenario(request: pytest.FixtureRequest) -> None:
     assert status == 202 and body["status"] == "completed"
     [message] = queued_messages(client.queue)  # the safety net, run as the queue delivers it
     record = {"messageId": message["MessageId"], "body": message["Body"], "attributes": {}}
-    assert client.module.lambda_handler({"Records": [record]}, LambdaContext()) == {"batchItemFailures": []}
+    assert client.module.lambda_handler({"Records": [record]}, lambda_context()) == {"batchItemFailures": []}
 
 
 def platform_application_scenario(request: pytest.FixtureRequest) -> None:
     responses = request.getfixturevalue("cloudformation")
     function = request.getfixturevalue("provisioner")
-    function.lambda_handler(platform.request(responses, "Create", platform.FCM), LambdaContext())
+    function.lambda_handler(platform.request(responses, "Create", platform.FCM), lambda_context())
     arn = responses.received[0]["PhysicalResourceId"]
     rotated = {**platform.FCM, "CredentialsRevision": "2"}
     update = platform.request(responses, "Update", rotated, PhysicalResourceId=arn, OldResourceProperties=platform.FCM)
-    function.lambda_handler(update, LambdaContext())
+    function.lambda_handler(update, lambda_context())
     function.lambda_handler(
-        platform.request(responses, "Delete", platform.FCM, PhysicalResourceId=arn), LambdaContext()
+        platform.request(responses, "Delete", platform.FCM, PhysicalResourceId=arn), lambda_context()
     )
     assert [answer["Status"] for answer in responses.received] == ["SUCCESS"] * 3
 

@@ -121,8 +121,8 @@ def test_pagination_of_1000_changes_returns_every_item_exactly_once(sync, table)
 
 
 def _many_receipts(table, count: int, user: str = "user-a", moment: dt.datetime = NOW) -> list[str]:
+    from receipt_vault.receipts.layout import new_receipt_item
     from receipt_vault.receipts.models import ReceiptCreate
-    from receipt_vault.receipts.rules import new_receipt_item
 
     ids = []
     with table.batch_writer() as writer:
@@ -247,6 +247,34 @@ def test_one_bad_item_never_fails_the_batch(sync, table):
     rejected = response.body["results"][1]
     assert rejected["error"]["error"] == "VALIDATION_ERROR" and rejected["error"]["details"]
     assert stored(table, "user-a", good)["storeName"] == "Good"
+
+
+def test_a_null_status_is_rejected_as_the_contract_says_an_absent_one_keeps_the_status(sync, table):
+    receipt = put_receipt(table, status="returned")
+    item = {"receiptId": receipt["receiptId"], "serverVersion": 1}
+
+    null, absent = push(sync, [{**item, "status": None}, {**item, "notes": "kept returned"}]).body["results"]
+
+    assert null["outcome"] == "rejected" and null["error"]["error"] == "VALIDATION_ERROR"
+    assert [detail["field"] for detail in null["error"]["details"]] == ["status"]
+    assert absent["outcome"] == "accepted" and absent["item"]["status"] == "returned"
+    assert stored(table, "user-a", receipt["receiptId"])["status"] == "returned"
+
+
+def test_a_null_inside_a_line_item_is_rejected_as_in_a_rest_body(sync):
+    line = {"description": "Milk", "unitPrice": "1.09"}
+    receipt_id = str(uuid.uuid4())
+
+    null, left_out = push(
+        sync,
+        [
+            {"receiptId": receipt_id, "items": [{**line, "totalPrice": None}]},
+            {"receiptId": receipt_id, "items": [line]},
+        ],
+    ).body["results"]
+
+    assert null["outcome"] == "rejected" and [d["field"] for d in null["error"]["details"]] == ["items"]
+    assert left_out["outcome"] == "accepted" and left_out["item"]["items"] == [{**line, "quantity": 1}]
 
 
 @pytest.mark.parametrize("items", [[], [{"receiptId": "0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1"}] * 26, "not a list"])

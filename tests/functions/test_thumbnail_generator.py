@@ -14,7 +14,7 @@ from PIL import Image, ImageFile
 
 from tests.conftest import load_function, put_receipt
 from tests.support import images
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
 def process(thumbnails, bucket: str, key: str, size: int | None = None) -> list[str]:
     head = boto3.client("s3").head_object(Bucket=bucket, Key=key) if size is None else None
     event = s3_event(bucket, key, size if size is not None else head["ContentLength"])
-    return thumbnails.lambda_handler(event, LambdaContext())["outcomes"]
+    return thumbnails.lambda_handler(event, lambda_context())["outcomes"]
 
 
 def thumbnail_of(bucket: str, original: str) -> tuple[Image.Image, dict[str, Any]]:
@@ -268,4 +268,4 @@ def test_an_ignored_event_never_sets_up_s3(thumbnails):
     key = f"users/user-a/receipts/{uuid.uuid4()}/thumbnail/{uuid.uuid4()}.jpg"
 
     assert process(thumbnails, "any-bucket", key, size=10) == ["ignored"]
-    assert "s3" not in vars(thumbnails.pipeline)  # the cached S3 client was never created
+    assert not thumbnails.pipeline.s3.created  # the lazy S3 client was never created

@@ -16,7 +16,7 @@ from receipt_vault.dynamo import DynamoTable, UnprocessedItemsError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
 from tests.functions.conftest import EXPORTS_BUCKET, make_queue, queued_messages
 from tests.support import cdn, images, push
-from tests.support.api_events import LambdaContext, api_event
+from tests.support.api_events import api_event, lambda_context
 
 EMAIL = "alice@example.com"
 
@@ -53,7 +53,7 @@ def deletion(api_env, exports_bucket, cognito_user, distribution_id, monkeypatch
 def call(client: ApiClient, method: str, resource: str, user: dict[str, str], headers: dict | None = None):
     event = api_event(method, resource, user=user["sub"], headers=headers)
     event["requestContext"]["authorizer"]["claims"]["username"] = user["username"]
-    response = client.module.lambda_handler(event, LambdaContext())
+    response = client.module.lambda_handler(event, lambda_context())
     return response["statusCode"], json.loads(response["body"]) if response.get("body") else None
 
 
@@ -242,7 +242,7 @@ def test_a_crash_at_any_step_is_finished_by_the_queued_rerun(deletion, table, im
     holder, operation, bucket = CRASH_POINTS[step]
     bucket_name = images_bucket["bucket"] if bucket == "images" else None
     if holder == "table":
-        eraser.table.client = CrashOnce(eraser.table.client, operation)
+        eraser.store.table.client = CrashOnce(eraser.store.table.client, operation)
     else:
         setattr(eraser, holder, CrashOnce(getattr(eraser, holder), operation, bucket_name))
 
@@ -253,7 +253,7 @@ def test_a_crash_at_any_step_is_finished_by_the_queued_rerun(deletion, table, im
 
     [message] = queued_messages(deletion.queue)
     record = {"messageId": message["MessageId"], "body": message["Body"], "attributes": {}}
-    result = deletion.module.lambda_handler({"Records": [record]}, LambdaContext())
+    result = deletion.module.lambda_handler({"Records": [record]}, lambda_context())
 
     assert result == {"batchItemFailures": []}
     assert_nothing_left(table, images_bucket, cognito_user, seeded)
@@ -267,7 +267,7 @@ def test_a_rerun_of_a_completed_erasure_does_nothing(deletion, table, images_buc
     deletion.module.eraser.cognito.meta.events.register("before-call.*", lambda **_: calls.append(1))
 
     result = deletion.module.lambda_handler(
-        {"Records": [{"messageId": "m", "body": message["Body"], "attributes": {}}]}, LambdaContext()
+        {"Records": [{"messageId": "m", "body": message["Body"], "attributes": {}}]}, lambda_context()
     )
 
     assert result == {"batchItemFailures": []} and calls == []
@@ -283,7 +283,7 @@ def test_an_erasure_that_keeps_failing_raises_for_the_alarm_and_the_dlq(deletion
 
     with pytest.raises(RuntimeError, match="1 account erasures failed"):
         deletion.module.lambda_handler(
-            {"Records": [{"messageId": "m", "body": message["Body"], "attributes": {}}]}, LambdaContext()
+            {"Records": [{"messageId": "m", "body": message["Body"], "attributes": {}}]}, lambda_context()
         )
 
 

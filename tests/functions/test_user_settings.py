@@ -279,6 +279,22 @@ def test_removing_a_device_deletes_its_endpoint_and_keeps_the_others(user_settin
     assert push.endpoint(arn) is None
 
 
+def test_removing_a_device_again_is_404_as_documented_and_changes_nothing(user_settings, table):
+    kept = register(user_settings, token="fcm:kept-device-token").body["deviceId"]
+    removed = register(user_settings).body["deviceId"]
+    path = {"deviceId": removed}
+    assert user_settings.call("DELETE", "/user/devices/{deviceId}", path_parameters=path).status == 204
+
+    again = user_settings.call("DELETE", "/user/devices/{deviceId}", path_parameters=path)
+    in_upper_case = user_settings.call(
+        "DELETE", "/user/devices/{deviceId}", path_parameters={"deviceId": removed.upper()}
+    )
+
+    assert_error_shape(again, 404, "NOT_FOUND")
+    assert_error_shape(in_upper_case, 404, "NOT_FOUND")
+    assert set(stored_devices(table)) == {kept}
+
+
 @pytest.mark.parametrize("device_id", ["3f1e2d4c-5b6a-4978-8a9b-0c1d2e3f4a5b", "not-a-uuid", "devices.x"])
 def test_removing_an_unknown_device_is_404(user_settings, device_id):
     register(user_settings)

@@ -8,16 +8,16 @@ import uuid
 from typing import Any
 
 import pytest
-from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from local.cfn_template import PROJECT_ROOT
+from local.runtime import LocalContext
+from receipt_vault.receipts.layout import new_receipt_item
 from receipt_vault.receipts.models import ReceiptCreate
-from receipt_vault.receipts.rules import new_receipt_item
 from receipt_vault.scheduled_jobs import RunIncompleteError
 from tests.conftest import TABLE_NAME, DynamoCalls, load_function
 from tests.support import push
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 DAILY_EVENT = json.loads((PROJECT_ROOT / "events" / "warranty_checker" / "daily_schedule.json").read_text())
 RUN = dt.datetime(2026, 11, 22, 8, tzinfo=dt.UTC)  # the captured event's time
@@ -40,7 +40,7 @@ def event_at(moment: dt.datetime) -> dict[str, Any]:
 
 
 def run(checker, moment: dt.datetime = RUN, context: Any = None) -> dict[str, Any]:
-    return checker.lambda_handler(event_at(moment), context or LambdaContext())
+    return checker.lambda_handler(event_at(moment), context or lambda_context())
 
 
 def add_warranty(table, user: str, expiry: dt.date | str, store: str = "MediaMarkt", created=CREATED) -> str:
@@ -161,7 +161,7 @@ def test_a_retry_an_hour_later_works_on_the_scheduled_day_not_the_clock(checker,
     add_warranty(table, "user-a", days_from_run(7))
     run(checker)
 
-    retried = checker.lambda_handler(event_at(RUN), LambdaContext())  # same event, later
+    retried = checker.lambda_handler(event_at(RUN), lambda_context())  # same event, later
 
     assert retried["already_sent"] == 1 and len(push.pushes(arn)) == 1
 
@@ -260,9 +260,10 @@ def test_a_failure_for_one_user_never_stops_the_others_and_the_retry_sends_only_
     assert len(push.pushes(broken)) == 1 and len(push.pushes(healthy)) == 1
 
 
-class ShortOfTime(LambdaContext):
+class ShortOfTime(LocalContext):
     def __init__(self, calls_with_time: int) -> None:
-        super().__init__()
+        fresh = lambda_context()
+        super().__init__(fresh.function_name, fresh.memory_limit_in_mb, fresh.invoked_function_arn, 30)
         self.calls_left = calls_with_time
 
     def get_remaining_time_in_millis(self) -> int:
@@ -322,8 +323,11 @@ def test_a_warranty_that_ended_while_active_leaves_the_warranty_indexes(checker,
 
 def test_the_sweep_leaves_a_receipt_whose_warranty_was_extended_meanwhile(checker, table):
     receipt = add_warranty(table, "user-a", days_from_run(-3))
-    extended = {"warrantyJobKey": f"EXPIRY#{days_from_run(300)}"}
-    checker.checker.receipts.update("user-a", receipt, extended, [], Attr("PK").exists())
+    table.update_item(  # another write extended it after the sweep's query read it
+        Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt}"},
+        UpdateExpression="SET warrantyJobKey = :key",
+        ExpressionAttributeValues={":key": f"EXPIRY#{days_from_run(300)}"},
+    )
 
     assert run(checker)["expired_removed"] == 0
     assert "warrantyPK" in table.get_item(Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt}"})["Item"]

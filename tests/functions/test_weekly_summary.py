@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from local.cfn_template import PROJECT_ROOT
+from receipt_vault.receipts.layout import new_receipt_item
 from receipt_vault.receipts.models import ReceiptCreate
-from receipt_vault.receipts.rules import new_receipt_item
 from tests.conftest import TABLE_NAME, DynamoCalls, load_function
 from tests.support import push
-from tests.support.api_events import LambdaContext
+from tests.support.api_events import lambda_context
 
 WEEKLY_EVENT = json.loads((PROJECT_ROOT / "events" / "weekly_summary" / "weekly_schedule.json").read_text())
 RUN = dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)  # the captured event's time: a Monday
@@ -33,7 +33,7 @@ def summary(table, applications, monkeypatch) -> Any:
 
 
 def run(summary, moment: dt.datetime = RUN) -> dict[str, Any]:
-    return summary.lambda_handler({**WEEKLY_EVENT, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}, LambdaContext())
+    return summary.lambda_handler({**WEEKLY_EVENT, "time": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}, lambda_context())
 
 
 def a_user(table, applications, user: str, opted_in: bool = True, timezone: str = "Europe/Berlin") -> str:

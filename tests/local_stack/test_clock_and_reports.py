@@ -52,7 +52,7 @@ def test_no_deployed_function_can_have_its_clock_moved():
 SCHEMATHESIS_TAIL = """Test cases:
   346 generated, {outcome}
 
-Seed: not used in the deterministic mode
+Seed: 20261122
 
 ============================== 1 warning in 9.00s ==============================
 """
@@ -65,7 +65,12 @@ def test_the_fuzz_report_ends_with_a_plain_line_instead_of_a_pytest_style_one():
     assert report.splitlines()[-1] == "API fuzz run: 346 requests, 0 failures"
 
 
-def test_the_fuzz_report_counts_failures_and_keeps_the_exit_code():
-    report = plain_report(SCHEMATHESIS_TAIL.format(outcome="340 passed, 6 failed"), 1)
+@pytest.mark.parametrize(
+    ("outcome", "failures"),
+    [("28 found 28 unique failures, 34 skipped", 28), ("1 found 1 unique failure", 1), ("340 passed, 6 failed", 6)],
+    ids=["schemathesis-4", "one", "older-wording"],
+)
+def test_the_fuzz_report_counts_failures_and_keeps_the_exit_code(outcome, failures):
+    report = plain_report(SCHEMATHESIS_TAIL.format(outcome=outcome), 1)
 
-    assert report.splitlines()[-1] == "API fuzz run: 346 requests, 6 failures (exit code 1)"
+    assert report.splitlines()[-1] == f"API fuzz run: 346 requests, {failures} failures (exit code 1)"

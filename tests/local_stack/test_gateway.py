@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
 
 from local.auth import TokenRejectedError
 from local.cfn_template import OPENAPI_PATH, load_yaml
-from local.gateway import Gateway
+from local.gateway import HTTP_METHODS, Gateway
 
 RECEIPT_ID = "0b7e7f5a-93b5-4a4c-9c43-0ac2c2d0d0a1"
 ORIGIN = "http://localhost:3000"
@@ -125,13 +126,110 @@ def test_a_valid_body_passes_the_model():
     assert gateway(invoke).handle("POST", "/receipts", {"Authorization": "Bearer good"}, body, "::1").status == 200
 
 
-def test_an_unknown_route_or_method_is_the_404_gateway_response():
+@pytest.mark.parametrize("method", ["GET", "POST", "TRACE"])
+def test_an_unknown_path_is_the_404_gateway_response_whatever_the_method(method):
+    invoke = Recorder()
+
+    response = gateway(invoke).handle(method, "/nope", {}, b"", "::1")
+
+    assert response.status == 404 and json.loads(response.body)["error"] == "NOT_FOUND"
+    assert invoke.calls == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("TRACE", "/health", "GET,OPTIONS"),
+        ("PATCH", "/categories", "GET,PUT,OPTIONS"),
+        ("QUERY", "/sync/pull", "POST,OPTIONS"),
+        ("HEAD", f"/receipts/{RECEIPT_ID}", "GET,PUT,DELETE,OPTIONS"),
+        ("POST", f"/user/devices/{RECEIPT_ID}", "DELETE,OPTIONS"),
+        ("GET", "/receipts/not-a-uuid/restore", "POST,OPTIONS"),
+    ],
+)
+def test_a_method_the_path_does_not_declare_is_the_any_methods_405_without_a_token(method, path, allow):
+    invoke = Recorder()
+
+    response = gateway(invoke).handle(method, path, {}, b"{}", "::1")
+
+    headers = dict(response.headers)
+    body = json.loads(response.body)
+    assert response.status == 405 and invoke.calls == []
+    assert headers["Allow"] == allow and headers["Content-Type"] == "application/json"
+    assert headers["Access-Control-Allow-Origin"] == ORIGIN and headers["Cache-Control"] == "no-store"
+    assert body == {
+        "error": "METHOD_NOT_ALLOWED",
+        "message": "This path does not have that method: Allow names those it has",
+        "requestId": headers["x-amzn-RequestId"],
+        "details": [],
+    }
+
+
+def test_every_paths_405_names_exactly_the_methods_it_declares():
+    document = load_yaml(OPENAPI_PATH)
+    local = gateway(Recorder())
+
+    for path, operations in document["paths"].items():
+        declared = {method.upper() for method in operations if method in HTTP_METHODS}
+        concrete = re.sub(r"\{\w+\}", RECEIPT_ID, path)
+        response = local.handle("TRACE", concrete, {}, b"", "::1")
+        assert response.status == 405, path
+        assert set(dict(response.headers)["Allow"].split(",")) == declared, path
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/receipts/%C2%84", "/user/devices/not-a-uuid", "/receipts/x/images/y/download-url", "/user/export/-"],
+)
+def test_a_preflight_is_answered_for_any_segment_as_its_mock_looks_nothing_up(path):
+    response = gateway(Recorder()).handle("OPTIONS", path, {}, b"", "::1")
+
+    assert response.status == 204 and dict(response.headers)["Access-Control-Allow-Origin"] == ORIGIN
+
+
+@pytest.mark.parametrize("path", ["/sync/pull", "/sync/full", "/user/export"])
+def test_an_absent_optional_body_reaches_the_function_and_a_json_null_breaks_the_model(path):
     invoke = Recorder()
     local = gateway(invoke)
 
-    assert local.handle("GET", "/nope", {}, b"", "::1").status == 404
-    assert local.handle("PATCH", "/categories", {"Authorization": "Bearer good"}, b"{}", "::1").status == 404
-    assert invoke.calls == []
+    absent = local.handle("POST", path, {"Authorization": "Bearer good"}, b"", "::1")
+    null = local.handle("POST", path, {"Authorization": "Bearer good"}, b"null", "::1")
+
+    assert absent.status == 200 and len(invoke.calls) == 1 and invoke.calls[0][1]["body"] is None
+    assert null.status == 400 and json.loads(null.body)["error"] == "VALIDATION_ERROR" and len(invoke.calls) == 1
+
+
+# Values at the edges of the contract's calendars and text classes: API Gateway's model (here, the
+# local gateway's check of api/openapi.yaml) and the function's model must give the same verdict.
+EDGES = [
+    *({"purchaseDate": date} for date in ("1900-01-01", "2199-12-31", "2000-02-29", "2024-02-29")),
+    *({"purchaseDate": date} for date in ("1899-12-31", "2200-01-01", "1900-02-29", "2100-02-29", "2023-02-29")),
+    *({"purchaseDate": date} for date in ("2024-04-31", "2024-13-01", "2024-00-10", "0000-00-00", "2024-2-01")),
+    *({"warrantyExpiryDate": date} for date in ("2249-12-31", "2248-02-29", "2250-01-01", "2200-02-29")),
+    *({"category": text} for text in ("Food", " Food ", "a" * 50, " " + "a" * 50, "", " ", "\u00a0", "\u3000")),
+    *({"category": text} for text in ("\u2003x\u2003", "x\ty", "x\u2028", "x\x85", "\u202egpj.exe", "\U0001f9fe")),
+    *({"notes": text} for text in ("two\nlines\ttabbed\r", "", "\x07", "\x7f", "\ufeff", "\u2066", "\uffff")),
+    *({"storeName": text} for text in ("Lidl", "\u0644\u064a\u062f\u0644", "\u200dzwj", "\x1c", " \n ")),
+    {"items": [{"description": "\u00a0"}]},
+    {"items": [{"description": " Milk "}]},
+    {"tags": ["ok", "\u2009"]},
+]
+
+
+@pytest.mark.parametrize("fields", EDGES, ids=[json.dumps(fields, ensure_ascii=True)[:60] for fields in EDGES])
+def test_the_gateways_model_and_the_functions_agree_at_the_edges(fields):
+    from receipt_vault.receipts.models import ReceiptCreate
+
+    body = json.dumps(fields).encode()
+    try:
+        ReceiptCreate.model_validate_json(body, strict=True)
+        function_accepts = True
+    except ValueError:
+        function_accepts = False
+
+    response = gateway(Recorder()).handle("POST", "/receipts", {"Authorization": "Bearer good"}, body, "::1")
+
+    assert (response.status == 200) == function_accepts, response.body
 
 
 def test_a_preflight_is_answered_by_the_mock_integration():

@@ -1,10 +1,13 @@
-"""API Gateway (REST, proxy integration) events, shaped as the Cognito authorizer delivers them."""
+"""API Gateway (REST, proxy integration) events, shaped as the Cognito authorizer delivers them,
+and the Lambda context a handler is invoked with."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from typing import Any
+
+from local.runtime import LocalContext
 
 
 def api_event(
@@ -66,16 +69,8 @@ def api_event(
     }
 
 
-class LambdaContext:
-    function_name = "test-function"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 256
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    log_group_name = "/aws/lambda/test-function"
-    log_stream_name = "test"
-
-    def __init__(self) -> None:
-        self.aws_request_id = str(uuid.uuid4())
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 30_000  # a fresh invocation of a 30-second function
+def lambda_context(function_name: str = "test-function", timeout_seconds: int = 30) -> LocalContext:
+    """The context of a fresh invocation, as the local stack's environments give it: its
+    remaining time counts down from the function's timeout."""
+    arn = f"arn:aws:lambda:eu-west-1:123456789012:function:{function_name}"
+    return LocalContext(function_name, 256, arn, timeout_seconds)

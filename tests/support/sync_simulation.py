@@ -2,7 +2,7 @@
 a REST client, and an executable model of the documented rules.
 
 Each device keeps a local replica and an outbox of pending mutations, edits offline, and syncs
-the way the README's sync protocol tells an app to:
+the way docs/sync.md tells an app to:
 - every local change is one mutation with its own `mutationId`; a change not yet sent may be
   folded into the pending mutation of its receipt, a sent one never is;
 - a push item carries one mutation: the fields it changed, `userEditedFields`, and the base
@@ -18,7 +18,7 @@ abandoned. A REST client meanwhile GETs, edits and PUTs back, changes statuses, 
 restores.
 
 Requests run one at a time, so the server sees one order, and `ServerModel` (the rules of the
-README, written independently of the server's code) predicts every answer: outcome,
+docs/sync.md, written independently of the server's code) predicts every answer: outcome,
 serverVersion and content. The run fails at the first difference, or at a broken invariant:
 - no acknowledged user edit is missing from the receipt right after it is applied, and a
   retry changes nothing (the model's versions move exactly on change);
@@ -44,7 +44,7 @@ from typing import Any
 TIER3 = ("storeName", "totalAmount", "purchaseDate", "warrantyMonths", "warrantyExpiryDate")
 TIER2 = ("notes", "tags", "category")
 SIMULATED = (*TIER3, *TIER2, "userEditedFields", "status")
-MAX_RECORDED, MAX_PENDING = 32, 64  # the README's bounds of a receipt's record of pushes
+MAX_RECORDED, MAX_PENDING = 32, 64  # docs/sync.md's bounds of a receipt's record of pushes
 STORES = ("Lidl", "Kotsovolos", "IKEA", "Café Δ", "🧾 Shop")
 NOTES = ("gift", "return by Friday", "for the office", "Ωμέγα", "")
 TAGS = ("warranty", "home", "work", "tax", "kids")
@@ -106,7 +106,7 @@ class Predicted:
 
 
 class ServerModel:
-    """The documented rules, as a client developer reads them in the README."""
+    """The documented rules, as a client developer reads them in docs/sync.md."""
 
     def __init__(self) -> None:
         self.receipts: dict[str, ModelReceipt] = {}

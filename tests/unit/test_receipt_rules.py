@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from receipt_vault import keys
-from receipt_vault.receipts import rules
+from receipt_vault.receipts import layout, rules
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptUpdate
 
 TODAY = dt.date(2026, 11, 22)
@@ -73,7 +73,7 @@ def test_a_new_active_receipt_with_a_live_warranty_is_placed_in_every_index():
         storeName="Media  Markt", category="Home#Garden", purchaseDate="2026-10-01", warrantyMonths=24
     )
 
-    item = rules.new_receipt_item("u1", "r1", request, NOW)
+    item = layout.new_receipt_item("u1", "r1", request, NOW)
 
     assert item["PK"] == "USER#u1" and item["SK"] == "RECEIPT#r1"
     assert item["byDateSK"] == "2026-10-01#r1"
@@ -89,24 +89,24 @@ def test_a_new_active_receipt_with_a_live_warranty_is_placed_in_every_index():
 def test_an_archived_receipt_keeps_only_the_warranty_shadow_key():
     request = ReceiptCreate(purchaseDate="2026-10-01", warrantyMonths=24, status="archived")
 
-    item = rules.new_receipt_item("u1", "r1", request, NOW)
+    item = layout.new_receipt_item("u1", "r1", request, NOW)
 
     assert "warrantyPK" not in item and "warrantySK" not in item
     assert item["warrantyExpiryKey"] == "2028-10-01#r1"
 
 
 def test_an_undated_receipt_sorts_as_the_newest():
-    item = rules.new_receipt_item("u1", "r1", ReceiptCreate(), NOW)
+    item = layout.new_receipt_item("u1", "r1", ReceiptCreate(), NOW)
 
     assert item["byDateSK"] == f"{keys.UNDATED_SORT_DATE}#r1"
     assert "byCategorySK" not in item and "byStoreSK" not in item
 
 
 def test_a_full_update_removes_fields_and_keys_it_no_longer_has():
-    changes = rules.full_update_changes(
+    changes = layout.content_changes(
         "u1",
         "r1",
-        ReceiptUpdate(serverVersion=3, purchaseDate="2020-01-01", warrantyMonths=12),
+        ReceiptUpdate(serverVersion=3, purchaseDate="2020-01-01", warrantyMonths=12).content(),
         "active",
         NOW,
     )
@@ -127,7 +127,7 @@ def test_create_fingerprint_ignores_nothing_the_client_sent():
 
 
 def test_to_api_hides_keys_and_internal_attributes():
-    item = rules.new_receipt_item("u1", "r1", ReceiptCreate(purchaseDate="2026-10-01"), NOW)
+    item = layout.new_receipt_item("u1", "r1", ReceiptCreate(purchaseDate="2026-10-01"), NOW)
 
     public = rules.to_api(item)
 

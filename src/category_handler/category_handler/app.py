@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
-from receipt_vault.categories import CategoriesUpdate, CategoryService, CategoryStore
+from receipt_vault.categories import CategoriesUpdate, CategoriesView, CategoryService, CategoryStore
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -18,12 +16,12 @@ categories = CategoryService(CategoryStore(dynamodb_table(settings.table_name)))
 
 
 @app.get("/categories")
-def get_categories() -> dict[str, Any]:
+def get_categories() -> CategoriesView:
     return categories.get(current_user_id(app))
 
 
 @app.put("/categories")
-def put_categories() -> dict[str, Any]:
+def put_categories() -> CategoriesView:
     return categories.replace(current_user_id(app), parse_body(app, CategoriesUpdate), utc_now())
 
 

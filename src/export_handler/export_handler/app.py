@@ -3,59 +3,55 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import boto3
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from export_handler.export_builder import ExportBuilder
 from export_handler.export_worker import ExportWorker
-from receipt_vault.clients import LazyClient
+from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.export_jobs import ExportJobs
 from receipt_vault.observability import hash_user_id, setup_observability
 from receipt_vault.push import PushSender
 from receipt_vault.settings import ExportHandlerSettings, load_settings
+from receipt_vault.shapes import JsonObject
 
 settings = load_settings(ExportHandlerSettings)
 logger, tracer, metrics = setup_observability()
 table = dynamodb_table(settings.table_name)
-
-
-def _client(service: str) -> LazyClient:
-    """Created on the first message, not at init: see the README's cold-start figures."""
-    return LazyClient(lambda: boto3.client(service, region_name=settings.region, config=CLIENT_CONFIG))
-
-
-s3 = _client("s3")
+# Created on the first message, not at init: see the cold-start figures in bench/RESULTS.md.
+s3 = lazy_client("s3", settings.region)
 worker = ExportWorker(
     ExportJobs(table),
     ExportBuilder(table, s3, settings.s3_bucket, settings.export_bucket, settings.kms_key_id),
-    PushSender(
-        LazyClient(lambda: boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG)), table, logger
-    ),
+    PushSender(lazy_client("sns", settings.region), table, logger),
     utc_now,
     logger,
 )
+# Partial batch responses: only a failed message is delivered again. A batch whose every message
+# failed is answered so too, not raised: a message for an export being built elsewhere is no error.
+batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    """Partial batch responses: only a failed message is delivered again."""
-    failures = []
-    for record in event.get("Records", []):
-        try:
-            message = json.loads(record["body"])
-            user_id, export_id = message["userId"], message["exportId"]
-        except (ValueError, KeyError, TypeError):
-            logger.error("unreadable export message dropped", extra={"message_id": record.get("messageId")})
-            continue  # a poison message: retrying cannot help
-        try:
-            delivery = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
-            outcome = worker.process(user_id, export_id, delivery)
-            logger.info("export message", extra={"user_hash": hash_user_id(user_id), "outcome": outcome})
-        except Exception:
-            failures.append({"itemIdentifier": record["messageId"]})
-    return {"batchItemFailures": failures}
+def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(event, export_message, batch, context)
+
+
+def export_message(record: SQSRecord) -> None:
+    """One job; raises when the message should be delivered again."""
+    try:
+        message = json.loads(record.body)
+        user_id, export_id = message["userId"], message["exportId"]
+    except (ValueError, KeyError, TypeError):
+        logger.error("unreadable export message dropped", extra={"message_id": record.message_id})
+        return  # a poison message: retrying cannot help
+    delivery = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", "1"))  # 1 if hand-made
+    outcome = worker.process(user_id, export_id, delivery)
+    logger.info("export message", extra={"user_hash": hash_user_id(user_id), "outcome": outcome})

@@ -12,7 +12,12 @@ import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
 PART_SIZE = 8 * 1024 * 1024  # S3 wants at least 5 MiB for every part but the last
 MAX_PARTS = 10_000  # S3's limit: 80 GB at this part size
@@ -21,7 +26,7 @@ MAX_PARTS = 10_000  # S3's limit: 80 GB at this part size
 class MultipartUpload(io.RawIOBase):
     """A write-only, non-seekable stream into one S3 object, SSE-KMS encrypted."""
 
-    def __init__(self, s3: Any, bucket: str, key: str, kms_key_id: str, part_size: int = PART_SIZE) -> None:
+    def __init__(self, s3: S3Client, bucket: str, key: str, kms_key_id: str, part_size: int = PART_SIZE) -> None:
         super().__init__()
         self.s3 = s3
         self.bucket = bucket
@@ -29,7 +34,7 @@ class MultipartUpload(io.RawIOBase):
         self.part_size = part_size
         self.bytes_written = 0
         self._buffer = bytearray()
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[CompletedPartTypeDef] = []
         self._upload_id = s3.create_multipart_upload(
             Bucket=bucket,
             Key=key,
@@ -41,13 +46,14 @@ class MultipartUpload(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: Any) -> int:
+    def write(self, data: ReadableBuffer) -> int:
+        written = memoryview(data).nbytes  # zipfile writes bytes: their length
         self._buffer += data
-        self.bytes_written += len(data)
+        self.bytes_written += written
         while len(self._buffer) >= self.part_size:
             self._upload_part(bytes(self._buffer[: self.part_size]))
             del self._buffer[: self.part_size]
-        return len(data)
+        return written
 
     def complete(self) -> None:
         """Upload what is left as the last part and assemble the object."""

@@ -20,9 +20,8 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
-from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from export_handler.archive import ArchivedFile, MultipartUpload, ZipStream
@@ -30,7 +29,12 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable
 from receipt_vault.json_codec import to_json
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem, JsonObject
 from receipt_vault.user_settings import settings_view
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SCHEMA_VERSION = 1
 CHUNK_SIZE = 1024 * 1024
@@ -72,7 +76,7 @@ class ExportFacts:
     size_bytes: int
 
 
-def in_range(receipt: dict[str, Any], date_from: str | None, date_to: str | None) -> bool:
+def in_range(receipt: DynamoItem, date_from: str | None, date_to: str | None) -> bool:
     """Without a range, everything; with one, receipts whose purchase date lies inside it."""
     if date_from is None and date_to is None:
         return True
@@ -80,7 +84,7 @@ def in_range(receipt: dict[str, Any], date_from: str | None, date_to: str | None
     return purchased is not None and (date_from or "") <= purchased <= (date_to or "9999-12-31")
 
 
-def _csv_cell(column: str, value: Any) -> str:
+def _csv_cell(column: str, value: object) -> str:
     if value is None:
         return ""
     text = str(value)
@@ -89,7 +93,7 @@ def _csv_cell(column: str, value: Any) -> str:
     return text
 
 
-def _items_text(items: list[dict[str, Any]] | None) -> str:
+def _items_text(items: list[JsonObject] | None) -> str:
     """`2 × Milk @ 1.09 = 2.18; 1 × Bread = 2.10`."""
     parts = []
     for item in items or []:
@@ -102,7 +106,7 @@ def _items_text(items: list[dict[str, Any]] | None) -> str:
     return "; ".join(parts)
 
 
-def csv_row(receipt: dict[str, Any]) -> list[str]:
+def csv_row(receipt: JsonObject) -> list[str]:
     values = {
         **receipt,
         "tags": "; ".join(receipt.get("tags") or []),
@@ -113,7 +117,9 @@ def csv_row(receipt: dict[str, Any]) -> list[str]:
 
 
 class ExportBuilder:
-    def __init__(self, table: DynamoTable, s3: Any, images_bucket: str, export_bucket: str, kms_key_id: str) -> None:
+    def __init__(
+        self, table: DynamoTable, s3: S3Client, images_bucket: str, export_bucket: str, kms_key_id: str
+    ) -> None:
         self.table = table
         self.s3 = s3
         self.images_bucket = images_bucket
@@ -129,20 +135,22 @@ class ExportBuilder:
         still_wanted: Callable[[], bool],
         moment: dt.datetime,
     ) -> ExportFacts:
-        # The receipt and category models load pydantic: on the first build, not at cold start.
-        from receipt_vault.categories import categories_view
+        # The receipt and category modules load pydantic: on the first build, not at cold start.
+        from receipt_vault.categories import CategoryStore, categories_view
 
         upload = MultipartUpload(
             self.s3, self.export_bucket, keys.export_object_key(user_id, export_id), self.kms_key_id
         )
         try:
             archive = ZipStream(upload)
-            receipts = lambda: self._receipts(user_id, date_from, date_to)  # noqa: E731 - one pass per entry
+            receipts: Callable[[], Iterator[JsonObject]] = lambda: self._receipts(  # noqa: E731 - one pass per entry
+                user_id, date_from, date_to
+            )
             archive.add("receipts.json", self._json_array(receipts()))
             archive.add("receipts.csv", self._csv(receipts()))
-            categories = categories_view(self.table.get_item(keys.categories_key(user_id)))
+            categories = categories_view(CategoryStore(self.table).get(user_id))
             archive.add("categories.json", [_json_bytes(categories)])
-            archive.add("settings.json", [_json_bytes(settings_view(self.table.get_item(keys.settings_key(user_id))))])
+            archive.add("settings.json", [_json_bytes(settings_view(SettingsStore(self.table).get(user_id)))])
             receipt_count, images, missing = 0, 0, []
             for receipt in receipts():
                 receipt_count += 1
@@ -166,23 +174,23 @@ class ExportBuilder:
         """Delete a finished ZIP nobody may download (its job went away)."""
         self.s3.delete_object(Bucket=self.export_bucket, Key=keys.export_object_key(user_id, export_id))
 
-    def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[dict[str, Any]]:
+    def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[JsonObject]:
         from receipt_vault.receipts.rules import to_api
+        from receipt_vault.receipts.store import ReceiptStore
 
-        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.RECEIPT_PREFIX)
-        for item in self.table.query_all(None, condition):
+        for item in ReceiptStore(self.table).every_receipt(user_id):
             if in_range(item, date_from, date_to):
                 yield to_api(item)
 
     @staticmethod
-    def _json_array(receipts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    def _json_array(receipts: Iterator[JsonObject]) -> Iterator[bytes]:
         yield b"["
         for index, receipt in enumerate(receipts):
             yield (b",\n" if index else b"\n") + to_json(receipt).encode("utf-8")
         yield b"\n]\n"
 
     @staticmethod
-    def _csv(receipts: Iterator[dict[str, Any]]) -> Iterator[bytes]:
+    def _csv(receipts: Iterator[JsonObject]) -> Iterator[bytes]:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         buffer.write("\ufeff")  # a BOM: spreadsheets then read the file as UTF-8
@@ -208,7 +216,7 @@ class ExportBuilder:
         return True
 
 
-def _json_bytes(value: Any) -> bytes:
+def _json_bytes(value: object) -> bytes:
     return json.dumps(json.loads(to_json(value)), indent=2, ensure_ascii=False).encode("utf-8")
 
 
@@ -221,7 +229,7 @@ def _manifest(
     missing: list[str],
     files: list[ArchivedFile],
     moment: dt.datetime,
-) -> dict[str, Any]:
+) -> JsonObject:
     return {
         "schemaVersion": SCHEMA_VERSION,
         "exportId": export_id,

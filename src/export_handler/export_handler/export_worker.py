@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
@@ -19,6 +19,9 @@ from export_handler.export_builder import ExportBuilder, ExportCancelledError
 from receipt_vault.export_jobs import FAILED, READY, ExportJobs
 from receipt_vault.observability import hash_user_id
 from receipt_vault.push import Notification, PushSender
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 MAX_DELIVERIES = 3  # the export queue's maxReceiveCount
 READY_NOTIFICATION = Notification(
@@ -45,7 +48,7 @@ class ExportWorker:
         builder: ExportBuilder,
         push: PushSender,
         clock: Callable[[], dt.datetime],
-        logger: Any,
+        logger: Logger,
     ) -> None:
         self.jobs = jobs
         self.builder = builder
@@ -63,6 +66,7 @@ class ExportWorker:
             if job["status"] in (READY, FAILED):
                 return f"already {job['status']}"
             raise ExportBusyError(export_id)
+        assert job is not None  # noqa: S101 (a successful claim returns the updated job)
         try:
             facts = self.builder.build(
                 user_id,

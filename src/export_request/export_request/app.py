@@ -7,25 +7,24 @@ concurrency 2: these routes stay responsive however many exports are being built
 from __future__ import annotations
 
 import json
-from typing import Any
 
-import boto3
 from aws_lambda_powertools.event_handler import Response
 
 from export_request.export_status import ExportRequest, ExportService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
-from receipt_vault.clients import LazyClient
+from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.export_jobs import ExportJobs
 from receipt_vault.observability import setup_observability
 from receipt_vault.s3_presigner import S3Presigner, default_credentials
 from receipt_vault.settings import ExportRequestSettings, load_settings
+from receipt_vault.shapes import JsonObject
 
 settings = load_settings(ExportRequestSettings)
 observability = setup_observability()
 app = build_api(settings, observability)
-sqs = LazyClient(lambda: boto3.client("sqs", region_name=settings.region, config=CLIENT_CONFIG))
+sqs = lazy_client("sqs", settings.region)
 exports = ExportService(
     ExportJobs(dynamodb_table(settings.table_name)),
     lambda message: sqs.send_message(QueueUrl=settings.export_queue_url, MessageBody=json.dumps(message)),
@@ -37,13 +36,13 @@ exports = ExportService(
 
 
 @app.post("/user/export")
-def request_export() -> Response:
+def request_export() -> Response[str]:
     job = exports.request(current_user_id(app), parse_body(app, ExportRequest, required=False), utc_now())
     return Response(status_code=202, content_type="application/json", body=to_json(job))
 
 
 @app.get("/user/export/<exportId>")
-def export_status(exportId: str) -> dict[str, Any]:
+def export_status(exportId: str) -> JsonObject:
     return exports.status(current_user_id(app), exportId, utc_now())
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Any
 
 from pydantic import Field
 
@@ -15,6 +14,7 @@ from receipt_vault.keys import export_object_key
 from receipt_vault.model_base import InputModel
 from receipt_vault.receipts.models import UUID_PATTERN, IsoDate
 from receipt_vault.s3_presigner import S3Presigner
+from receipt_vault.shapes import JsonObject
 
 
 class ExportRequest(InputModel):
@@ -28,7 +28,7 @@ class ExportService:
     def __init__(
         self,
         jobs: ExportJobs,
-        enqueue: Callable[[dict[str, str]], Any],
+        enqueue: Callable[[dict[str, str]], object],
         presigner: S3Presigner,
         bucket: str,
         max_in_progress: int = 1,
@@ -41,17 +41,11 @@ class ExportService:
         self.max_in_progress = max_in_progress
         self.daily_limit = daily_limit
 
-    def request(self, user_id: str, request: ExportRequest | None, moment: dt.datetime) -> dict[str, Any]:
+    def request(self, user_id: str, request: ExportRequest | None, moment: dt.datetime) -> JsonObject:
         """A new pending job, queued; or, when the user's slots are all taken, the export already
         on its way, whatever its range (a double tap, or a second phone); 429 past the day's
         quota."""
-        request = request or ExportRequest()
-        for date in (request.from_, request.to):
-            if date is not None:
-                try:
-                    dt.date.fromisoformat(date)
-                except ValueError:
-                    raise BadRequestError(f"not a date: {date}") from None
+        request = request or ExportRequest()  # its dates are calendar dates (IsoDate)
         if request.from_ and request.to and request.from_ > request.to:
             raise BadRequestError("'from' must not be after 'to'")
         job, created = self.jobs.create(
@@ -65,7 +59,7 @@ class ExportService:
                 raise
         return job_view(job)
 
-    def status(self, user_id: str, export_id: str, moment: dt.datetime) -> dict[str, Any]:
+    def status(self, user_id: str, export_id: str, moment: dt.datetime) -> JsonObject:
         job = self.jobs.get(user_id, export_id.lower()) if re.fullmatch(UUID_PATTERN, export_id) else None
         if job is None:
             raise NotFoundError("export not found")

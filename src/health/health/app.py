@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from receipt_vault import __version__
 from receipt_vault.api import build_api, make_lambda_handler
 from receipt_vault.observability import setup_observability
@@ -15,7 +13,7 @@ app = build_api(settings, observability)
 
 
 @app.get("/health")
-def health() -> dict[str, Any]:
+def health() -> dict[str, str]:
     return {"status": "ok", "version": __version__}
 
 

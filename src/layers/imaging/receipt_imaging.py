@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import io
 import warnings
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -43,7 +44,8 @@ _PILLOW_FORMATS = {"jpg": _JPEG_FORMATS, "png": ("PNG",), "webp": ("WEBP",), "he
 
 
 @functools.cache
-def _pillow() -> Any:
+def _pillow() -> ModuleType:
+    """PIL.Image, with the bomb limit set: call it before using the module."""
     from PIL import Image
 
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own bomb check, at our limit
@@ -60,9 +62,9 @@ class UnusableImageError(Exception):
 
 def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality: int) -> bytes:
     """A `width` x `height` JPEG, upright and centre-cropped."""
-    from PIL import ImageOps
+    _pillow()
+    from PIL import Image, ImageOps
 
-    Image = _pillow()  # noqa: N806 (the module, under its usual name)
     image = _decode(data, extension, width, height)
     image = ImageOps.exif_transpose(image)
     if image.mode not in ("RGB", "L"):
@@ -77,21 +79,22 @@ def fit_within(data: bytes, extension: str, max_edge: int, quality: int = 85) ->
     """A JPEG of the picture, upright, at most `max_edge` on its long side. A JPEG is decoded at
     the reduced scale that just covers the target, so a 10000 x 10000 upload costs about what a
     12 MP photo does; other formats are decoded whole under MAX_FULL_DECODE_PIXELS."""
-    from PIL import ImageOps
+    _pillow()
+    from PIL import Image, ImageOps
 
     image = ImageOps.exif_transpose(_decode(data, extension, max_edge, max_edge))
     if image.mode not in ("RGB", "L"):
         image = _flatten(image)
-    image.thumbnail((max_edge, max_edge), _pillow().Resampling.LANCZOS)
+    image.thumbnail((max_edge, max_edge), Image.Resampling.LANCZOS)
     output = io.BytesIO()
     image.convert("RGB").save(output, "JPEG", quality=quality)
     return output.getvalue()
 
 
 def _decode(data: bytes, extension: str, width: int, height: int) -> Image.Image:
-    from PIL import UnidentifiedImageError
+    _pillow()
+    from PIL import Image, UnidentifiedImageError
 
-    Image = _pillow()  # noqa: N806
     if extension == "pdf":
         return _render_first_pdf_page(data, width, height)
     if extension in ("heic", "heif"):
@@ -133,7 +136,7 @@ def _render_first_pdf_page(data: bytes, width: int, height: int) -> Image.Image:
         if page_width <= 0 or page_height <= 0:
             raise UnusableImageError("corrupt-pdf")
         scale = min(max(width / page_width, height / page_height) * PDF_OVERSAMPLING, MAX_PDF_RENDER_SCALE)
-        rendered: Any = page.render(scale=scale).to_pil()
+        rendered: Image.Image = page.render(scale=scale).to_pil()  # pypdfium2 has no types
         page.close()
         return rendered
     finally:
@@ -151,7 +154,9 @@ def _register_heif() -> None:
 
 def _flatten(image: Image.Image) -> Image.Image:
     """Transparent areas become white, as on paper, rather than black."""
-    Image = _pillow()  # noqa: N806
+    _pillow()
+    from PIL import Image
+
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, (255, 255, 255))
     background.paste(rgba, mask=rgba.getchannel("A"))

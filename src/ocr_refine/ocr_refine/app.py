@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import functools
-from typing import Any
-
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
 from ocr_refine.refine_service import Models, RefineRequest, RefineService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
-from receipt_vault.clients import LazyClient
+from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.push import PushSender
 from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import OcrRefineSettings, load_settings
+from receipt_vault.shapes import JsonObject
 
 settings = load_settings(OcrRefineSettings)
 observability = setup_observability()
@@ -44,23 +42,19 @@ table = dynamodb_table(settings.table_name)
 refinements = RefineService(
     ReceiptStore(table),
     boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
-    functools.cache(lambda: boto3.client("textract", region_name=settings.region, config=CLIENT_CONFIG)),
-    functools.cache(lambda: boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG)),
+    lazy_client("textract", settings.region),
+    lazy_client("s3", settings.region),
     settings.s3_bucket,
     Models(settings.bedrock_model_id, settings.bedrock_fallback_model_id, settings.confidence_threshold),
     utc_now,
     _record,
-    PushSender(
-        LazyClient(lambda: boto3.client("sns", region_name=settings.region, config=CLIENT_CONFIG)),
-        table,
-        observability.logger,
-    ),
+    PushSender(lazy_client("sns", settings.region), table, observability.logger),
     DailyQuota(table, "REFINE", settings.refine_daily_limit),
 )
 
 
 @app.post("/receipts/<receiptId>/refine")
-def refine(receiptId: str) -> dict[str, Any]:
+def refine(receiptId: str) -> JsonObject:
     context = app.lambda_context
     return refinements.refine(
         current_user_id(app),

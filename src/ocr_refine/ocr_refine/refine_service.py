@@ -21,7 +21,7 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from botocore.exceptions import ClientError
 from pydantic import StringConstraints, field_validator
@@ -44,7 +44,7 @@ from receipt_vault.errors import (
     VersionConflictError,
 )
 from receipt_vault.images import ImageKey
-from receipt_vault.model_base import InputModel, plain_text
+from receipt_vault.model_base import SEVERAL_LINES, InputModel, plain_text
 from receipt_vault.push import Notification, PushSender
 from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.merge import client_content
@@ -52,6 +52,12 @@ from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.shapes import DynamoItem, JsonObject
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_textract import TextractClient
 
 MAX_IMAGE_EDGE = 1568  # the longest edge Claude uses without downscaling itself
 UNAVAILABLE_CODES = {
@@ -68,12 +74,14 @@ IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
 
 
 class RefineRequest(InputModel):
-    ocrRawText: Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES)] | None = None
+    ocrRawText: (
+        Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None
+    ) = None
     imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
 
     @field_validator("ocrRawText", mode="before")
     @classmethod
-    def _readable(cls, value: Any) -> Any:  # what the model reads is held to what a receipt may store
+    def _readable(cls, value: object) -> object:  # what the model reads is held to what a receipt may store
         return plain_text(value, multiline=True)
 
 
@@ -100,9 +108,9 @@ class RefineService:
     def __init__(
         self,
         store: ReceiptStore,
-        bedrock: Any,
-        textract: Callable[[], Any],
-        s3: Callable[[], Any],
+        bedrock: BedrockRuntimeClient,
+        textract: TextractClient,  # created on first use: only a scan without OCR text, or an image, needs them
+        s3: S3Client,
         bucket: str,
         models: Models,
         clock: Callable[[], dt.datetime],
@@ -113,7 +121,7 @@ class RefineService:
         self.quota = quota  # refinements per user and day: each calls Bedrock
         self.store = store
         self.bedrock = bedrock
-        self._textract, self._s3 = textract, s3
+        self.textract, self.s3 = textract, s3
         self.bucket = bucket
         self.models = models
         self.clock = clock
@@ -122,7 +130,7 @@ class RefineService:
 
     def refine(
         self, user_id: str, receipt_id: str, request: RefineRequest, seconds_left: Callable[[], float]
-    ) -> dict[str, Any]:
+    ) -> JsonObject:
         receipt = self.store.get(user_id, normalize_receipt_id(receipt_id))
         if receipt is None:
             raise NotFoundError("receipt not found")
@@ -195,7 +203,7 @@ class RefineService:
 
     # -- inputs ----------------------------------------------------------------------------------
 
-    def _own_image(self, receipt: dict[str, Any], image_key: str) -> ImageKey:
+    def _own_image(self, receipt: DynamoItem, image_key: str) -> ImageKey:
         """Only an original of this receipt may be read."""
         parsed = ImageKey.parse(image_key)
         if parsed is None or image_key not in receipt.get("imageKeys", []):
@@ -204,7 +212,7 @@ class RefineService:
 
     def _textract_text(self, image: ImageKey) -> str:
         """Server-side OCR (Textract AnalyzeExpense) for an upload without on-device OCR text."""
-        response = self._textract().analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": image.key}})
+        response = self.textract.analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": image.key}})
         lines = []
         for document in response.get("ExpenseDocuments", []):
             for summary in document.get("SummaryFields", []):
@@ -227,7 +235,7 @@ class RefineService:
         layer's code, as thumbnails are made); a PDF goes as Textract text only."""
         if image.extension == "pdf":
             return None
-        data = self._s3().get_object(Bucket=self.bucket, Key=image.key)["Body"].read()
+        data = self.s3.get_object(Bucket=self.bucket, Key=image.key)["Body"].read()
         from receipt_imaging import UnusableImageError, fit_within
 
         try:
@@ -237,7 +245,7 @@ class RefineService:
 
     # -- outputs ---------------------------------------------------------------------------------
 
-    def _apply(self, user_id: str, receipt: dict[str, Any], attempt: Attempt) -> dict[str, Any]:
+    def _apply(self, user_id: str, receipt: DynamoItem, attempt: Attempt) -> JsonObject:
         extraction = attempt.extraction
         assert extraction is not None  # noqa: S101 (chosen attempts always have one)
         threshold = self.models.confidence_threshold
@@ -268,7 +276,7 @@ class RefineService:
             current = result.item  # the user (or a device) changed it meanwhile: apply to that
         raise VersionConflictError("the receipt kept changing during the refinement", to_api(current))
 
-    def _notify(self, user_id: str, receipt: dict[str, Any]) -> None:
+    def _notify(self, user_id: str, receipt: JsonObject) -> None:
         """ "Refinement complete" on the user's devices; a push failure never fails the refinement."""
         if self.push is None:
             return

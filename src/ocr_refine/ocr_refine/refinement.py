@@ -15,13 +15,18 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from receipt_vault.model_base import VaultModel
+from receipt_vault.shapes import DynamoItem, JsonObject, JsonValue
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock_runtime.type_defs import ConverseResponseTypeDef
 
 MAX_OCR_CHARACTERS = 8_000  # about 2,000 tokens: a long pharmacy receipt fits
 TOOL_NAME = "record_receipt"
@@ -66,7 +71,7 @@ def prepare_ocr_text(text: str) -> str:
     return redact_personal_data(text.strip())[:MAX_OCR_CHARACTERS]
 
 
-def _money(value: Any) -> str | None:
+def _money(value: object) -> str | None:
     """A decimal string with two places; a lone decimal comma is read as a point."""
     if value is None or value == "":
         return None
@@ -114,7 +119,7 @@ class Extraction(VaultModel):
 
     @field_validator("currency", mode="before")
     @classmethod
-    def _upper(cls, value: Any) -> Any:
+    def _upper(cls, value: object) -> object:
         return value.strip().upper() if isinstance(value, str) else value
 
     @field_validator("date")
@@ -164,9 +169,9 @@ TOOL_SPEC = {
 }
 
 
-def converse_request(model_id: str, ocr_text: str, image: tuple[str, bytes] | None) -> dict[str, Any]:
+def converse_request(model_id: str, ocr_text: str, image: tuple[str, bytes] | None) -> JsonObject:
     """A Converse request that forces the extraction tool; the OCR text is fenced as data."""
-    content: list[dict[str, Any]] = []
+    content: list[JsonObject] = []
     if image is not None:
         image_format, image_bytes = image
         content.append({"image": {"format": image_format, "source": {"bytes": image_bytes}}})
@@ -184,11 +189,11 @@ class MalformedAnswerError(Exception):
     """The model's answer could not be read as an extraction."""
 
 
-def parse_answer(response: dict[str, Any]) -> Extraction:
+def parse_answer(response: ConverseResponseTypeDef) -> Extraction:
     """The tool call's input; failing that, a JSON object in the text, fences and trailing
     commas forgiven. Either way the schema decides."""
     blocks = response.get("output", {}).get("message", {}).get("content", [])
-    candidate: Any = next((block["toolUse"]["input"] for block in blocks if "toolUse" in block), None)
+    candidate: JsonValue = next((block["toolUse"]["input"] for block in blocks if "toolUse" in block), None)
     if candidate is None:
         text = "".join(block.get("text", "") for block in blocks)
         candidate = _json_in_text(text)
@@ -198,7 +203,7 @@ def parse_answer(response: dict[str, Any]) -> Extraction:
         raise MalformedAnswerError(f"the answer does not fit the schema: {error.error_count()} problems") from None
 
 
-def _json_in_text(text: str) -> Any:
+def _json_in_text(text: str) -> JsonValue:
     cleaned = _FENCE.sub("", text.strip())
     start, end = cleaned.find("{"), cleaned.rfind("}")
     if start < 0 or end < start:
@@ -236,7 +241,7 @@ def problems_of(extraction: Extraction, today: dt.date) -> list[str]:
     return problems
 
 
-def receipt_fields(extraction: Extraction) -> dict[str, Any]:
+def receipt_fields(extraction: Extraction) -> DynamoItem:
     """The receipt's fields from an extraction, each valid as user input would have to be:
     an invalid one is dropped (and named among the problems, so the receipt needs review)."""
     fields = _extracted_fields(extraction)
@@ -244,7 +249,7 @@ def receipt_fields(extraction: Extraction) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if name not in invalid}
 
 
-def _invalid_fields(fields: dict[str, Any]) -> set[str]:
+def _invalid_fields(fields: Mapping[str, object]) -> set[str]:
     """The fields that ReceiptFields, the model of what a client may write, refuses."""
     from pydantic import ValidationError
 
@@ -259,8 +264,8 @@ def _invalid_fields(fields: dict[str, Any]) -> set[str]:
     return invalid
 
 
-def _extracted_fields(extraction: Extraction) -> dict[str, Any]:
-    fields: dict[str, Any] = {
+def _extracted_fields(extraction: Extraction) -> DynamoItem:
+    fields: DynamoItem = {
         "storeName": extraction.merchant,
         "purchaseDate": extraction.date,
         "currency": extraction.currency if extraction.currency in ISO_4217 else None,

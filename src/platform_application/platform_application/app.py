@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from typing import Any
+from typing import Required, TypedDict
 
 import boto3
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from receipt_vault.dynamo import CLIENT_CONFIG
 from receipt_vault.settings import RegionSettings, load_settings
+from receipt_vault.shapes import JsonObject
 
 settings = load_settings(RegionSettings)
 logger = Logger()
@@ -29,11 +31,24 @@ PLATFORMS = {"GCM", "APNS", "APNS_SANDBOX"}
 RESPONSE_TIMEOUT_SECONDS = 10
 
 
+class CustomResourceEvent(TypedDict, total=False):
+    """A CloudFormation custom resource request: the fields this function reads."""
+
+    RequestType: Required[str]  # Create, Update or Delete
+    ResponseURL: Required[str]
+    StackId: Required[str]
+    RequestId: Required[str]
+    LogicalResourceId: Required[str]
+    PhysicalResourceId: str
+    ResourceProperties: JsonObject  # the template's properties: checked by application_attributes
+    OldResourceProperties: JsonObject
+
+
 class InvalidPropertiesError(ValueError):
     """The resource's properties in the template are wrong; the reason is safe to show."""
 
 
-def application_attributes(properties: dict[str, Any]) -> dict[str, str]:
+def application_attributes(properties: JsonObject) -> dict[str, str]:
     platform = properties.get("Platform")
     if platform not in PLATFORMS:
         raise InvalidPropertiesError(f"Platform must be one of {sorted(PLATFORMS)}")
@@ -54,7 +69,7 @@ def application_attributes(properties: dict[str, Any]) -> dict[str, str]:
     return attributes
 
 
-def apply(event: dict[str, Any]) -> str:
+def apply(event: CustomResourceEvent) -> str:
     """Carry out the request; return the application ARN (the physical resource id)."""
     properties = event.get("ResourceProperties", {})
     request_type = event["RequestType"]
@@ -77,7 +92,7 @@ def apply(event: dict[str, Any]) -> str:
     return response["PlatformApplicationArn"]
 
 
-def send_response(event: dict[str, Any], status: str, physical_id: str, reason: str = "") -> None:
+def send_response(event: CustomResourceEvent, status: str, physical_id: str, reason: str = "") -> None:
     body = json.dumps(
         {
             "Status": status,
@@ -103,7 +118,7 @@ def send_response(event: dict[str, Any], status: str, physical_id: str, reason: 
 
 
 @logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> None:
+def lambda_handler(event: CustomResourceEvent, context: LambdaContext) -> None:
     logger.info(
         "custom resource request",
         extra={"request_type": event.get("RequestType"), "logical_id": event.get("LogicalResourceId")},

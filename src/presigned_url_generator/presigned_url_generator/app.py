@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from presigned_url_generator.upload_urls import ImageUrls, UploadUrlRequest
+from presigned_url_generator.upload_urls import DownloadUrl, ImageUrls, UploadUrl, UploadUrlRequest
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -22,12 +20,12 @@ image_urls = ImageUrls(presigner, ReceiptStore(dynamodb_table(settings.table_nam
 
 
 @app.post("/receipts/<receiptId>/images/upload-url")
-def upload_url(receiptId: str) -> dict[str, Any]:
+def upload_url(receiptId: str) -> UploadUrl:
     return image_urls.upload_url(current_user_id(app), receiptId, parse_body(app, UploadUrlRequest))
 
 
 @app.get("/receipts/<receiptId>/images/<imageId>/download-url")
-def download_url(receiptId: str, imageId: str) -> dict[str, Any]:
+def download_url(receiptId: str, imageId: str) -> DownloadUrl:
     return image_urls.download_url(current_user_id(app), receiptId, imageId)
 
 

@@ -12,32 +12,57 @@ handed out for the caller's own, not deleted, receipt that has room for another 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, NotRequired, TypedDict, get_args
 
 from pydantic import Field, StringConstraints, field_validator
 
 from receipt_vault.errors import BadRequestError, NotFoundError, PayloadTooLargeError, VersionConflictError
 from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, MAX_IMAGES_PER_RECEIPT, ImageKey, thumbnail_url
-from receipt_vault.model_base import InputModel, plain_text
+from receipt_vault.model_base import ONE_LINE, InputModel, plain_text
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.s3_presigner import S3Presigner
 from receipt_vault.settings import ImageUrlSettings
+from receipt_vault.shapes import DynamoItem
 
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf"]
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-assert set(ContentType.__args__) == set(CONTENT_TYPE_EXTENSIONS)  # noqa: S101 (one allowlist, checked at import)
+# The largest upload the contract allows (its model refuses more, a 400); MAX_FILE_SIZE may only
+# lower it (413 above).
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+assert set(get_args(ContentType)) == set(CONTENT_TYPE_EXTENSIONS)  # noqa: S101 (one allowlist, checked at import)
 
 
 class UploadUrlRequest(InputModel):
     contentType: ContentType
-    contentLength: Annotated[int, Field(ge=1)]
-    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    contentLength: Annotated[int, Field(ge=1, le=MAX_UPLOAD_BYTES)]
+    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ONE_LINE)] | None = None
 
     # A name with control or bidi characters is refused, not cleaned; any other name is kept,
     # spelled in ASCII for the S3 metadata.
     _plain = field_validator("fileName", mode="before")(plain_text)
+
+
+class UploadUrl(TypedDict):
+    """POST /receipts/{receiptId}/images/upload-url (API.md)."""
+
+    uploadUrl: str
+    method: str
+    headers: dict[str, str]
+    imageId: str
+    imageKey: str
+    expiresIn: int
+    thumbnailUrl: str
+
+
+class DownloadUrl(TypedDict):
+    """GET /receipts/{receiptId}/images/{imageId}/download-url (API.md)."""
+
+    downloadUrl: str
+    imageKey: str
+    expiresIn: int
+    thumbnailUrl: NotRequired[str]  # once the thumbnail exists
 
 
 class ImageUrls:
@@ -46,7 +71,7 @@ class ImageUrls:
         self.receipts = receipts
         self.settings = settings
 
-    def upload_url(self, user_id: str, receipt_id: str, request: UploadUrlRequest) -> dict[str, Any]:
+    def upload_url(self, user_id: str, receipt_id: str, request: UploadUrlRequest) -> UploadUrl:
         if request.contentLength > self.settings.max_file_size:
             raise PayloadTooLargeError(f"an image may have at most {self.settings.max_file_size} bytes")
         receipt = self._own_receipt(user_id, receipt_id)
@@ -72,19 +97,19 @@ class ImageUrls:
             "thumbnailUrl": thumbnail_url(self.settings.thumbnail_cdn_domain, image.thumbnail.key),
         }
 
-    def download_url(self, user_id: str, receipt_id: str, image_id: str) -> dict[str, Any]:
+    def download_url(self, user_id: str, receipt_id: str, image_id: str) -> DownloadUrl:
         receipt = self._own_receipt(user_id, receipt_id)
         listed = [ImageKey.parse(key) for key in receipt.get("imageKeys", [])]
         image = next((key for key in listed if key is not None and key.image_id == image_id.lower()), None)
         if image is None or image.user_id != user_id:
             raise NotFoundError("image not found")
         url = self.presigner.url("GET", self.settings.s3_bucket, image.key, self.settings.url_expiry_seconds)
-        result = {"downloadUrl": url, "imageKey": image.key, "expiresIn": self.settings.url_expiry_seconds}
+        result: DownloadUrl = {"downloadUrl": url, "imageKey": image.key, "expiresIn": self.settings.url_expiry_seconds}
         if image.thumbnail.key in receipt.get("thumbnailKeys", []):
             result["thumbnailUrl"] = thumbnail_url(self.settings.thumbnail_cdn_domain, image.thumbnail.key)
         return result
 
-    def _own_receipt(self, user_id: str, receipt_id: str) -> dict[str, Any]:
+    def _own_receipt(self, user_id: str, receipt_id: str) -> DynamoItem:
         """Another user's receipt is not found (never forbidden); a deleted one is a conflict."""
         receipt = self.receipts.get(user_id, normalize_receipt_id(receipt_id))
         if receipt is None:

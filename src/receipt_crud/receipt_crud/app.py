@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -23,6 +21,7 @@ from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, Recei
 from receipt_vault.receipts.service import ReceiptService
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import PaginatedApiSettings, load_settings
+from receipt_vault.shapes import JsonObject
 
 settings = load_settings(PaginatedApiSettings)
 observability = setup_observability()
@@ -35,7 +34,7 @@ receipts = ReceiptService(
 
 
 @app.post("/receipts")
-def create_receipt() -> Response:
+def create_receipt() -> Response[str]:
     receipt, created = receipts.create(current_user_id(app), parse_body(app, ReceiptCreate), utc_now())
     if created:
         metrics.add_metric(name="ReceiptCreateCount", unit=MetricUnit.Count, value=1)
@@ -43,32 +42,32 @@ def create_receipt() -> Response:
 
 
 @app.get("/receipts")
-def list_receipts() -> dict[str, Any]:
+def list_receipts() -> JsonObject:
     return receipts.list_receipts(current_user_id(app), parse_query(app, ReceiptListQuery))
 
 
 @app.get("/receipts/<receiptId>")
-def get_receipt(receiptId: str) -> dict[str, Any]:
+def get_receipt(receiptId: str) -> JsonObject:
     return receipts.get(current_user_id(app), receiptId)
 
 
 @app.put("/receipts/<receiptId>")
-def update_receipt(receiptId: str) -> dict[str, Any]:
+def update_receipt(receiptId: str) -> JsonObject:
     return receipts.update(current_user_id(app), receiptId, parse_body(app, ReceiptUpdate), utc_now())
 
 
 @app.delete("/receipts/<receiptId>")
-def delete_receipt(receiptId: str) -> dict[str, Any]:
+def delete_receipt(receiptId: str) -> JsonObject:
     return receipts.delete(current_user_id(app), receiptId, utc_now())
 
 
 @app.post("/receipts/<receiptId>/restore")
-def restore_receipt(receiptId: str) -> dict[str, Any]:
+def restore_receipt(receiptId: str) -> JsonObject:
     return receipts.restore(current_user_id(app), receiptId, utc_now())
 
 
 @app.patch("/receipts/<receiptId>/status")
-def change_status(receiptId: str) -> dict[str, Any]:
+def change_status(receiptId: str) -> JsonObject:
     return receipts.change_status(current_user_id(app), receiptId, parse_body(app, StatusChange), utc_now())
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -14,7 +13,9 @@ from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import SyncSettings, load_settings
-from sync_handler.sync_service import FullRequest, PullRequest, PushRequest, SyncService, without_nulls
+from receipt_vault.shapes import JsonObject
+from sync_handler.models import FullRequest, PullRequest, PushRequest
+from sync_handler.sync_service import SyncService, without_nulls
 
 settings = load_settings(SyncSettings)
 observability = setup_observability()
@@ -37,7 +38,7 @@ def _measured(operation: str, started: float, item_count: int, conflicts: int = 
 
 
 @app.post("/sync/pull")
-def pull() -> dict[str, Any]:
+def pull() -> JsonObject:
     started = time.perf_counter()
     result = sync.pull(current_user_id(app), parse_body(app, PullRequest, required=False))
     _measured("pull", started, len(result["items"]) + len(result["deleted"]))
@@ -45,7 +46,7 @@ def pull() -> dict[str, Any]:
 
 
 @app.post("/sync/push")
-def push() -> dict[str, Any]:
+def push() -> JsonObject:
     started = time.perf_counter()
     result = sync.push(current_user_id(app), parse_json_body(app, PushRequest))
     conflicts = sum(1 for item in result["results"] if item["outcome"] in ("merged", "conflict"))
@@ -54,7 +55,7 @@ def push() -> dict[str, Any]:
 
 
 @app.post("/sync/full")
-def full() -> dict[str, Any]:
+def full() -> JsonObject:
     started = time.perf_counter()
     result = sync.full(current_user_id(app), parse_body(app, FullRequest, required=False))
     _measured("full", started, len(result["items"]))

@@ -24,25 +24,17 @@ ends early, with a cursor, and push results beyond the budget leave their item o
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
 
-from botocore.exceptions import ClientError
-from pydantic import AfterValidator, Field, StringConstraints, ValidationError
-
-from receipt_vault.api import validation_details
-from receipt_vault.clock import canonical_instant, iso_timestamp, parse_instant
-from receipt_vault.errors import ApiError, BadRequestError, RateLimitedError
+from receipt_vault.clock import iso_timestamp, parse_instant
+from receipt_vault.errors import ApiError, BadRequestError
 from receipt_vault.json_codec import to_json
-from receipt_vault.model_base import InputModel
 from receipt_vault.pagination import PageTokenCodec
 from receipt_vault.receipts.content import canonical_content, stored_content
 from receipt_vault.receipts.merge import merge
-from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, ReceiptCreate, ReceiptFields, ReceiptId, Status
+from receipt_vault.receipts.models import ReceiptCreate
 from receipt_vault.receipts.rules import (
     applied_mutation,
-    new_receipt_item,
     normalize_receipt_id,
     recorded_mutations,
     to_api,
@@ -50,61 +42,13 @@ from receipt_vault.receipts.rules import (
 )
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import Page, ReceiptStore
+from receipt_vault.shapes import DynamoItem, JsonObject, JsonValue
+from sync_handler.models import FullRequest, PullRequest, PushItem, PushRequest, validated_push_item
 
 SYNC_SAFETY_MARGIN = dt.timedelta(seconds=60)
 TOMBSTONE_WINDOW = dt.timedelta(days=30)  # soft-deleted receipts expire (TTL) after this
 MAX_WRITE_ATTEMPTS = 3
 RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
-MAX_MUTATION_ID_LENGTH = 64
-SyncInstant = Annotated[str, StringConstraints(max_length=64), AfterValidator(canonical_instant)]
-Cursor = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-MutationId = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_MUTATION_ID_LENGTH, pattern=r"^[\x21-\x7e]+$")
-]
-
-
-class PullRequest(InputModel):
-    lastSyncTimestamp: SyncInstant | None = None
-    limit: Annotated[int, Field(ge=1, le=500)] = 100
-    cursor: Cursor | None = None
-
-
-class FullRequest(InputModel):
-    limit: Annotated[int, Field(ge=1, le=500)] = 100
-    cursor: Cursor | None = None
-
-
-class PushRequest(InputModel):
-    """Items are validated one by one, so that one bad item does not fail the batch."""
-
-    items: Annotated[list[Any], Field(min_length=1)]
-
-
-class PushItem(ReceiptFields):
-    """The changes of one receipt since `serverVersion` (absent for a receipt made offline)."""
-
-    receiptId: ReceiptId
-    mutationId: MutationId | None = None
-    serverVersion: Annotated[int, Field(ge=1)] | None = None
-    status: Status | None = None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the device sent: a null removes the field."""
-        present = self.model_fields_set & set(CLIENT_WRITABLE_FIELDS)
-        return self.model_dump(include=present)
-
-
-def validated_push_item(raw: Any) -> PushItem:
-    """As strict as the REST routes, whose bodies API Gateway checks against the JSON schema
-    first: no "24" for a number, no `true` for an integer."""
-    try:
-        return PushItem.model_validate_json(json.dumps(raw), strict=True)
-    except ValidationError as error:
-        if any(issue["type"] == "json_invalid" for issue in error.errors()):
-            raise BadRequestError("the item is not valid JSON: nested too deeply, or a lone surrogate") from None
-        raise BadRequestError("invalid receipt", validation_details(error)) from None
-    except RecursionError:
-        raise BadRequestError("the item is nested too deeply") from None
 
 
 class SyncService:
@@ -124,7 +68,7 @@ class SyncService:
 
     # -- pull ----------------------------------------------------------------------------------
 
-    def pull(self, user_id: str, request: PullRequest) -> dict[str, Any]:
+    def pull(self, user_id: str, request: PullRequest) -> JsonObject:
         now = self.clock()
         since = request.lastSyncTimestamp  # already in the stored form
         scope = {"operation": "pull", "since": since}
@@ -153,7 +97,7 @@ class SyncService:
             "fullSyncRequired": False,
         }
 
-    def full(self, user_id: str, request: FullRequest) -> dict[str, Any]:
+    def full(self, user_id: str, request: FullRequest) -> JsonObject:
         scope = {"operation": "full"}
         if request.cursor:
             position = self.page_tokens.decode(request.cursor, user_id, scope, name="cursor")
@@ -168,7 +112,7 @@ class SyncService:
         }
 
     def _cursor(
-        self, last_key: dict[str, Any] | None, sync_timestamp: str, user_id: str, scope: dict[str, Any]
+        self, last_key: DynamoItem | None, sync_timestamp: str, user_id: str, scope: Mapping[str, object]
     ) -> str | None:
         if not last_key:
             return None
@@ -176,11 +120,11 @@ class SyncService:
 
     # -- push ----------------------------------------------------------------------------------
 
-    def push(self, user_id: str, request: PushRequest) -> dict[str, Any]:
+    def push(self, user_id: str, request: PushRequest) -> JsonObject:
         if len(request.items) > self.max_batch_size:
             raise BadRequestError(f"a push holds at most {self.max_batch_size} items")
         moment = self.clock()
-        results: list[dict[str, Any] | None] = [None] * len(request.items)
+        results: list[JsonObject | None] = [None] * len(request.items)
         accepted: dict[int, PushItem] = {}
         seen: set[str] = set()
         for index, raw in enumerate(request.items):
@@ -199,15 +143,11 @@ class SyncService:
         for index, item in accepted.items():
             try:
                 results[index] = self._apply(user_id, item, current.get(item.receiptId), moment)
-            except ApiError as error:  # too large, say: this item's outcome, not the batch's
-                results[index] = _rejected(item.model_dump(include={"receiptId"}), error)
-            except ClientError as error:  # throttled, say: the device retries it (same mutationId)
-                results[index] = _rejected(item.model_dump(include={"receiptId"}), _storage_error(error))
+            except ApiError as error:  # too large, or throttled: this item's outcome, not the batch's;
+                results[index] = _rejected(item.model_dump(include={"receiptId"}), error)  # retried (same mutationId)
         return {"results": results_within_budget(results, self.response_budget_bytes)}
 
-    def _apply(
-        self, user_id: str, item: PushItem, server: dict[str, Any] | None, moment: dt.datetime
-    ) -> dict[str, Any]:
+    def _apply(self, user_id: str, item: PushItem, server: DynamoItem | None, moment: dt.datetime) -> JsonObject:
         changes = item.changes()
         mutation = item.mutationId
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -218,10 +158,9 @@ class SyncService:
                     return _gone(item.receiptId)
                 if changes.get("status") == DELETED:  # made and deleted offline: nothing to keep
                     return {"receiptId": item.receiptId, "outcome": "accepted", "serverVersion": None, "item": None}
-                created = new_receipt_item(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
-                result = self.store.create(created)
+                result = self.store.create(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
                 if result.succeeded:
-                    return _outcome("accepted", created)
+                    return _outcome("accepted", result.item or {})
                 server = result.item  # created meanwhile (by another device, or this push's twin)
                 continue
             if server["status"] == DELETED and changes.get("status") != DELETED:
@@ -238,26 +177,26 @@ class SyncService:
                     record = recorded_mutations(server.get("mutations"), mutation)
                     result = self.store.replace_mutations(user_id, server, record)
             else:
-                record = recorded_mutations(server.get("mutations"), mutation) if mutation else None
-                result = self.store.replace_content(user_id, server, merged, moment, mutations=record)
+                pushes = recorded_mutations(server.get("mutations"), mutation) if mutation else None
+                result = self.store.replace_content(user_id, server, merged, moment, mutations=pushes)
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it
         return _outcome("conflict", server or {}, "the receipt kept changing; pull and push again")
 
 
-def _as_create(item: PushItem, changes: dict[str, Any]) -> ReceiptCreate:
+def _as_create(item: PushItem, changes: DynamoItem) -> ReceiptCreate:
     content = {name: value for name, value in changes.items() if value is not None and name != "status"}
     status = item.status if item.status in ("active", "returned", "archived") else "active"
     return ReceiptCreate.model_validate({**content, "receiptId": item.receiptId, "status": status})
 
 
-def _same_content(merged: dict[str, Any], server: dict[str, Any]) -> bool:
+def _same_content(merged: DynamoItem, server: DynamoItem) -> bool:
     after = {**with_derived_fields(merged), "status": merged.get("status")}
     return after == stored_content(server)
 
 
-def _all_applied(changes: dict[str, Any], merged: dict[str, Any]) -> bool:
+def _all_applied(changes: DynamoItem, merged: DynamoItem) -> bool:
     """Whether every field the device sent ended up as it sent it (derivation may override a
     `warrantyExpiryDate` it did not mark as its own)."""
     stored = {**with_derived_fields(merged), "status": merged.get("status")}
@@ -265,8 +204,8 @@ def _all_applied(changes: dict[str, Any], merged: dict[str, Any]) -> bool:
     return all(stored.get(name) == sent.get(name) for name in changes if name != "userEditedFields")
 
 
-def _outcome(outcome: str, item: dict[str, Any], message: str | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {
+def _outcome(outcome: str, item: DynamoItem, message: str | None = None) -> JsonObject:
+    result: JsonObject = {
         "receiptId": item.get("receiptId"),
         "outcome": outcome,
         "serverVersion": item.get("serverVersion"),
@@ -277,7 +216,7 @@ def _outcome(outcome: str, item: dict[str, Any], message: str | None = None) -> 
     return result
 
 
-def _gone(receipt_id: str) -> dict[str, Any]:
+def _gone(receipt_id: str) -> JsonObject:
     return {
         "receiptId": receipt_id,
         "outcome": "gone",
@@ -292,7 +231,7 @@ def _gone(receipt_id: str) -> dict[str, Any]:
     }
 
 
-def _rejected(raw: Any, error: ApiError) -> dict[str, Any]:
+def _rejected(raw: JsonValue, error: ApiError) -> JsonObject:
     receipt_id = raw.get("receiptId") if isinstance(raw, dict) else None
     return {
         "receiptId": receipt_id if isinstance(receipt_id, str) else None,
@@ -303,14 +242,7 @@ def _rejected(raw: Any, error: ApiError) -> dict[str, Any]:
     }
 
 
-def _storage_error(error: ClientError) -> ApiError:
-    code = error.response.get("Error", {}).get("Code", "")
-    if "Throttl" in code or code in ("ProvisionedThroughputExceededException", "RequestLimitExceeded"):
-        return RateLimitedError("the receipt could not be stored now; push it again later")
-    return ApiError("the receipt could not be stored; push it again later")
-
-
-def _size(value: Any) -> int:
+def _size(value: object) -> int:
     return len(to_json(value).encode("utf-8"))
 
 
@@ -325,7 +257,7 @@ def within_budget(page: Page, budget: int) -> Page:
     return page
 
 
-def results_within_budget(results: list[dict[str, Any] | None], budget: int) -> list[dict[str, Any] | None]:
+def results_within_budget(results: list[JsonObject | None], budget: int) -> list[JsonObject | None]:
     """Push results whose items beyond `budget` bytes are left out: the device pulls them."""
     used = 0
     shaped = []
@@ -338,7 +270,7 @@ def results_within_budget(results: list[dict[str, Any] | None], budget: int) -> 
     return shaped
 
 
-def without_nulls(response: dict[str, Any]) -> dict[str, Any]:
+def without_nulls(response: JsonObject) -> JsonObject:
     """The response as the contract describes it: a field without a value (the last page's
     cursor, a rejected item's version) is left out rather than sent as null."""
     shaped = {name: value for name, value in response.items() if value is not None}

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.clients import lazy_client
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import ThumbnailSettings, load_settings
+from receipt_vault.shapes import JsonObject
 from thumbnail_generator.thumbnail_pipeline import ThumbnailPipeline
 
 settings = load_settings(ThumbnailSettings)
 logger, tracer, metrics = setup_observability()
 pipeline = ThumbnailPipeline(
-    lambda: boto3.client("s3", region_name=settings.region, config=CLIENT_CONFIG),
+    lazy_client("s3", settings.region),
     ReceiptStore(dynamodb_table(settings.table_name)),
     settings,
     logger,
@@ -26,7 +27,7 @@ pipeline = ThumbnailPipeline(
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, list[str]]:
+def lambda_handler(event: JsonObject, context: LambdaContext) -> dict[str, list[str]]:
     outcomes = []
     for record in event.get("Records", []):
         s3 = record["s3"]

@@ -14,9 +14,7 @@ thumbnail DLQ.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -28,22 +26,19 @@ from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import ThumbnailSettings
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 METRIC_NAMESPACE = "ReceiptVault/Images"
 THUMBNAIL_CACHE_CONTROL = "public, max-age=86400, immutable"
 
 
 class ThumbnailPipeline:
-    def __init__(
-        self, s3_factory: Callable[[], Any], receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger
-    ) -> None:
-        self._s3_factory = s3_factory
+    def __init__(self, s3: S3Client, receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger) -> None:
+        self.s3 = s3  # clients.LazyClient: created on first use
         self.receipts = receipts
         self.settings = settings
         self.logger = logger
-
-    @functools.cached_property
-    def s3(self) -> Any:
-        return self._s3_factory()
 
     def handle(self, bucket: str, key: str, size: int) -> str:
         """Process one uploaded object; returns what happened, for logs and tests."""

@@ -27,9 +27,8 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
-from boto3.dynamodb.conditions import Attr, Key
 from botocore.exceptions import ClientError
 
 from receipt_vault import keys
@@ -37,14 +36,22 @@ from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable
 from receipt_vault.images import user_prefix
 from receipt_vault.observability import hash_user_id
-from receipt_vault.user_settings import SettingsStore
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem
+from user_deletion.erasure_store import COMPLETED, IN_PROGRESS, ErasureStore
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from mypy_boto3_cloudfront import CloudFrontClient
+    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_sns import SNSClient
 
 STEPS = ("cognito", "table", "images", "exports", "endpoints", "cdn")
 DATA_STEPS = STEPS[1:]  # what a sweep re-runs: everything but the Cognito user, gone for good
-COMPLETED, IN_PROGRESS = "completed", "inProgress"
 JOB_RETENTION = dt.timedelta(days=30)
 DELETE_OBJECTS_LIMIT = 1000
-QUERY_PAGE = 500
 # A step starts only with this much of the invocation left; the rest waits for the next run.
 STEP_MARGIN_SECONDS = 8.0
 
@@ -63,18 +70,19 @@ class AccountEraser:
     def __init__(
         self,
         table: DynamoTable,
-        cognito: Any,
-        s3: Any,
-        sns: Any,
-        cloudfront: Any,
+        cognito: CognitoIdentityProviderClient,
+        s3: S3Client,
+        sns: SNSClient,
+        cloudfront: CloudFrontClient,
         user_pool_id: str,
         images_bucket: str,
         exports_bucket: str,
         distribution_id: str,
         clock: Callable[[], dt.datetime],
-        logger: Any,
+        logger: Logger,
     ) -> None:
-        self.table = table
+        self.store = ErasureStore(table)
+        self.settings = SettingsStore(table)
         self.cognito = cognito
         self.s3 = s3
         self.sns = sns
@@ -88,10 +96,10 @@ class AccountEraser:
 
     # -- the job ---------------------------------------------------------------------------------
 
-    def job(self, user_id: str) -> dict[str, Any] | None:
-        return self.table.get_item(keys.erasure_key(user_id))
+    def job(self, user_id: str) -> DynamoItem | None:
+        return self.store.job(user_id)
 
-    def start(self, user_id: str, username: str) -> dict[str, Any]:
+    def start(self, user_id: str, username: str) -> DynamoItem:
         """The job, created with what later steps need, or the one already under way."""
         existing = self.job(user_id)
         if existing is not None:
@@ -106,13 +114,13 @@ class AccountEraser:
             "createdAt": iso_timestamp(moment),
             "ttl": int((moment + JOB_RETENTION).timestamp()),
         }
-        self.table.put_item(job)
+        self.store.create_job(job)
         return job
 
     def erase(self, user_id: str, seconds_left: Callable[[], float]) -> Erasure:
         """Run the steps not done yet, while time allows."""
         job = self._job_of(user_id)
-        done: dict[str, Any] = dict(job.get("steps") or {})
+        done: DynamoItem = dict(job.get("steps") or {})
         for step in STEPS:
             if step in done:
                 continue
@@ -120,23 +128,13 @@ class AccountEraser:
                 return Erasure(IN_PROGRESS, _counts(done))
             count = getattr(self, f"_erase_{step}")(user_id, job)
             done[step] = count
-            self.table.update_item(
-                keys.erasure_key(user_id),
-                {f"steps.{step}": count},
-                ["username"] if step == "cognito" else [],
-                _exists(),
-            )
+            self.store.record_step(user_id, step, count, forget_username=step == "cognito")
         if job.get("status") != COMPLETED:
             self.logger.info(
                 "account erased",
                 extra={"audit": "account-erasure", "user_hash": hash_user_id(user_id), "counts": _counts(done)},
             )
-            self.table.update_item(
-                keys.erasure_key(user_id),
-                {"status": COMPLETED, "completedAt": iso_timestamp(self.clock())},
-                ["endpointArns"],  # done with: the job keeps nothing that points at a device
-                _exists(),
-            )
+            self.store.complete_job(user_id, iso_timestamp(self.clock()))
         return Erasure(COMPLETED, _counts(done))
 
     def sweep(self, user_id: str, seconds_left: Callable[[], float], final: bool = False) -> Erasure:
@@ -145,14 +143,14 @@ class AccountEraser:
         job = self._job_of(user_id)
         job["endpointArns"] = sorted({*(job.get("endpointArns") or ()), *self._device_endpoints(user_id)})
         if job["endpointArns"]:  # snapshotted before the table step deletes the settings
-            self.table.update_item(keys.erasure_key(user_id), {"endpointArns": job["endpointArns"]}, [], _exists())
+            self.store.remember_endpoints(user_id, job["endpointArns"])
         found: dict[str, int] = {"cognito": 0}
         for step in DATA_STEPS:
             if seconds_left() < STEP_MARGIN_SECONDS:
                 return Erasure(IN_PROGRESS, found)
             found[step] = getattr(self, f"_erase_{step}")(user_id, job)
         stamp = {"finalSweepAt" if final else "lastSweepAt": iso_timestamp(self.clock())}
-        self.table.update_item(keys.erasure_key(user_id), stamp, ["endpointArns"], _exists())
+        self.store.record_sweep(user_id, stamp)
         self.logger.info(
             "account swept",
             extra={
@@ -164,19 +162,19 @@ class AccountEraser:
         )
         return Erasure(COMPLETED, found)
 
-    def _job_of(self, user_id: str) -> dict[str, Any]:
+    def _job_of(self, user_id: str) -> DynamoItem:
         job = self.job(user_id)
         if job is None:
             raise LookupError("no deletion was requested for this user")
         return job
 
     def _device_endpoints(self, user_id: str) -> set[str]:
-        devices = (SettingsStore(self.table).get(user_id) or {}).get("devices") or {}
+        devices = (self.settings.get(user_id) or {}).get("devices") or {}
         return {device["endpointArn"] for device in devices.values()}
 
     # -- the steps -------------------------------------------------------------------------------
 
-    def _erase_cognito(self, user_id: str, job: dict[str, Any]) -> int:
+    def _erase_cognito(self, user_id: str, job: DynamoItem) -> int:
         try:
             self.cognito.admin_delete_user(UserPoolId=self.user_pool_id, Username=job.get("username") or user_id)
         except ClientError as error:
@@ -185,20 +183,13 @@ class AccountEraser:
             return 0  # deleted by an earlier run
         return 1
 
-    def _erase_table(self, user_id: str, job: dict[str, Any]) -> int:
-        """Page by page until nothing is left, so items written meanwhile go too."""
-        deleted = 0
-        condition = Key("PK").eq(keys.user_pk(user_id))
-        while True:
-            items, _ = self.table.query(None, condition, limit=QUERY_PAGE)
-            if not items:
-                return deleted
-            deleted += self.table.batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in items])
+    def _erase_table(self, user_id: str, job: DynamoItem) -> int:
+        return self.store.delete_user_partition(user_id)
 
-    def _erase_images(self, user_id: str, job: dict[str, Any]) -> int:
+    def _erase_images(self, user_id: str, job: DynamoItem) -> int:
         return self._delete_every_version(self.images_bucket, user_prefix(user_id))
 
-    def _erase_exports(self, user_id: str, job: dict[str, Any]) -> int:
+    def _erase_exports(self, user_id: str, job: DynamoItem) -> int:
         """An export being built is cancelled: its multipart upload is aborted."""
         prefix = keys.exports_prefix(user_id)
         for page in self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.exports_bucket, Prefix=prefix):
@@ -208,7 +199,7 @@ class AccountEraser:
                 )
         return self._delete_every_version(self.exports_bucket, prefix)
 
-    def _erase_endpoints(self, user_id: str, job: dict[str, Any]) -> int:
+    def _erase_endpoints(self, user_id: str, job: DynamoItem) -> int:
         deleted = 0
         for arn in job.get("endpointArns") or []:
             try:
@@ -222,7 +213,7 @@ class AccountEraser:
                 deleted += 1
         return deleted
 
-    def _erase_cdn(self, user_id: str, job: dict[str, Any]) -> int:
+    def _erase_cdn(self, user_id: str, job: DynamoItem) -> int:
         """Invalidate the user's paths at the edge: one wildcard path, so one invalidation."""
         self.cloudfront.create_invalidation(
             DistributionId=self.distribution_id,
@@ -237,7 +228,7 @@ class AccountEraser:
         """Every object version and delete marker under the prefix, 1,000 a call."""
         deleted = 0
         for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            targets = [
+            targets: list[ObjectIdentifierTypeDef] = [
                 {"Key": entry["Key"], "VersionId": entry["VersionId"]}
                 for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
             ]
@@ -251,9 +242,5 @@ class AccountEraser:
         return deleted
 
 
-def _counts(done: dict[str, Any]) -> dict[str, int]:
+def _counts(done: DynamoItem) -> dict[str, int]:
     return {step: int(count) for step, count in done.items()}
-
-
-def _exists() -> Any:
-    return Attr("PK").exists()

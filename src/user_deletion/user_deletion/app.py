@@ -11,20 +11,25 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from collections.abc import Callable
 
-import boto3
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
-from receipt_vault.clients import LazyClient
+from receipt_vault.clients import lazy_client
 from receipt_vault.clock import iso_timestamp, utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, dynamodb_table
+from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.errors import BadRequestError, ForbiddenError
 from receipt_vault.observability import hash_user_id, setup_observability
 from receipt_vault.settings import UserDeletionSettings, load_settings
-from user_deletion.account_eraser import COMPLETED, AccountEraser
-from user_deletion.deletion_tokens import DeletionTokens
+from receipt_vault.shapes import JsonObject
+from user_deletion.account_eraser import AccountEraser, Erasure
+from user_deletion.deletion_tokens import DeletionToken, DeletionTokens
+from user_deletion.erasure_store import COMPLETED
 
 settings = load_settings(UserDeletionSettings)
 observability = setup_observability()
@@ -32,19 +37,13 @@ logger = observability.logger
 app = build_api(settings, observability)
 table = dynamodb_table(settings.table_name)
 tokens = DeletionTokens(table)
-
-
-def _client(service: str) -> LazyClient:
-    """Created on first use: issuing a token, the common call, needs none of them."""
-    return LazyClient(lambda: boto3.client(service, region_name=settings.region, config=CLIENT_CONFIG))
-
-
+# The clients are created on first use: issuing a token, the common call, needs none of them.
 eraser = AccountEraser(
     table,
-    _client("cognito-idp"),
-    _client("s3"),
-    _client("sns"),
-    _client("cloudfront"),
+    lazy_client("cognito-idp", settings.region),
+    lazy_client("s3", settings.region),
+    lazy_client("sns", settings.region),
+    lazy_client("cloudfront", settings.region),
     settings.user_pool_id,
     settings.s3_bucket,
     settings.export_bucket,
@@ -52,7 +51,7 @@ eraser = AccountEraser(
     utc_now,
     logger,
 )
-sqs = _client("sqs")
+sqs = lazy_client("sqs", settings.region)
 SAFETY_NET_DELAY_SECONDS = 60  # after the request's own attempt has had its chance
 MAX_SQS_DELAY_SECONDS = 900
 RERUN, FINAL_SWEEP = "rerun", "finalSweep"
@@ -61,12 +60,12 @@ TOKEN_HEADER = "x-deletion-token"  # noqa: S105 - a header name
 
 
 @app.post("/user/account/deletion-token")
-def issue_deletion_token() -> dict[str, Any]:
+def issue_deletion_token() -> DeletionToken:
     return tokens.issue(current_user_id(app), utc_now())
 
 
 @app.delete("/user/account")
-def delete_account() -> Response:
+def delete_account() -> Response[str]:
     """The first request needs the deletion token. Once the erasure has started, the account's
     tokens reach nothing else, and a repeated request sweeps every data step again."""
     user_id = current_user_id(app)
@@ -91,7 +90,7 @@ def delete_account() -> Response:
     return _erasure_response(lambda: eraser.erase(user_id, seconds_left), user_id)
 
 
-def _erasure_response(run: Any, user_id: str) -> Response:
+def _erasure_response(run: Callable[[], Erasure], user_id: str) -> Response[str]:
     try:
         erasure = run()
         body = {"status": erasure.status, "counts": erasure.counts}
@@ -114,34 +113,42 @@ api_handler = make_lambda_handler(
 )
 
 
-def lambda_handler(event: dict[str, Any], context: Any) -> Any:
+def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject | PartialItemFailureResponse:
     """API Gateway requests, or the account-deletion queue's messages."""
     if "Records" in event:
         return _erase_queued(event, context)
     return api_handler(event, context)
 
 
+# _erase_queued raises itself whenever a message failed, so Powertools' BatchProcessingError for
+# a batch that failed entirely is turned off: the same error, however many failed.
+queued_batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
+
+
 @logger.inject_lambda_context(clear_state=True)
-def _erase_queued(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in event["Records"]:
-        try:
-            message = json.loads(record["body"])
-            user_id = message["userId"]
-        except (ValueError, KeyError, TypeError):
-            logger.error("unreadable deletion message dropped", extra={"message_id": record.get("messageId")})
-            continue
-        try:
-            _handle(user_id, message, context)
-        except Exception:
-            logger.exception("erasure failed; it will be retried", extra={"user_hash": hash_user_id(user_id)})
-            failures.append({"itemIdentifier": record["messageId"]})
+def _erase_queued(event: JsonObject, context: LambdaContext) -> PartialItemFailureResponse:
+    response = process_partial_response(event, _erase_message, queued_batch, context)
+    failures = response["batchItemFailures"]
     if failures:  # the function's Errors metric drives the UserDeletionFailure alarm
         raise RuntimeError(f"{len(failures)} account erasures failed")
-    return {"batchItemFailures": failures}
+    return response
 
 
-def _handle(user_id: str, message: dict[str, Any], context: Any) -> None:
+def _erase_message(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    try:
+        message = json.loads(record.body)
+        user_id = message["userId"]
+    except (ValueError, KeyError, TypeError):
+        logger.error("unreadable deletion message dropped", extra={"message_id": record.message_id})
+        return
+    try:
+        _handle(user_id, message, lambda_context)
+    except Exception:
+        logger.exception("erasure failed; it will be retried", extra={"user_hash": hash_user_id(user_id)})
+        raise
+
+
+def _handle(user_id: str, message: JsonObject, context: LambdaContext) -> None:
     def seconds_left() -> float:
         return context.get_remaining_time_in_millis() / 1000
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-from typing import Any
+from typing import TypedDict
 
 from boto3.dynamodb.conditions import Attr
 
@@ -21,6 +21,14 @@ from receipt_vault.dynamo import DynamoTable, conditional_delete
 TOKEN_LIFETIME = dt.timedelta(minutes=5)
 
 
+class DeletionToken(TypedDict):
+    """POST /user/account/deletion-token (API.md)."""
+
+    deletionToken: str
+    expiresAt: str
+    expiresIn: int
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -29,7 +37,7 @@ class DeletionTokens:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
-    def issue(self, user_id: str, moment: dt.datetime) -> dict[str, Any]:
+    def issue(self, user_id: str, moment: dt.datetime) -> DeletionToken:
         token = secrets.token_urlsafe(32)
         expires = moment + TOKEN_LIFETIME
         self.table.put_item(

@@ -16,17 +16,22 @@ import datetime as dt
 import hashlib
 import re
 import uuid
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
-from pydantic import StringConstraints
 
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError, PushUnavailableError
-from receipt_vault.model_base import InputModel
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.models import UUID_PATTERN
-from receipt_vault.user_settings import SettingsStore, device_view
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem
+from receipt_vault.user_settings import DeviceView, device_view
+from user_settings.models import DeviceRegistration
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from mypy_boto3_sns import SNSClient
 
 MAX_DEVICES = 10
 # Derives a stable device id from the token when the app names none: retries converge.
@@ -34,14 +39,6 @@ DEVICE_NAMESPACE = uuid.UUID("6f1c7f3e-4a55-4d3b-9a8e-2f4b8f9d1c20")
 _EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:\S+) already exists")
 NOT_FOUND_CODES = {"NotFound", "NotFoundException"}
 INVALID_PARAMETER_CODES = {"InvalidParameter", "InvalidParameterException"}
-
-
-class DeviceRegistration(InputModel):
-    platform: Literal["android", "ios"]
-    # FCM registration tokens and hex APNs device tokens.
-    token: Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[A-Za-z0-9:_\-.+/=]+$")]
-    # The app's installation id: lets a refreshed token update the same device.
-    deviceId: Annotated[str, StringConstraints(pattern=UUID_PATTERN)] | None = None
 
 
 def token_hash(platform: str, token: str) -> str:
@@ -53,18 +50,18 @@ def _error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
-def _is_true(value: Any) -> bool:
+def _is_true(value: object) -> bool:
     return str(value).lower() == "true"
 
 
 class DeviceRegistry:
-    def __init__(self, sns: Any, store: SettingsStore, applications: dict[str, str], logger: Any) -> None:
+    def __init__(self, sns: SNSClient, store: SettingsStore, applications: dict[str, str], logger: Logger) -> None:
         self.sns = sns
         self.store = store
         self.applications = applications  # platform -> platform application ARN ("" if absent)
         self.logger = logger
 
-    def register(self, user_id: str, request: DeviceRegistration, moment: dt.datetime) -> tuple[dict[str, Any], bool]:
+    def register(self, user_id: str, request: DeviceRegistration, moment: dt.datetime) -> tuple[DeviceView, bool]:
         """The device and whether it is new to this user."""
         application_arn = self.applications.get(request.platform)
         if not application_arn:
@@ -133,7 +130,7 @@ class DeviceRegistry:
         self._make_current(arn, self._attributes(arn) or {}, user_id, token)
         return arn
 
-    def _make_current(self, arn: str, attributes: dict[str, Any], user_id: str, token: str) -> None:
+    def _make_current(self, arn: str, attributes: dict[str, str], user_id: str, token: str) -> None:
         """Latest token, enabled, owned by this user; a previous owner loses the device."""
         previous_owner = attributes.get("CustomUserData") or None
         enabled = _is_true(attributes.get("Enabled", "true"))
@@ -151,7 +148,7 @@ class DeviceRegistry:
                 self.store.remove_device(owner, device_id, endpoint_arn)
                 self.logger.info("device moved to another user", extra={"previous_owner": hash_user_id(owner)})
 
-    def _attributes(self, arn: str) -> dict[str, Any] | None:
+    def _attributes(self, arn: str) -> dict[str, str] | None:
         """The endpoint's attributes, or None if it no longer exists."""
         try:
             return dict(self.sns.get_endpoint_attributes(EndpointArn=arn).get("Attributes") or {})
@@ -166,7 +163,7 @@ class DeviceRegistry:
         if attributes is not None and attributes.get("CustomUserData") in (None, "", user_id):
             self.sns.delete_endpoint(EndpointArn=arn)
 
-    def _evict_oldest(self, user_id: str, devices: dict[str, dict[str, Any]], keep: str) -> None:
+    def _evict_oldest(self, user_id: str, devices: dict[str, DynamoItem], keep: str) -> None:
         """At most MAX_DEVICES per user: a new phone works, the longest-silent one goes."""
         surplus = len(devices) - MAX_DEVICES
         if surplus <= 0:

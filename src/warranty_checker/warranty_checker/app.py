@@ -6,27 +6,15 @@ retry or an overlapping run harmless anyway.
 
 from __future__ import annotations
 
-from typing import Any
-
-from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import dynamodb_table
-from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
-from receipt_vault.scheduled_jobs import ledgered_push, run_scheduled_job
+from receipt_vault.scheduled_jobs import job_environment, scheduled_handler
 from receipt_vault.settings import ScheduledJobSettings, load_settings
-from receipt_vault.user_settings import SettingsStore
+from receipt_vault.settings_store import SettingsStore
 from warranty_checker.checker import WarrantyChecker
 
 settings = load_settings(ScheduledJobSettings)
-observability = setup_observability()
-logger, metrics = observability.logger, observability.metrics
-table = dynamodb_table(settings.table_name)
-checker = WarrantyChecker(
-    ReceiptStore(table),
-    SettingsStore(table),
-    ledgered_push(table, settings.region, observability),
-    logger,
-)
+observability, table, push = job_environment(settings)
+checker = WarrantyChecker(ReceiptStore(table), SettingsStore(table), push, observability.logger)
 METRICS = {
     "RemindersDue": "due",
     "RemindersSent": "sent",
@@ -37,9 +25,4 @@ METRICS = {
     "PushEndpointsRemoved": "endpoints_removed",
     "ExpiredWarrantiesRemoved": "expired_removed",
 }
-
-
-@metrics.log_metrics
-@logger.inject_lambda_context
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return run_scheduled_job(event, context, checker.run, METRICS, observability, utc_now)
+lambda_handler = scheduled_handler(checker.run, METRICS, observability)

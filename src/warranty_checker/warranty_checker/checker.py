@@ -15,15 +15,20 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from receipt_vault import keys
 from receipt_vault.notification_ledger import OncePerLedgerPush
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import JobReport
-from receipt_vault.user_settings import SettingsStore, UserSettings
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem
+from receipt_vault.user_settings import UserSettings
 from warranty_checker.reminder_plan import Candidate, Reminder, candidate_expiry_dates, due_reminders, expired_dates
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 # Stop claiming reminders with this much of the invocation left: a claim, a push to a few
 # devices and the ledger update must finish before the timeout.
@@ -44,7 +49,7 @@ class WarrantyChecker:
         receipts: ReceiptStore,
         settings: SettingsStore,
         push: OncePerLedgerPush,
-        logger: Any,
+        logger: Logger,
     ) -> None:
         self.receipts = receipts
         self.settings = settings
@@ -105,7 +110,7 @@ class WarrantyChecker:
                 return
             self._send_once(user_id, reminder, devices, report)
 
-    def _send_once(self, user_id: str, reminder: Reminder, devices: dict[str, Any], report: RunReport) -> None:
+    def _send_once(self, user_id: str, reminder: Reminder, devices: dict[str, DynamoItem], report: RunReport) -> None:
         delivery = self.push.send(
             user_id, reminder.ledger_sk, reminder.ledger_expires_at, reminder.notification(), devices, True
         )

@@ -12,9 +12,9 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from receipt_vault.push import Notification
+from receipt_vault.shapes import DynamoItem, JsonObject
 
 WEEK = dt.timedelta(days=7)
 MONTH = dt.timedelta(days=30)
@@ -36,7 +36,7 @@ class WarrantySummary:
     value_by_currency: dict[str, Decimal]
     soonest: Soonest
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> JsonObject:
         return {
             "expiringThisWeek": self.expiring_this_week,
             "expiringThisMonth": self.expiring_this_month,
@@ -55,14 +55,14 @@ def iso_week(day: dt.date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def _amount(value: Any) -> Decimal | None:
+def _amount(value: object) -> Decimal | None:
     try:
         return Decimal(str(value)) if value is not None else None
     except InvalidOperation:
         return None
 
 
-def summarize(warranties: Iterable[dict[str, Any]], today: dt.date) -> WarrantySummary | None:
+def summarize(warranties: Iterable[DynamoItem], today: dt.date) -> WarrantySummary | None:
     """None when the user has no live warranty: they get no digest."""
     total = week = month = 0
     values: dict[str, Decimal] = {}

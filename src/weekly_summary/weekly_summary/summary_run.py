@@ -8,11 +8,9 @@ read for a user who did not opt in, and nothing is scanned.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
-
-from boto3.dynamodb.conditions import Key
+from typing import TYPE_CHECKING
 
 from receipt_vault import keys
 from receipt_vault.dynamo import DynamoTable
@@ -20,8 +18,13 @@ from receipt_vault.notification_ledger import OncePerLedgerPush
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import JobReport
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem
 from receipt_vault.user_settings import UserSettings, local_date
 from weekly_summary.digest import LEDGER_RETENTION, iso_week, notification, summarize
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 TIME_MARGIN_SECONDS = 10.0
 
@@ -33,15 +36,15 @@ class DigestReport(JobReport):
 
 
 class WeeklySummary:
-    def __init__(self, table: DynamoTable, receipts: ReceiptStore, push: OncePerLedgerPush, logger: Any) -> None:
+    def __init__(self, table: DynamoTable, receipts: ReceiptStore, push: OncePerLedgerPush, logger: Logger) -> None:
         self.table = table
         self.receipts = receipts
         self.push = push
         self.logger = logger
 
-    def opted_in(self) -> Any:
+    def opted_in(self) -> Iterator[DynamoItem]:
         """The settings of every user who opted in, as projected into the index."""
-        return self.table.query_all("ByScheduledJob", Key("jobPK").eq(keys.DIGEST_JOB_PK))
+        return SettingsStore(self.table).digest_subscribers()
 
     def run(self, run: dt.datetime, seconds_left: Callable[[], float]) -> DigestReport:
         report = DigestReport()

@@ -13,12 +13,15 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from boto3.dynamodb.conditions import Attr
 from botocore.exceptions import ClientError
 
 from receipt_vault.dynamo import DynamoTable, conditional_put
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
 
 MARKER_PREFIX = "ACTIVE#"
 MARKER_RETENTION = dt.timedelta(days=2)
@@ -31,8 +34,8 @@ def marker_key(day: str, user_id: str) -> dict[str, str]:
 
 
 class ActiveUsers:
-    def __init__(self, table: Callable[[], DynamoTable], clock: Callable[[], dt.datetime], logger: Any) -> None:
-        self._table = table  # created on first use
+    def __init__(self, table: DynamoTable, clock: Callable[[], dt.datetime], logger: Logger) -> None:
+        self.table = table  # its client may be created on first use (clients.lazy_table)
         self.clock = clock
         self.logger = logger
         self._day = ""
@@ -50,18 +53,16 @@ class ActiveUsers:
         key = marker_key(day, user_id)
         try:
             item = {**key, "ttl": int((moment + MARKER_RETENTION).timestamp())}
-            return conditional_put(self._table(), item, Attr("PK").not_exists()).succeeded
+            return conditional_put(self.table, item, Attr("PK").not_exists()).succeeded
         except ClientError:  # counting must never fail a request
             self.logger.warning("active-user marker not written")
             return False
 
 
-def active_users_for(table_name: str, logger: Any) -> ActiveUsers:
+def active_users_for(table_name: str, logger: Logger) -> ActiveUsers:
     """The counter of an API function, with a client of its own, created on the first request:
     the markers stay out of the function's own calls and out of its cold start."""
-    import functools
-
+    from receipt_vault.clients import lazy_table
     from receipt_vault.clock import utc_now
-    from receipt_vault.dynamo import dynamodb_table
 
-    return ActiveUsers(functools.cache(lambda: dynamodb_table(table_name)), utc_now, logger)
+    return ActiveUsers(lazy_table(table_name), utc_now, logger)

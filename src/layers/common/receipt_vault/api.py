@@ -12,20 +12,24 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeAlias, TypeVar
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from receipt_vault.active_users import active_users_for
 from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError
-from receipt_vault.json_codec import to_json
+from receipt_vault.json_codec import to_json as to_json  # re-exported: the functions' apps import it from here
 from receipt_vault.observability import Observability, hash_user_id
 from receipt_vault.settings import ApiSettings
+from receipt_vault.shapes import JsonObject
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+# An API function's handler: API Gateway's proxy event in, the proxy response out.
+ApiHandler: TypeAlias = Callable[[JsonObject, LambdaContext], JsonObject]
 
 CORS_ALLOWED_HEADERS = [
     "Content-Type",
@@ -44,7 +48,7 @@ MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024
 CUSTOM_DOMAIN_BASE_PATH = "/v1"
 
 
-def error_body(error: ApiError, request_id: str) -> dict[str, Any]:
+def error_body(error: ApiError, request_id: str) -> dict[str, object]:
     return {
         "error": error.code,
         "message": error.message,
@@ -66,7 +70,7 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
     app = APIGatewayRestResolver(cors=cors, serializer=to_json, strip_prefixes=[CUSTOM_DOMAIN_BASE_PATH])
     logger = observability.logger
 
-    def respond(error: ApiError) -> Response:
+    def respond(error: ApiError) -> Response[str]:
         request_id = app.current_event.request_context.request_id or ""
         return Response(
             status_code=error.status_code,
@@ -75,23 +79,28 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
             headers=error.headers(),
         )
 
-    @app.exception_handler(ApiError)
-    def handle_api_error(error: ApiError) -> Response:
+    # Powertools' exception_handler has no return type, so its decorator would make a handler
+    # untyped: each is registered by a call instead (the decorator returns the function as is).
+    def handle_api_error(error: ApiError) -> Response[str]:
         logger.info("request rejected", extra={"error": error.code, "status": error.status_code})
         return respond(error)
 
-    @app.exception_handler(ValidationError)
-    def handle_validation_error(error: ValidationError) -> Response:
+    app.exception_handler(ApiError)(handle_api_error)
+
+    def handle_validation_error(error: ValidationError) -> Response[str]:
         return handle_api_error(BadRequestError("invalid request", details=validation_details(error)))
 
+    app.exception_handler(ValidationError)(handle_validation_error)
+
     @app.not_found
-    def handle_unknown_route(_: Exception) -> Response:
+    def handle_unknown_route(_: Exception) -> Response[str]:
         return respond(NotFoundError("no such route"))
 
-    @app.exception_handler(Exception)
-    def handle_unexpected_error(_: Exception) -> Response:
+    def handle_unexpected_error(_: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return respond(ApiError("internal error"))
+
+    app.exception_handler(Exception)(handle_unexpected_error)
 
     return app
 
@@ -101,7 +110,7 @@ def make_lambda_handler(
     observability: Observability,
     table_name: str | None = None,
     open_to_erased: frozenset[str] = frozenset(),
-) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+) -> ApiHandler:
     """The function's handler: logs, traces and metrics around the resolver. Every 4xx and 5xx
     counts in `ErrorCount` by endpoint. Given the table, each user's first request of the day
     counts in `ActiveUsers`, and a request of an account whose erasure has started is refused
@@ -114,7 +123,7 @@ def make_lambda_handler(
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
     @tracer.capture_lambda_handler(capture_response=False)
     @metrics.log_metrics
-    def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject:
         subject = _claims(event).get("sub")
         if subject:
             logger.append_keys(user_hash=hash_user_id(subject))
@@ -131,7 +140,8 @@ def make_lambda_handler(
             _count("ActiveUsers", USERS_NAMESPACE, {})
         return response
 
-    return lambda_handler
+    handler: ApiHandler = lambda_handler  # as the decorators leave it
+    return handler
 
 
 # Every answer is personal data for one user: no cache may keep it, and no browser may guess
@@ -139,15 +149,15 @@ def make_lambda_handler(
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
-def with_security_headers(response: dict[str, Any]) -> dict[str, Any]:
+def with_security_headers(response: JsonObject) -> JsonObject:
     response["headers"] = {**SECURITY_HEADERS, **(response.get("headers") or {})}
     return response
 
 
-def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Callable[..., Response]:
+def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Callable[..., Response[str]]:
     """A middleware of every route: nothing reaches an account whose erasure has started."""
 
-    def refuse_erased(app: APIGatewayRestResolver, next_middleware: Callable[..., Response]) -> Response:
+    def refuse_erased(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[str]]) -> Response[str]:
         event = app.current_event
         subject = _claims(event.raw_event).get("sub")
         if subject and f"{event.http_method} {event.resource}" not in open_routes and erased.is_erased(str(subject)):
@@ -159,11 +169,9 @@ def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str])
 
 def erased_accounts_of(table_name: str) -> ErasedAccounts:
     """With a client of its own, created on the first request, as the active-user markers."""
-    import functools
+    from receipt_vault.clients import lazy_table
 
-    from receipt_vault.dynamo import dynamodb_table
-
-    return ErasedAccounts(functools.cache(lambda: dynamodb_table(table_name)))
+    return ErasedAccounts(lazy_table(table_name))
 
 
 def _count(name: str, namespace: str, dimensions: dict[str, str]) -> None:
@@ -187,9 +195,10 @@ def write_emf(line: str) -> None:
     print(line, flush=True)
 
 
-def _claims(event: dict[str, Any]) -> dict[str, Any]:
+def _claims(event: JsonObject) -> JsonObject:
     context = event.get("requestContext") or {}
-    return (context.get("authorizer") or {}).get("claims") or {}
+    claims: JsonObject = (context.get("authorizer") or {}).get("claims") or {}
+    return claims
 
 
 # Cognito's subs are UUIDs; whatever else a subject holds, never a key separator.

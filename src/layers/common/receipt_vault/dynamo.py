@@ -10,19 +10,35 @@ it, without a second read.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 import boto3
 from boto3.dynamodb.conditions import ConditionBase, ConditionExpressionBuilder
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from receipt_vault.errors import ApiError, RateLimitedError
+from receipt_vault.json_codec import decimal_numbers
+from receipt_vault.shapes import DynamoItem
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
+
+# DynamoDB's wire form of an item or key ({"name": {"S": "..."}}), between TypeSerializer and
+# the client: boto3's serializer and the client's stubs name it by TypedDicts that do not match.
+WireItem: TypeAlias = Mapping[str, Any]
+# A low-level request or response, built up or read field by field around `**request`: the
+# client's stubs check the call, not the dict it is built in.
+Request: TypeAlias = dict[str, Any]
+Response: TypeAlias = Mapping[str, Any]
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -42,38 +58,27 @@ class UnprocessedItemsError(RuntimeError):
 CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
 
 
-def serialize_numbers(value: Any) -> Any:
-    """DynamoDB numbers are decimals; a float (a model's confidence, say) goes in by its repr."""
-    if isinstance(value, float):
-        return Decimal(str(value))
-    if isinstance(value, dict):
-        return {key: serialize_numbers(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [serialize_numbers(item) for item in value]
-    return value
+def serialize(item: Mapping[str, object]) -> WireItem:
+    return {name: _serializer.serialize(decimal_numbers(value)) for name, value in item.items()}
 
 
-def serialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: _serializer.serialize(serialize_numbers(value)) for name, value in item.items()}
-
-
-def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+def deserialize(item: WireItem) -> DynamoItem:
     return {name: _deserializer.deserialize(value) for name, value in item.items()}
 
 
 class DynamoTable:
     """One table: plain Python values in and out, conditions as boto3 condition objects."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: DynamoDBClient, name: str) -> None:
         self.client = client
         self.name = name
 
-    def get_item(self, key: dict[str, Any], consistent: bool = True) -> dict[str, Any] | None:
+    def get_item(self, key: Mapping[str, object], consistent: bool = True) -> DynamoItem | None:
         response = self.client.get_item(TableName=self.name, Key=serialize(key), ConsistentRead=consistent)
         return deserialize(response["Item"]) if "Item" in response else None
 
-    def put_item(self, item: dict[str, Any], condition: ConditionBase | None = None) -> None:
-        request: dict[str, Any] = {"TableName": self.name, "Item": serialize(item)}
+    def put_item(self, item: Mapping[str, object], condition: ConditionBase | None = None) -> None:
+        request: Request = {"TableName": self.name, "Item": serialize(item)}
         if condition is not None:
             request.update(_expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
             request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
@@ -81,13 +86,13 @@ class DynamoTable:
 
     def update_item(
         self,
-        key: dict[str, Any],
-        set_values: dict[str, Any],
+        key: Mapping[str, object],
+        set_values: Mapping[str, object],
         remove: list[str],
         condition: ConditionBase,
-    ) -> dict[str, Any]:
+    ) -> DynamoItem:
         expression, names, values = update_expression(set_values, remove)
-        request: dict[str, Any] = {
+        request: Request = {
             "TableName": self.name,
             "Key": serialize(key),
             "UpdateExpression": expression,
@@ -100,51 +105,38 @@ class DynamoTable:
         _merge(request, _expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
         return deserialize(self.client.update_item(**request)["Attributes"])
 
-    def delete_item(self, key: dict[str, Any], condition: ConditionBase | None = None) -> None:
-        request: dict[str, Any] = {"TableName": self.name, "Key": serialize(key)}
+    def delete_item(self, key: Mapping[str, object], condition: ConditionBase | None = None) -> None:
+        request: Request = {"TableName": self.name, "Key": serialize(key)}
         if condition is not None:
             request.update(_expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
             request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         self.client.delete_item(**request)
 
-    def batch_get(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
+    def batch_get(self, keys: Sequence[Mapping[str, object]], consistent: bool = True) -> list[DynamoItem]:
         """Items for up to any number of keys, 100 a call; unprocessed keys are retried with
         jittered exponential backoff. Missing items are simply absent from the result."""
-        items: list[dict[str, Any]] = []
+        items: list[DynamoItem] = []
         for start in range(0, len(keys), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {
+            batch: Request = {
                 self.name: {
                     "Keys": [serialize(key) for key in keys[start : start + BATCH_GET_LIMIT]],
                     "ConsistentRead": consistent,
                 }
             }
-            for attempt in range(UNPROCESSED_RETRIES + 1):
-                response = self.client.batch_get_item(RequestItems=pending)
+            for response in send_until_processed(self.client.batch_get_item, batch, "UnprocessedKeys"):
                 items += [deserialize(item) for item in response.get("Responses", {}).get(self.name, [])]
-                pending = response.get("UnprocessedKeys") or {}
-                if not pending:
-                    break
-                if attempt == UNPROCESSED_RETRIES:
-                    raise UnprocessedItemsError(f"{len(pending[self.name]['Keys'])} keys left unprocessed")
-                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
         return items
 
-    def batch_delete(self, keys: list[dict[str, Any]]) -> int:
+    def batch_delete(self, keys: Sequence[Mapping[str, object]]) -> int:
         """Delete any number of items, 25 a call; unprocessed ones are retried with jittered
         exponential backoff. Returns how many deletes were sent."""
         for start in range(0, len(keys), BATCH_WRITE_LIMIT):
-            pending: dict[str, Any] = {
+            batch: Request = {
                 self.name: [
                     {"DeleteRequest": {"Key": serialize(key)}} for key in keys[start : start + BATCH_WRITE_LIMIT]
                 ]
             }
-            for attempt in range(UNPROCESSED_RETRIES + 1):
-                pending = self.client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-                if not pending:
-                    break
-                if attempt == UNPROCESSED_RETRIES:
-                    raise UnprocessedItemsError(f"{len(pending[self.name])} deletes left unprocessed")
-                time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2**attempt * (0.5 + random.random()))  # noqa: S311
+            send_until_processed(self.client.batch_write_item, batch, "UnprocessedItems")
         return len(keys)
 
     def transact_write(self, operations: list[TransactPut | TransactUpdate]) -> TransactionResult:
@@ -153,7 +145,7 @@ class DynamoTable:
         items = []
         for operation in operations:
             builder = ConditionExpressionBuilder()
-            request: dict[str, Any] = {"TableName": self.name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            request: Request = {"TableName": self.name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
             if isinstance(operation, TransactPut):
                 request["Item"] = serialize(operation.item)
                 kind = "Put"
@@ -168,7 +160,8 @@ class DynamoTable:
             _merge(request, _expression_fields(builder, operation.condition, "ConditionExpression"))
             items.append({kind: request})
         try:
-            self.client.transact_write_items(TransactItems=items)
+            # Each {"Put" | "Update": request}, built as the other requests are (Request).
+            self.client.transact_write_items(TransactItems=cast("list[TransactWriteItemTypeDef]", items))
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
@@ -189,12 +182,12 @@ class DynamoTable:
         key_condition: ConditionBase,
         filter_condition: ConditionBase | None = None,
         limit: int | None = None,
-        start_key: dict[str, Any] | None = None,
+        start_key: Mapping[str, object] | None = None,
         newest_first: bool = False,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    ) -> tuple[list[DynamoItem], DynamoItem | None]:
         """One Query call: the page's items and its LastEvaluatedKey."""
         builder = ConditionExpressionBuilder()  # one builder: placeholders never repeat
-        request: dict[str, Any] = {"TableName": self.name, "ScanIndexForward": not newest_first}
+        request: Request = {"TableName": self.name, "ScanIndexForward": not newest_first}
         if index_name:
             request["IndexName"] = index_name
         _merge(request, _expression_fields(builder, key_condition, "KeyConditionExpression", is_key=True))
@@ -210,7 +203,7 @@ class DynamoTable:
 
     def query_all(
         self, index_name: str | None, key_condition: ConditionBase, filter_condition: ConditionBase | None = None
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[DynamoItem]:
         """Every item the query matches, page after page, read as they are consumed."""
         start_key = None
         while True:
@@ -220,11 +213,31 @@ class DynamoTable:
                 return
 
 
+def send_until_processed(send: Callable[..., Response], request_items: Request, unprocessed: str) -> list[Response]:
+    """Send a batch request (`send`: BatchGetItem, BatchWriteItem) until DynamoDB has processed
+    all of it. What a response hands back in `unprocessed` (UnprocessedKeys, UnprocessedItems) is
+    sent again after a jittered exponential backoff, at most UNPROCESSED_RETRIES times; what is
+    left after that raises UnprocessedItemsError. Returns every response, in order."""
+    responses: list[Response] = []
+    pending = request_items
+    for attempt in range(UNPROCESSED_RETRIES + 1):
+        if attempt:
+            time.sleep(UNPROCESSED_BACKOFF_SECONDS * 2 ** (attempt - 1) * (0.5 + random.random()))  # noqa: S311
+        response = send(RequestItems=pending)
+        responses.append(response)
+        pending = response.get(unprocessed) or {}
+        if not pending:
+            return responses
+    # Per table, UnprocessedKeys holds {"Keys": [...], ...}, UnprocessedItems a list of requests.
+    left = sum(len(table["Keys"]) if isinstance(table, dict) else len(table) for table in pending.values())
+    raise UnprocessedItemsError(f"{left} requests still {unprocessed} after {UNPROCESSED_RETRIES} retries")
+
+
 def _expression_fields(
     builder: ConditionExpressionBuilder, condition: ConditionBase, field: str, is_key: bool = False
-) -> dict[str, Any]:
+) -> Request:
     built = builder.build_expression(condition, is_key_condition=is_key)
-    fields: dict[str, Any] = {field: built.condition_expression}
+    fields: Request = {field: built.condition_expression}
     if built.attribute_name_placeholders:
         fields["ExpressionAttributeNames"] = built.attribute_name_placeholders
     if built.attribute_value_placeholders:
@@ -232,7 +245,7 @@ def _expression_fields(
     return fields
 
 
-def _merge(request: dict[str, Any], fields: dict[str, Any]) -> None:
+def _merge(request: Request, fields: Request) -> None:
     for name, value in fields.items():
         if isinstance(value, dict):
             request.setdefault(name, {}).update(value)
@@ -266,7 +279,7 @@ class ListAppend:
     """An update value that appends to a list attribute, creating it if absent. DynamoDB
     applies it atomically, so concurrent appends never lose an element."""
 
-    values: tuple[Any, ...]
+    values: tuple[object, ...]
 
 
 @dataclass(frozen=True)
@@ -279,14 +292,14 @@ class AddToSet:
 
 @dataclass(frozen=True)
 class TransactPut:
-    item: dict[str, Any]
+    item: Mapping[str, object]
     condition: ConditionBase
 
 
 @dataclass(frozen=True)
 class TransactUpdate:
-    key: dict[str, Any]
-    set_values: dict[str, Any]
+    key: Mapping[str, object]
+    set_values: Mapping[str, object]
     remove: list[str]
     condition: ConditionBase
 
@@ -296,7 +309,7 @@ class TransactionResult:
     """`failed`: the index of each operation whose condition failed, with its current item."""
 
     succeeded: bool
-    failed: dict[int, dict[str, Any] | None]
+    failed: dict[int, DynamoItem | None]
 
 
 @dataclass(frozen=True)
@@ -304,14 +317,16 @@ class WriteResult:
     """The outcome of a conditional write: the new item, or the current one if it lost."""
 
     succeeded: bool
-    item: dict[str, Any] | None
+    item: DynamoItem | None
 
 
-def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[str, dict[str, str], dict[str, Any]]:
+def update_expression(
+    set_values: Mapping[str, object], remove: list[str]
+) -> tuple[str, dict[str, str], dict[str, object]]:
     """SET/REMOVE expression with its own placeholders (#u*, :u*), which cannot collide with
     the #n*/:v* that boto3 generates for condition objects."""
     names: dict[str, str] = {}
-    values: dict[str, Any] = {}
+    values: dict[str, object] = {}
 
     def name(attribute: str) -> str:
         """A placeholder per path segment: `devices.d1` is the map entry d1 of devices."""
@@ -355,8 +370,8 @@ def update_expression(set_values: dict[str, Any], remove: list[str]) -> tuple[st
 
 def conditional_update(
     table: DynamoTable,
-    key: dict[str, str],
-    set_values: dict[str, Any],
+    key: Mapping[str, object],
+    set_values: Mapping[str, object],
     remove: list[str],
     condition: ConditionBase,
 ) -> WriteResult:
@@ -366,7 +381,22 @@ def conditional_update(
         return WriteResult(False, _current_item_of(error))
 
 
-def conditional_put(table: DynamoTable, item: dict[str, Any], condition: ConditionBase) -> WriteResult:
+THROTTLING_CODES = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
+
+
+@contextlib.contextmanager
+def failures_as_api_errors(what: str) -> Iterator[None]:
+    """DynamoDB's failures (after the SDK's own retries) as the API's errors, so that logic need
+    not know botocore: a throttle is a 429 that the client retries later, anything else a 500."""
+    try:
+        yield
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code", "") in THROTTLING_CODES:
+            raise RateLimitedError(f"{what} could not be stored now; try again later") from error
+        raise ApiError(f"{what} could not be stored; try again later") from error
+
+
+def conditional_put(table: DynamoTable, item: DynamoItem, condition: ConditionBase) -> WriteResult:
     try:
         table.put_item(item, condition)
     except ClientError as error:
@@ -374,7 +404,7 @@ def conditional_put(table: DynamoTable, item: dict[str, Any], condition: Conditi
     return WriteResult(True, item)
 
 
-def conditional_delete(table: DynamoTable, key: dict[str, Any], condition: ConditionBase) -> WriteResult:
+def conditional_delete(table: DynamoTable, key: Mapping[str, object], condition: ConditionBase) -> WriteResult:
     try:
         table.delete_item(key, condition)
     except ClientError as error:
@@ -382,8 +412,9 @@ def conditional_delete(table: DynamoTable, key: dict[str, Any], condition: Condi
     return WriteResult(True, None)
 
 
-def _current_item_of(error: ClientError) -> dict[str, Any] | None:
+def _current_item_of(error: ClientError) -> DynamoItem | None:
     if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
         raise error
-    raw = error.response.get("Item")
+    # ALL_OLD puts the item into the error response, where botocore's stubs do not declare it.
+    raw = cast("WireItem | None", error.response.get("Item"))
     return deserialize(raw) if raw else None

@@ -6,19 +6,19 @@ Business code raises these. The API layer turns them into
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 
 class ApiError(Exception):
     status_code = 500
     code = "INTERNAL_ERROR"
 
-    def __init__(self, message: str, details: list[Any] | None = None) -> None:
+    def __init__(self, message: str, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or []
 
-    def body_extras(self) -> dict[str, Any]:
+    def body_extras(self) -> dict[str, object]:
         """Fields added to the error body besides the standard four."""
         return {}
 
@@ -55,11 +55,11 @@ class VersionConflictError(ApiError):
     status_code = 409
     code = "VERSION_CONFLICT"
 
-    def __init__(self, message: str, current: dict[str, Any] | None) -> None:
+    def __init__(self, message: str, current: Mapping[str, object] | None) -> None:
         super().__init__(message)
         self.current = current
 
-    def body_extras(self) -> dict[str, Any]:
+    def body_extras(self) -> dict[str, object]:
         return {"current": self.current} if self.current is not None else {}
 
 

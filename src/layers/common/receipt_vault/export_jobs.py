@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
@@ -24,6 +23,7 @@ from receipt_vault import keys, quotas
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable, TransactPut, conditional_delete, conditional_update
 from receipt_vault.errors import RateLimitedError
+from receipt_vault.shapes import DynamoItem, JsonObject
 
 PENDING, RUNNING, READY, FAILED = "pending", "running", "ready", "failed"
 EXPORT_RETENTION = dt.timedelta(days=7)  # the exports bucket's lifecycle
@@ -35,7 +35,7 @@ SLOT_LEASE = dt.timedelta(hours=2)
 EXPORT_QUOTA = "EXPORT"
 
 
-def job_view(item: dict[str, Any]) -> dict[str, Any]:
+def job_view(item: DynamoItem) -> JsonObject:
     """What GET /user/export/{exportId} returns (the download URL is added by the caller)."""
     view = {"exportId": item["exportId"], "status": item["status"], "createdAt": item["createdAt"]}
     for name in ("from", "to", "receiptCount", "imageCount", "sizeBytes", "completedAt", "expiresAt", "failureReason"):
@@ -48,7 +48,7 @@ class ExportJobs:
     def __init__(self, table: DynamoTable) -> None:
         self.table = table
 
-    def get(self, user_id: str, export_id: str) -> dict[str, Any] | None:
+    def get(self, user_id: str, export_id: str) -> DynamoItem | None:
         return self.table.get_item(keys.export_key(user_id, export_id))
 
     def create(
@@ -59,12 +59,12 @@ class ExportJobs:
         moment: dt.datetime,
         max_in_progress: int = 1,
         daily_limit: int = 10,
-    ) -> tuple[dict[str, Any], bool]:
+    ) -> tuple[DynamoItem, bool]:
         """(job, created): a new pending job in a free slot, or the user's export in progress
         when every slot is held. RateLimitedError past the daily quota."""
         export_id = str(uuid.uuid4())
         now = iso_timestamp(moment)
-        in_progress: dict[str, Any] | None = None
+        in_progress: DynamoItem | None = None
         for slot in range(max_in_progress):
             job = {
                 **keys.export_key(user_id, export_id),
@@ -99,19 +99,19 @@ class ExportJobs:
             raise RateLimitedError("an export is on its way; try again later", retry_after=60)
         return in_progress, False
 
-    def withdraw(self, user_id: str, job: dict[str, Any]) -> None:
+    def withdraw(self, user_id: str, job: DynamoItem) -> None:
         """Undo a creation whose message could not be queued: no job, and its slot free."""
         self.table.delete_item(keys.export_key(user_id, job["exportId"]))
         self.free_slot(user_id, job)
 
-    def free_slot(self, user_id: str, job: dict[str, Any]) -> None:
+    def free_slot(self, user_id: str, job: DynamoItem) -> None:
         """The job has ended: its slot is free for the next export."""
         if "slot" in job:
             conditional_delete(
                 self.table, keys.export_slot_key(user_id, int(job["slot"])), Attr("exportId").eq(job["exportId"])
             )
 
-    def claim(self, user_id: str, export_id: str, moment: dt.datetime) -> tuple[str | None, dict[str, Any] | None]:
+    def claim(self, user_id: str, export_id: str, moment: dt.datetime) -> tuple[str | None, DynamoItem | None]:
         """(claim id, job) when this worker may build it; (None, job) when it is built or being
         built; (None, None) when the job is gone (expired, or the account was deleted)."""
         claim_id = str(uuid.uuid4())
@@ -126,7 +126,7 @@ class ExportJobs:
         )
         return (claim_id, result.item) if result.succeeded else (None, result.item)
 
-    def complete(self, user_id: str, export_id: str, claim_id: str, facts: dict[str, Any], moment: dt.datetime) -> bool:
+    def complete(self, user_id: str, export_id: str, claim_id: str, facts: DynamoItem, moment: dt.datetime) -> bool:
         """Mark the job ready; False if it was taken away meanwhile (the account is being deleted)."""
         values = {
             **facts,
@@ -142,7 +142,7 @@ class ExportJobs:
         values = {"status": FAILED if final else PENDING, "failureReason": reason}
         return self._finish(user_id, export_id, claim_id, values)
 
-    def _finish(self, user_id: str, export_id: str, claim_id: str, values: dict[str, Any]) -> bool:
+    def _finish(self, user_id: str, export_id: str, claim_id: str, values: DynamoItem) -> bool:
         result = conditional_update(
             self.table,
             keys.export_key(user_id, export_id),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -31,8 +30,25 @@ _UNSAFE = re.compile(
 )
 _LINE_BREAKS = re.compile("[\t\n\r]")
 
+# The same rule as patterns, which the models of trimmed and free-text fields declare and
+# api/openapi.yaml repeats for API Gateway's models (tests/contract compares them): one line; one
+# line not blank once trimmed (some character besides Unicode White_Space, which pydantic trims);
+# several lines. No pattern can name a lone surrogate (UTF-8 regex engines have none): plain_text
+# refuses it, and pydantic's JSON parser a body that escapes one.
+_NEVER = r"\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff"
+_BLANK = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
+ONE_LINE = rf"^[^\x00-\x1f{_NEVER}]*$"
+ONE_LINE_NOT_BLANK = rf"^[{_BLANK}]*[^\x00-\x1f{_NEVER}{_BLANK}][^\x00-\x1f{_NEVER}]*$"
+SEVERAL_LINES = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{_NEVER}]*$"
 
-def plain_text(value: Any, multiline: bool = False) -> Any:
+
+def trimmed(text: str) -> str:
+    """A trimmed field, after its checks: its limits and pattern hold for the text as sent, as
+    API Gateway's model reads it (ONE_LINE_NOT_BLANK leaves only _BLANK around it to strip)."""
+    return text.strip()
+
+
+def plain_text(value: object, multiline: bool = False) -> object:
     """A validator of free text: refuses control and bidi-override characters, and line breaks
     where the text is one line. Strings in lists are checked one by one."""
     if isinstance(value, list):

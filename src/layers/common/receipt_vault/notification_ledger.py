@@ -16,7 +16,6 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
@@ -24,6 +23,7 @@ from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable, conditional_delete, conditional_put, conditional_update
 from receipt_vault.push import Notification, PushSender
+from receipt_vault.shapes import DynamoItem
 
 CLAIM_LEASE = dt.timedelta(minutes=5)
 SENDING, SENT = "sending", "sent"
@@ -104,7 +104,7 @@ class OncePerLedgerPush:
         ledger_sk: str,
         expires_at: dt.datetime,
         notification: Notification,
-        devices: dict[str, dict[str, Any]],
+        devices: dict[str, DynamoItem],
         erasure_checked: bool = False,
     ) -> Delivery:
         if not erasure_checked and self.is_erased(user_id):  # no ledger entry either

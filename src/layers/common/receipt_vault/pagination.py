@@ -19,9 +19,13 @@ import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from receipt_vault.errors import BadRequestError
+from receipt_vault.shapes import DynamoItem
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 TOKEN_VERSION = "v1"  # noqa: S105 (a format version, not a secret)
 MAX_TOKEN_LENGTH = 2048
@@ -36,7 +40,7 @@ def _b64decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def _canonical(value: Any) -> str:
+def _canonical(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
 
@@ -44,11 +48,11 @@ class PageTokenCodec:
     def __init__(self, signing_key: Callable[[], bytes]) -> None:
         self._signing_key = signing_key
 
-    def encode(self, last_key: Mapping[str, Any], user_id: str, scope: Mapping[str, Any]) -> str:
+    def encode(self, last_key: Mapping[str, object], user_id: str, scope: Mapping[str, object]) -> str:
         payload = _b64encode(_canonical(dict(last_key)).encode("utf-8"))
         return f"{payload}.{self._sign(payload, user_id, scope)}"
 
-    def decode(self, token: str, user_id: str, scope: Mapping[str, Any], name: str = "nextToken") -> dict[str, Any]:
+    def decode(self, token: str, user_id: str, scope: Mapping[str, object], name: str = "nextToken") -> DynamoItem:
         """The position a token names; `name` is the request's parameter, for the 400's message."""
         invalid = BadRequestError(f"{name} is invalid for this request")
         # Tokens are two base64url parts: anything else (non-ASCII text included, which
@@ -66,18 +70,18 @@ class PageTokenCodec:
             raise invalid
         return last_key
 
-    def _sign(self, payload: str, user_id: str, scope: Mapping[str, Any]) -> str:
+    def _sign(self, payload: str, user_id: str, scope: Mapping[str, object]) -> str:
         message = "|".join((TOKEN_VERSION, user_id, _canonical(dict(scope)), payload))
         digest = hmac.new(self._signing_key(), message.encode("utf-8"), hashlib.sha256).digest()
         return _b64encode(digest)
 
 
-def secrets_manager_signing_key(secret_arn: str, client_factory: Callable[[], Any]) -> Callable[[], bytes]:
+def secrets_manager_signing_key(secret_arn: str, client: SecretsManagerClient) -> Callable[[], bytes]:
     """A lazily fetched, cached signing key from a Secrets Manager secret string."""
 
     @functools.cache
     def signing_key() -> bytes:
-        secret = client_factory().get_secret_value(SecretId=secret_arn)["SecretString"]
+        secret = client.get_secret_value(SecretId=secret_arn)["SecretString"]
         return secret.encode("utf-8")
 
     return signing_key
@@ -85,12 +89,6 @@ def secrets_manager_signing_key(secret_arn: str, client_factory: Callable[[], An
 
 def page_tokens_from_secret(secret_arn: str, region: str) -> PageTokenCodec:
     """The codec of every API function that pages: signed with the stack's pagination secret."""
-    import boto3
+    from receipt_vault.clients import lazy_client
 
-    from receipt_vault.dynamo import CLIENT_CONFIG
-
-    return PageTokenCodec(
-        secrets_manager_signing_key(
-            secret_arn, lambda: boto3.client("secretsmanager", region_name=region, config=CLIENT_CONFIG)
-        )
-    )
+    return PageTokenCodec(secrets_manager_signing_key(secret_arn, lazy_client("secretsmanager", region)))

@@ -16,13 +16,18 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from receipt_vault.dynamo import DynamoTable
 from receipt_vault.erasure import ErasedAccounts
-from receipt_vault.user_settings import SettingsStore
+from receipt_vault.settings_store import SettingsStore
+from receipt_vault.shapes import DynamoItem
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger
+    from mypy_boto3_sns import SNSClient
 
 GONE_ENDPOINT_CODES = {
     "EndpointDisabled",
@@ -63,20 +68,21 @@ class PushReport:
 
 
 class PushSender:
-    def __init__(self, sns: Any, table: DynamoTable, logger: Any) -> None:
+    def __init__(self, sns: SNSClient, table: DynamoTable, logger: Logger) -> None:
         self.sns = sns
         self.settings = SettingsStore(table)
-        self.erased = ErasedAccounts(lambda: table)
+        self.erased = ErasedAccounts(table)
         self.logger = logger
 
-    def devices(self, user_id: str) -> dict[str, dict[str, Any]]:
-        return (self.settings.get(user_id) or {}).get("devices") or {}
+    def devices(self, user_id: str) -> dict[str, DynamoItem]:
+        devices: dict[str, DynamoItem] = (self.settings.get(user_id) or {}).get("devices") or {}
+        return devices
 
     def send(
         self,
         user_id: str,
         notification: Notification,
-        devices: dict[str, dict[str, Any]] | None = None,
+        devices: dict[str, DynamoItem] | None = None,
         erasure_checked: bool = False,
     ) -> PushReport:
         """Push to every device of the user: `devices` if the caller has read them already. Never

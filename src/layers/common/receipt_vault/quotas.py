@@ -9,13 +9,13 @@ with `Retry-After`: the seconds until the next UTC day, when the counter starts 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
 from receipt_vault import keys
 from receipt_vault.dynamo import DynamoTable, Increment, TransactUpdate, conditional_update
 from receipt_vault.errors import RateLimitedError
+from receipt_vault.shapes import DynamoItem
 
 COUNTER_RETENTION = dt.timedelta(days=2)
 
@@ -60,5 +60,5 @@ class DailyQuota:
             raise refused(self.kind, self.limit, moment)
 
     def used(self, user_id: str, moment: dt.datetime) -> int:
-        item: dict[str, Any] | None = self.table.get_item(keys.quota_key(user_id, self.kind, _day(moment)))
+        item: DynamoItem | None = self.table.get_item(keys.quota_key(user_id, self.kind, _day(moment)))
         return int((item or {}).get("used", 0))

@@ -12,24 +12,28 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote
 
 import boto3
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials
 
-def default_credentials() -> Any:
+
+def default_credentials() -> Credentials:
     """The credentials of boto3's default session, which the function's clients share: a new
     Session would load botocore's data files a second time."""
     if boto3.DEFAULT_SESSION is None:
         boto3.setup_default_session()
-    return boto3.DEFAULT_SESSION.get_credentials()  # type: ignore[union-attr]
+    # Set up just above; and a Lambda function always has its role's credentials.
+    return boto3.DEFAULT_SESSION.get_credentials()  # type: ignore[union-attr,return-value]
 
 
 class S3Presigner:
-    def __init__(self, credentials: Any, region: str) -> None:
+    def __init__(self, credentials: Credentials, region: str) -> None:
         self._credentials = credentials  # refreshable: frozen anew for every URL
         self.region = region
         self._endpoint = os.environ.get("AWS_ENDPOINT_URL")
@@ -44,4 +48,4 @@ class S3Presigner:
         request = AWSRequest(method=method, url=url, headers=dict(headers or {}))
         signer = S3SigV4QueryAuth(self._credentials.get_frozen_credentials(), "s3", self.region, expires=expires_in)
         signer.add_auth(request)
-        return request.url
+        return cast(str, request.url)  # the URL it was made with, signed

@@ -10,13 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, NamedTuple
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable
+from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable, dynamodb_table
 from receipt_vault.notification_ledger import (
     ALREADY_SENT,
     DELIVERED,
@@ -25,8 +25,12 @@ from receipt_vault.notification_ledger import (
     NotificationLedger,
     OncePerLedgerPush,
 )
-from receipt_vault.observability import Observability
+from receipt_vault.observability import Observability, setup_observability
 from receipt_vault.push import PushSender
+from receipt_vault.settings import ScheduledJobSettings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 # Every civil timezone lies within these offsets from UTC (Etc/GMT+12 to Pacific/Kiritimati).
 EARLIEST_UTC_OFFSET = dt.timedelta(hours=-12)
@@ -39,7 +43,7 @@ class RunIncompleteError(RuntimeError):
     retry the event, and the retry resumes: what was sent is in the ledger."""
 
 
-def scheduled_instant(event: Any, fallback: dt.datetime) -> dt.datetime:
+def scheduled_instant(event: object, fallback: dt.datetime) -> dt.datetime:
     """The instant the schedule fired for; `fallback` (now) for a hand-made event without one."""
     raw = event.get("time") if isinstance(event, dict) else None
     if not raw:
@@ -90,7 +94,7 @@ class JobReport:
     def incomplete(self) -> bool:
         return self.out_of_time or self.failed_users > 0 or self.push_failures > 0
 
-    def as_dict(self) -> dict[str, Any]:
+    def as_dict(self) -> dict[str, int | bool]:
         return {field.name: getattr(self, field.name) for field in fields(self)}
 
 
@@ -101,13 +105,13 @@ def ledgered_push(table: DynamoTable, region: str, observability: Observability)
 
 
 def run_scheduled_job(
-    event: Any,
-    context: Any,
+    event: object,
+    context: LambdaContext,
     job: Callable[[dt.datetime, Callable[[], float]], JobReport],
     metric_names: dict[str, str],
     observability: Observability,
     clock: Callable[[], dt.datetime],
-) -> dict[str, Any]:
+) -> dict[str, str | int | bool]:
     """The handler of a scheduled job: run it for the scheduled instant within the invocation's
     time, publish its counters as metrics (name -> report attribute), and raise if it is
     incomplete, so that Lambda retries it."""
@@ -115,8 +119,40 @@ def run_scheduled_job(
     report = job(run, lambda: context.get_remaining_time_in_millis() / 1000)
     for name, attribute in metric_names.items():
         observability.metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(report, attribute))
-    result = {"run": run.isoformat(), **report.as_dict()}
+    result: dict[str, str | int | bool] = {"run": run.isoformat(), **report.as_dict()}
     observability.logger.info("scheduled run", extra=result)
     if report.incomplete:
         raise RunIncompleteError(f"the run for {run.isoformat()} left work undone: {result}")
     return result
+
+
+class JobEnvironment(NamedTuple):
+    """What every scheduled job is wired with."""
+
+    observability: Observability
+    table: DynamoTable
+    push: OncePerLedgerPush  # through the notification ledger
+
+
+def job_environment(settings: ScheduledJobSettings) -> JobEnvironment:
+    """A scheduled function's observability, table and ledgered pushes, made at init."""
+    observability = setup_observability()
+    table = dynamodb_table(settings.table_name)
+    return JobEnvironment(observability, table, ledgered_push(table, settings.region, observability))
+
+
+def scheduled_handler(
+    job: Callable[[dt.datetime, Callable[[], float]], JobReport],
+    metric_names: dict[str, str],
+    observability: Observability,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Callable[[object, LambdaContext], dict[str, str | int | bool]]:
+    """The `lambda_handler` of a scheduled job: run_scheduled_job, logged with the invocation's
+    context, its metrics flushed at the end."""
+
+    @observability.metrics.log_metrics
+    @observability.logger.inject_lambda_context
+    def lambda_handler(event: object, context: LambdaContext) -> dict[str, str | int | bool]:
+        return run_scheduled_job(event, context, job, metric_names, observability, clock)
+
+    return lambda_handler

@@ -16,14 +16,17 @@ import dataclasses
 import os
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 
 class ConfigurationError(RuntimeError):
     """The function's environment does not match what its code needs."""
 
 
-_REQUIRED: Any = object()  # a field without a default
+_REQUIRED = object()  # a field without a default
+# What `bounded` and `optional` give a field: typed as whatever the field's annotation says
+# (`table_name: str = bounded(minimum=1)`), as dataclasses.field is.
+FieldSpec: TypeAlias = Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,19 +36,19 @@ class Field:
 
     minimum: int | None = None
     maximum: int | None = None
-    default: Any = _REQUIRED
+    default: object = _REQUIRED
 
     @property
     def required(self) -> bool:
         return self.default is _REQUIRED
 
 
-def bounded(minimum: int | None = None, maximum: int | None = None) -> Any:
+def bounded(minimum: int | None = None, maximum: int | None = None) -> FieldSpec:
     """A field with a range: for an int its value, for a str its length."""
     return Field(minimum, maximum)
 
 
-def optional(default: str = "") -> Any:
+def optional(default: str = "") -> FieldSpec:
     """A field whose variable may be absent or empty (a feature the stack may not enable)."""
     return Field(default=default)
 
@@ -53,11 +56,11 @@ def optional(default: str = "") -> Any:
 class FunctionSettings:
     """Settings are set once, by `load_settings`, and never change."""
 
-    def __init__(self, **values: Any) -> None:
+    def __init__(self, **values: object) -> None:
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
 
     @classmethod
@@ -182,11 +185,14 @@ class UserDeletionSettings(TableApiSettings):
 SettingsT = TypeVar("SettingsT", bound=FunctionSettings)
 
 
-def _parse(field: Field, kind: Any, raw: str) -> Any:
+def _parse(field: Field, kind: type, raw: str) -> object:
+    """`kind`: the field's annotation, as typing.get_type_hints resolves it (int, str, tuple[str, ...])."""
     minimum, maximum = field.minimum, field.maximum
+    value: object
+    measure: float
     if kind in (int, float):
-        value: Any = kind(raw)
-        measure = value
+        number: float = kind(raw)
+        value, measure = number, number
     elif typing.get_origin(kind) is tuple:  # a comma-separated list
         value = tuple(part.strip() for part in raw.split(",") if part.strip())
         measure = len(value)

@@ -1,11 +1,6 @@
 """User settings: reminder offsets, weekly digest, timezone, locale, and the push devices.
 
-One item per user (`USER#{sub}` / `META#SETTINGS`). The settings fields are versioned like
-every mutable item; the device map is not, because the app registers its device at every
-launch and that must never turn a settings save into a 409.
-
-Opting in to the weekly digest puts the item into ByScheduledJob's `DIGEST#WEEKLY` partition,
-so the weekly summary reads exactly the users who opted in.
+The rules and views, pure; settings_store.py reads and writes the item.
 """
 
 from __future__ import annotations
@@ -13,35 +8,15 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TypedDict
 
-from boto3.dynamodb.conditions import Attr
-from botocore.exceptions import ClientError
-
-from receipt_vault import keys
-from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import DynamoTable, WriteResult, conditional_update
-from receipt_vault.errors import VersionConflictError
-
-if TYPE_CHECKING:  # a type for the checker only: a Protocol class costs import time
-    from typing import Protocol
-
-    class SettingsChange(Protocol):
-        """A validated PUT /user/settings (the user-settings function's SettingsUpdate model)."""
-
-        reminderDaysBefore: list[int]
-        weeklyDigestEnabled: bool
-        timezone: str
-        locale: str
-        serverVersion: int
-
+from receipt_vault.shapes import DynamoItem
 
 # A small fixed set: the warranty checker queries one index partition per offset and local day.
 ALLOWED_REMINDER_OFFSETS = (0, 1, 3, 7, 14, 30, 60, 90)
 DEFAULT_REMINDER_OFFSETS = (30, 7, 1)
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_LOCALE = "en"
-DIGEST_INDEX_ATTRIBUTES = ("jobPK", "jobSK")
 
 # IANA names only (Area/Location, or UTC): no paths, no POSIX TZ strings.
 TIMEZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){1,2})$"
@@ -85,10 +60,10 @@ class UserSettings:
     weekly_digest: bool
     timezone: str
     locale: str
-    devices: dict[str, dict[str, Any]]
+    devices: dict[str, DynamoItem]
 
     @classmethod
-    def from_item(cls, item: dict[str, Any] | None) -> UserSettings:
+    def from_item(cls, item: DynamoItem | None) -> UserSettings:
         item = item or {}
         offsets = item.get("reminderDaysBefore")
         return cls(
@@ -100,7 +75,27 @@ class UserSettings:
         )
 
 
-def settings_view(item: dict[str, Any] | None) -> dict[str, Any]:
+class DeviceView(TypedDict):
+    """A device as the API lists it (API.md): without its push endpoint."""
+
+    deviceId: str
+    platform: str
+    registeredAt: str
+    updatedAt: str
+
+
+class SettingsView(TypedDict):
+    """GET /user/settings (API.md)."""
+
+    reminderDaysBefore: list[int]
+    weeklyDigestEnabled: bool
+    timezone: str
+    locale: str
+    serverVersion: int
+    devices: list[DeviceView]
+
+
+def settings_view(item: DynamoItem | None) -> SettingsView:
     """What GET /user/settings returns. A user who never saved settings has version 0. Devices
     are listed without their endpoints: those stay inside the backend."""
     settings = UserSettings.from_item(item)
@@ -117,70 +112,10 @@ def settings_view(item: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def device_view(device_id: str, device: dict[str, Any]) -> dict[str, Any]:
+def device_view(device_id: str, device: DynamoItem) -> DeviceView:
     return {
         "deviceId": device_id,
         "platform": device["platform"],
         "registeredAt": device["registeredAt"],
-        "updatedAt": device.get("updatedAt", device["registeredAt"]),
+        "updatedAt": device["updatedAt"] if "updatedAt" in device else device["registeredAt"],
     }
-
-
-class SettingsStore:
-    def __init__(self, table: DynamoTable) -> None:
-        self.table = table
-
-    def get(self, user_id: str, consistent: bool = True) -> dict[str, Any] | None:
-        return self.table.get_item(keys.settings_key(user_id), consistent=consistent)
-
-    def get_many(self, user_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """Settings items by user id; users without one are absent."""
-        items = self.table.batch_get([keys.settings_key(user_id) for user_id in user_ids], consistent=False)
-        return {keys.user_id_of(item["PK"]): item for item in items}
-
-    def save(self, user_id: str, update: SettingsChange, moment: dt.datetime) -> dict[str, Any]:
-        """Version 0 is the first save (the item may already hold devices); any other version
-        must match the stored one. The device map is left as it is."""
-        base = update.serverVersion
-        values: dict[str, Any] = {
-            "reminderDaysBefore": update.reminderDaysBefore,
-            "weeklyDigestEnabled": update.weeklyDigestEnabled,
-            "timezone": update.timezone,
-            "locale": update.locale,
-            "serverVersion": base + 1,
-            "updatedAt": iso_timestamp(moment),
-        }
-        remove: list[str] = []
-        if update.weeklyDigestEnabled:
-            values.update(jobPK=keys.DIGEST_JOB_PK, jobSK=keys.user_pk(user_id))
-        else:
-            remove += DIGEST_INDEX_ATTRIBUTES
-        expected = Attr("serverVersion").not_exists() if base == 0 else Attr("serverVersion").eq(base)
-        result = conditional_update(self.table, keys.settings_key(user_id), values, remove, expected)
-        if not result.succeeded:
-            raise VersionConflictError("the settings were changed on another device", settings_view(result.item))
-        return settings_view(result.item)
-
-    def put_device(self, user_id: str, device_id: str, device: dict[str, Any]) -> dict[str, Any]:
-        """Add or replace one entry of the device map, creating the map (and the item) if needed.
-        Concurrent registrations of other devices are never overwritten."""
-        key = keys.settings_key(user_id)
-        for _ in range(3):
-            try:
-                return self.table.update_item(key, {f"devices.{device_id}": device}, [], Attr("devices").exists())
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
-                    raise
-            first = {"devices": {device_id: device}}
-            created = conditional_update(self.table, key, first, [], Attr("devices").not_exists())
-            if created.succeeded:
-                return created.item or {}
-        raise VersionConflictError("the device list kept changing; try again", None)
-
-    def remove_device(self, user_id: str, device_id: str, endpoint_arn: str | None = None) -> WriteResult:
-        """Remove a device, optionally only while it still has `endpoint_arn` (a re-registration
-        in the meantime wins)."""
-        condition = Attr(f"devices.{device_id}").exists()
-        if endpoint_arn is not None:
-            condition = Attr(f"devices.{device_id}.endpointArn").eq(endpoint_arn)
-        return conditional_update(self.table, keys.settings_key(user_id), {}, [f"devices.{device_id}"], condition)

@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
 
 from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS
+from receipt_vault.shapes import DynamoItem, DynamoValue, ItemView
 
 SET_FIELDS = frozenset({"tags", "userEditedFields"})
 MAX_RECEIPT_BYTES = 64 * 1024  # of the stored content, as UTF-8 JSON
 
 
-def plain_decimal(value: Any) -> Decimal:
+def plain_decimal(value: DynamoValue) -> Decimal:
     """2, 2.0 and Decimal('2.00') as Decimal('2'); 0.50 as Decimal('0.5'); never an exponent."""
     number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     if number == number.to_integral_value():
@@ -36,19 +35,19 @@ def plain_decimal(value: Any) -> Decimal:
     return Decimal(format(number.normalize(), "f"))
 
 
-def _line_item(item: Mapping[str, Any]) -> dict[str, Any]:
+def _line_item(item: ItemView) -> DynamoItem:
     line = {name: value for name, value in item.items() if value is not None and value != ""}
     line["quantity"] = plain_decimal(line.get("quantity", 1))
     return line
 
 
-def _is_absent(value: Any) -> bool:
+def _is_absent(value: DynamoValue) -> bool:
     return value is None or value == "" or value == []
 
 
-def canonical_content(content: Mapping[str, Any]) -> dict[str, Any]:
+def canonical_content(content: ItemView) -> DynamoItem:
     """The stored form of client-writable content (see the module's docstring)."""
-    form: dict[str, Any] = {}
+    form: DynamoItem = {}
     for name, value in content.items():
         if _is_absent(value):
             continue
@@ -62,21 +61,21 @@ def canonical_content(content: Mapping[str, Any]) -> dict[str, Any]:
     return form
 
 
-def stored_content(item: Mapping[str, Any]) -> dict[str, Any]:
+def stored_content(item: ItemView) -> DynamoItem:
     """The client-writable content of a stored receipt, status included, in the stored form."""
     return canonical_content({name: item[name] for name in CLIENT_WRITABLE_FIELDS if name in item})
 
 
-def _encoded(content: Mapping[str, Any]) -> bytes:
+def _encoded(content: ItemView) -> bytes:
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
-def content_hash(content: Mapping[str, Any]) -> str:
+def content_hash(content: ItemView) -> str:
     """Fingerprint of the stored form, status left out (status changes are writes of their own)."""
     form = canonical_content({name: value for name, value in content.items() if name != "status"})
     return hashlib.sha256(_encoded(form)).hexdigest()
 
 
-def content_size(content: Mapping[str, Any]) -> int:
+def content_size(content: ItemView) -> int:
     """Bytes of the stored form as UTF-8 JSON."""
     return len(_encoded(canonical_content(content)))

@@ -20,17 +20,16 @@ userEditedFields is the union of both sides, so a user's edit stays marked as su
 
 from __future__ import annotations
 
-from typing import Any
-
 from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, EXTRACTABLE_FIELDS
+from receipt_vault.shapes import DynamoItem
 
 
-def client_content(item: dict[str, Any]) -> dict[str, Any]:
+def client_content(item: DynamoItem) -> DynamoItem:
     """The part of a stored receipt a device can write."""
     return {name: item[name] for name in CLIENT_WRITABLE_FIELDS if name in item}
 
 
-def superseded_fields(server: dict[str, Any], changes: dict[str, Any], base_version: int | None) -> set[str]:
+def superseded_fields(server: DynamoItem, changes: DynamoItem, base_version: int | None) -> set[str]:
     """The changed fields whose server version stands (tier 3 of a stale push)."""
     if base_version == server.get("serverVersion"):
         return set()
@@ -45,7 +44,7 @@ def superseded_fields(server: dict[str, Any], changes: dict[str, Any], base_vers
     }
 
 
-def merge(server: dict[str, Any], changes: dict[str, Any], base_version: int | None) -> dict[str, Any]:
+def merge(server: DynamoItem, changes: DynamoItem, base_version: int | None) -> DynamoItem:
     """The client-writable content after applying `changes` made on top of `base_version`."""
     current = client_content(server)
     kept = superseded_fields(server, changes, base_version)

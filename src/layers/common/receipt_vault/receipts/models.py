@@ -7,23 +7,49 @@ rejected, so a client can never write a server-owned field such as `serverVersio
 
 from __future__ import annotations
 
-import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from receipt_vault.model_base import InputModel, VaultModel, plain_text
+from receipt_vault.model_base import ONE_LINE_NOT_BLANK, SEVERAL_LINES, InputModel, VaultModel, plain_text, trimmed
+from receipt_vault.shapes import DynamoItem, JsonObject
 
 MAX_LINE_ITEMS = 200
 MAX_TAGS = 50
 MAX_OCR_TEXT_BYTES = 20 * 1024
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+# Every date the API takes (a receipt's, a listing's or an export's bounds) is a day of the
+# calendar from 1900 to 2199, spelled out so that API Gateway's model refuses what this refuses
+# (api/openapi.yaml repeats it): months of 31 and 30 days, February's 28, and February 29 in the
+# leap years only (1900 and 2100 are none, 2000 is one).
+_MONTH_AND_DAY = (
+    r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+    r"|02-(?:0[1-9]|1[0-9]|2[0-8]))"
+)
+_LEAP_YEAR = (
+    r"(?:19(?:0[48]|[2468][048]|[13579][26])|20(?:[02468][048]|[13579][26])|21(?:0[48]|[2468][048]|[13579][26]))"
+)
+CALENDAR_DATE = rf"^(?:(?:19|2[01])[0-9]{{2}}-{_MONTH_AND_DAY}|{_LEAP_YEAR}-02-29)$"
+# A warranty's end, the user's or derived: a purchase date plus up to 600 months, so up to 2249
+# (leap years 2204 to 2248; 2200 is none), and a GET's receipt always goes back in a PUT.
+EXPIRY_DATE = (
+    rf"^(?:(?:(?:19|2[01])[0-9]{{2}}|22[0-4][0-9])-{_MONTH_AND_DAY}"
+    rf"|(?:{_LEAP_YEAR}|22(?:0[48]|[24][048]|[13][26]))-02-29)$"
+)
 
 Money = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}(\.\d{1,4})?$")]
 CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-IsoDate = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d{2}-\d{2}$")]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+IsoDate = Annotated[str, StringConstraints(pattern=CALENDAR_DATE)]
+ExpiryDate = Annotated[str, StringConstraints(pattern=EXPIRY_DATE)]
+# Trimmed one-line text, not blank: checked as sent, then trimmed.
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=50, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
+]
+StoreName = Annotated[
+    str, StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
+]
+Notes = Annotated[str, StringConstraints(max_length=5000, pattern=SEVERAL_LINES)]
 ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 
 ClientStatus = Literal["active", "returned", "archived"]
@@ -65,15 +91,7 @@ EditableField = Literal[
 ]  # fmt: skip
 
 
-def _check_calendar_date(value: str | None) -> str | None:
-    if value is not None:
-        parsed = dt.date.fromisoformat(value)
-        if not 1900 <= parsed.year <= 2199:
-            raise ValueError("date out of range")
-    return value
-
-
-def _check_confidences(value: Any, depth: int) -> None:
+def _check_confidences(value: object, depth: int) -> None:
     if depth > 3:
         raise ValueError("nested too deeply for a refinement")
     if isinstance(value, dict):
@@ -87,7 +105,9 @@ def _check_confidences(value: Any, depth: int) -> None:
 
 
 class LineItem(InputModel):
-    description: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    description: Annotated[
+        str, StringConstraints(min_length=1, max_length=500, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
+    ]
     quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=12, decimal_places=4)] = Decimal(1)
     unitPrice: Money | None = None
     totalPrice: Money | None = None
@@ -96,7 +116,7 @@ class LineItem(InputModel):
 
     @field_validator("quantity", mode="before")
     @classmethod
-    def _a_number_not_a_string(cls, value: Any) -> Any:
+    def _a_number_not_a_string(cls, value: object) -> object:
         if isinstance(value, str | bool):  # the contract's `type: number`, as API Gateway checks it
             raise ValueError("quantity is a number")
         return Decimal(str(value)) if isinstance(value, int | float) else value
@@ -106,7 +126,7 @@ class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
 
-    storeName: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    storeName: StoreName | None = None
     purchaseDate: IsoDate | None = None
     totalAmount: Money | None = None
     currency: CurrencyCode | None = None
@@ -115,18 +135,17 @@ class ReceiptFields(InputModel):
     items: Annotated[list[LineItem], Field(max_length=MAX_LINE_ITEMS)] | None = None
     paymentMethod: ShortText | None = None
     warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
-    warrantyExpiryDate: IsoDate | None = None
-    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    warrantyExpiryDate: ExpiryDate | None = None
+    notes: Notes | None = None
     tags: Annotated[list[ShortText], Field(max_length=MAX_TAGS)] | None = None
-    ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES)] | None = None
+    ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None = None
     userEditedFields: Annotated[list[EditableField], Field(max_length=20)] | None = None
 
-    _dates = field_validator("purchaseDate", "warrantyExpiryDate")(_check_calendar_date)
     _one_line = field_validator("storeName", "category", "paymentMethod", "tags", mode="before")(plain_text)
 
     @field_validator("notes", "ocrRawText", mode="before")
     @classmethod
-    def _plain_paragraphs(cls, value: Any) -> Any:
+    def _plain_paragraphs(cls, value: object) -> object:
         return plain_text(value, multiline=True)
 
     @field_validator("ocrRawText")
@@ -141,7 +160,7 @@ class ReceiptFields(InputModel):
     def _deduplicate(cls, value: list[str] | None) -> list[str] | None:
         return list(dict.fromkeys(value)) if value is not None else None
 
-    def content(self) -> dict[str, Any]:
+    def content(self) -> DynamoItem:
         """The client-writable fields set, status apart, ready to store (money as strings,
         quantities as Decimal)."""
         return self.model_dump(include=set(CLIENT_WRITABLE_FIELDS) - {"status"}, exclude_none=True)
@@ -158,7 +177,8 @@ class Refinement(VaultModel):
     fieldConfidence: dict[str, float] | None = None
     refinedAt: str | None = None
     needsReview: bool | None = None
-    status: str | None = None
+    status: Literal["refined", "failed"] | None = None
+    problems: list[str] | None = None  # why the result is doubtful (refined), or why each model failed
 
 
 class ReceiptUpdate(ReceiptFields):
@@ -179,18 +199,18 @@ class ReceiptUpdate(ReceiptFields):
     updatedAt: str | None = None
     imageKeys: list[str] | None = None
     thumbnailKeys: list[str] | None = None
-    refinement: dict[str, Any] | None = None  # as GET returned it, every key included
+    refinement: JsonObject | None = None  # as GET returned it, every key included
 
     @field_validator("refinement")
     @classmethod
-    def _a_refinement_the_server_could_have_stored(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _a_refinement_the_server_could_have_stored(cls, value: JsonObject | None) -> JsonObject | None:
         """A refinement holds confidences (0..1), texts and flags; anything else cannot equal the
         stored one, and would not even fit a DynamoDB number."""
         if value is not None:
             _check_confidences(value, depth=0)
         return value
 
-    def echoed_server_fields(self) -> dict[str, Any]:
+    def echoed_server_fields(self) -> JsonObject:
         """The server-owned fields the body carries, which must equal the stored ones."""
         names = self.model_fields_set & ECHOED_SERVER_FIELDS
         return self.model_dump(include=names, exclude_none=True)
@@ -205,12 +225,10 @@ class ReceiptListQuery(InputModel):
     from_: IsoDate | None = Field(default=None, alias="from")
     to: IsoDate | None = None
     category: ShortText | None = None
-    store: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    store: StoreName | None = None
     status: Status | None = None
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     nextToken: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
-
-    _dates = field_validator("from_", "to")(_check_calendar_date)
 
     def filters(self) -> dict[str, str]:
         """What a page token is bound to: every filter, but not the page size."""

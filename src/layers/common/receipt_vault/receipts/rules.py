@@ -1,14 +1,6 @@
-"""Receipt business rules, pure and free of boto3: derived fields and index placement.
-
-Index placement is the subtle part. Every index key is derived from the receipt's content and
-status (see keys.py), and a sparse key is removed, never blanked, when the receipt leaves an
-index. ByWarrantyExpiry, and the `EXPIRY#` partitions of ByScheduledJob that the warranty
-checker reads, hold only active receipts whose warranty has not expired.
-
-Writes never read the item first. A status change does not know the receipt's warranty, so
-the receipt keeps shadow copies of its warranty keys (`warrantyExpiryKey`, `warrantyJobKey`).
-Rejoining the indexes copies those attributes inside the update, guarded by a condition that
-the warranty is still live.
+"""Receipt business rules, pure: derived fields, warranty liveness, the soft-delete window, the
+record of applied pushes, and the public view. No storage here: how a receipt is laid out in
+the table (its index keys) is receipts/layout.py, and writing it is receipts/store.py.
 """
 
 from __future__ import annotations
@@ -18,24 +10,15 @@ import datetime as dt
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TypeGuard
 
-from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import AddToSet, CopyOf
 from receipt_vault.errors import NotFoundError, PayloadTooLargeError
 from receipt_vault.receipts.content import MAX_RECEIPT_BYTES, canonical_content, content_hash, content_size
-from receipt_vault.receipts.models import EXTRACTABLE_FIELDS, PUBLIC_FIELDS, ReceiptCreate, ReceiptFields
-from receipt_vault.receipts.status import ACTIVE, DELETED
+from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate
+from receipt_vault.shapes import DynamoItem, JsonObject
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
-
-# Attributes derived from content; a full update recomputes or removes each of them.
-CONTENT_INDEX_ATTRIBUTES = ("byDateSK", "byCategorySK", "byStoreSK", "warrantyExpiryKey", "warrantyJobKey")
-# Membership of both warranty indexes: ByWarrantyExpiry and ByScheduledJob's EXPIRY# partitions.
-WARRANTY_INDEX_ATTRIBUTES = ("warrantyPK", "warrantySK", "jobPK", "jobSK")
-WARRANTY_SHADOW_ATTRIBUTES = ("warrantyExpiryKey", "warrantyJobKey")
 
 
 def add_months(start: dt.date, months: int) -> dt.date:
@@ -45,7 +28,7 @@ def add_months(start: dt.date, months: int) -> dt.date:
     return dt.date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
-def warranty_expiry_date(content: dict[str, Any]) -> str | None:
+def warranty_expiry_date(content: DynamoItem) -> str | None:
     """`warrantyExpiryDate` as it is stored, on every write path (create, PUT, push, refinement).
 
     The rule: a client sets the date by naming it in `userEditedFields`, and its date (or its
@@ -62,94 +45,26 @@ def warranty_expiry_date(content: dict[str, Any]) -> str | None:
     return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
 
 
-def with_derived_fields(content: dict[str, Any]) -> dict[str, Any]:
+def with_derived_fields(content: DynamoItem) -> DynamoItem:
     """The content as stored: derived fields recomputed, in the one stored form (content.py)."""
     derived = dict(content)
     derived["warrantyExpiryDate"] = warranty_expiry_date(content)
     return canonical_content(derived)
 
 
-def filled_fields(content: dict[str, Any], as_value: Any) -> dict[str, Any]:
-    """`filledFields`: the LLM-extractable fields that have ever held a value, added to on every
-    write without reading it. A stale device's unmarked value may fill a field that never had
-    one; a field that had one and has none now was removed, and its removal stands (merge.py)."""
-    filled = sorted(name for name in EXTRACTABLE_FIELDS if name in content)
-    return {"filledFields": as_value(filled)} if filled else {}
+def content_as_stored(content: DynamoItem) -> DynamoItem:
+    """A write's client-writable content as it is stored: status apart, derived fields recomputed."""
+    return with_derived_fields({name: value for name, value in content.items() if name != "status"})
 
 
-def check_size(content: dict[str, Any]) -> None:
+def check_size(content: DynamoItem) -> None:
     if content_size(content) > MAX_RECEIPT_BYTES:
         raise PayloadTooLargeError(f"a receipt holds at most {MAX_RECEIPT_BYTES // 1024} KiB of content")
 
 
-def is_warranty_live(expiry_date: str | None, today: dt.date) -> bool:
+def is_warranty_live(expiry_date: str | None, today: dt.date) -> TypeGuard[str]:
     """A warranty is live through the whole of its expiry day."""
     return expiry_date is not None and expiry_date >= today.isoformat()
-
-
-@dataclass
-class IndexPlacement:
-    """Index attributes to set and to remove for one write."""
-
-    set: dict[str, str] = field(default_factory=dict)
-    remove: list[str] = field(default_factory=list)
-
-
-def content_index_placement(receipt_id: str, content: dict[str, Any], today: dt.date) -> IndexPlacement:
-    """Keys that depend on the content: date, category, store and the warranty shadow keys."""
-    placement = IndexPlacement()
-    sort_date = content.get("purchaseDate") or keys.UNDATED_SORT_DATE
-    date_suffix = keys.by_date_sk(sort_date, receipt_id)
-    placement.set["byDateSK"] = date_suffix
-    for attribute, value, prefix in (
-        ("byCategorySK", content.get("category"), keys.category_prefix),
-        ("byStoreSK", content.get("storeName"), keys.store_prefix),
-    ):
-        if value:
-            placement.set[attribute] = prefix(value) + date_suffix
-        else:
-            placement.remove.append(attribute)
-    expiry = content.get("warrantyExpiryDate")
-    if is_warranty_live(expiry, today):
-        placement.set["warrantyExpiryKey"] = keys.warranty_sk(expiry, receipt_id)
-        placement.set["warrantyJobKey"] = keys.expiry_job_pk(expiry)
-    else:
-        placement.remove.extend(WARRANTY_SHADOW_ATTRIBUTES)
-    return placement
-
-
-def warranty_index_placement(user_id: str, receipt_id: str, status: str, content: IndexPlacement) -> IndexPlacement:
-    """Warranty index membership: active receipts with a live warranty only."""
-    if status == ACTIVE and "warrantyExpiryKey" in content.set:
-        return IndexPlacement(
-            set={
-                "warrantyPK": keys.warranty_pk(user_id),
-                "warrantySK": content.set["warrantyExpiryKey"],
-                "jobPK": content.set["warrantyJobKey"],
-                "jobSK": keys.receipt_job_sk(user_id, receipt_id),
-            }
-        )
-    return IndexPlacement(remove=list(WARRANTY_INDEX_ATTRIBUTES))
-
-
-def warranty_rejoin(user_id: str, receipt_id: str) -> dict[str, Any]:
-    """SET values that put a receipt back into the warranty indexes from its shadow keys, for a
-    write that does not know the warranty (a status change, a restore)."""
-    return {
-        "warrantyPK": keys.warranty_pk(user_id),
-        "warrantySK": CopyOf("warrantyExpiryKey"),
-        "jobPK": CopyOf("warrantyJobKey"),
-        "jobSK": keys.receipt_job_sk(user_id, receipt_id),
-    }
-
-
-def version_fields(receipt_id: str, version: Any, now: str) -> dict[str, Any]:
-    """What every write stamps: the new version and the delta-sync position."""
-    return {
-        "serverVersion": version,
-        "updatedAt": now,
-        "byUpdatedSK": keys.by_updated_sk(now, receipt_id),
-    }
 
 
 def create_fingerprint(request: ReceiptCreate) -> str:
@@ -157,86 +72,6 @@ def create_fingerprint(request: ReceiptCreate) -> str:
     whatever the order of its tags or the spelling of an absent field."""
     meaning = {"status": request.status, "content": content_hash(with_derived_fields(request.content()))}
     return hashlib.sha256(json.dumps(meaning, sort_keys=True).encode("utf-8")).hexdigest()
-
-
-def new_receipt_item(
-    user_id: str,
-    receipt_id: str,
-    request: ReceiptCreate,
-    moment: dt.datetime,
-    mutation_id: str | None = None,
-) -> dict[str, Any]:
-    now = iso_timestamp(moment)
-    content = with_derived_fields(request.content())
-    check_size(content)
-    placement = content_index_placement(receipt_id, content, moment.date())
-    warranty = warranty_index_placement(user_id, receipt_id, request.status, placement)
-    item = {
-        **keys.receipt_key(user_id, receipt_id),
-        **content,
-        **filled_fields(content, lambda filled: set(filled)),
-        "receiptId": receipt_id,
-        "status": request.status,
-        "statusPK": keys.status_pk(user_id, request.status),
-        "imageKeys": [],
-        "thumbnailKeys": [],
-        "createdAt": now,
-        "createFingerprint": create_fingerprint(request),
-        "contentHash": content_hash(content),
-        **placement.set,
-        **warranty.set,
-        **version_fields(receipt_id, 1, now),
-    }
-    if mutation_id:
-        item["mutations"] = [mutation_id]
-    return item
-
-
-def full_update_changes(
-    user_id: str, receipt_id: str, fields: ReceiptFields, status: str, moment: dt.datetime
-) -> IndexPlacement:
-    """The SET and REMOVE lists of a full update that leaves the receipt in `status`."""
-    return content_changes(user_id, receipt_id, fields.content(), status, moment)
-
-
-def content_changes(
-    user_id: str, receipt_id: str, content: dict[str, Any], status: str, moment: dt.datetime
-) -> IndexPlacement:
-    """SET and REMOVE for replacing the client-writable content, and every key derived from it."""
-    content = with_derived_fields({name: value for name, value in content.items() if name != "status"})
-    check_size(content)
-    placement = content_index_placement(receipt_id, content, moment.date())
-    warranty = warranty_index_placement(user_id, receipt_id, status, placement)
-    editable = set(ReceiptFields.model_fields)
-    return IndexPlacement(
-        set={
-            **content,
-            **placement.set,
-            **warranty.set,
-            **filled_fields(content, lambda filled: AddToSet(frozenset(filled))),
-            "status": status,
-            "statusPK": keys.status_pk(user_id, status),
-            "contentHash": content_hash(content),
-        },
-        remove=sorted((editable - content.keys()) | set(placement.remove) | set(warranty.remove)),
-    )
-
-
-def replacement_changes(
-    user_id: str, server: dict[str, Any], content: dict[str, Any], moment: dt.datetime
-) -> IndexPlacement:
-    """Replace a stored receipt's client-writable content with `content` (status included), when
-    the stored item is known: a move to `deleted` is a soft delete, as DELETE makes it."""
-    receipt_id, status = server["receiptId"], content.get("status", server["status"])
-    changes = content_changes(user_id, receipt_id, content, status, moment)
-    if status == DELETED and server["status"] != DELETED:
-        changes.set.update(
-            previousStatus=server["status"],
-            previousStatusPK=keys.status_pk(user_id, server["status"]),
-            deletedAt=iso_timestamp(moment),
-            ttl=soft_delete_expiry(moment),
-        )
-    return changes
 
 
 # -- exactly-once push: the mutations a receipt has applied ------------------------------------
@@ -256,7 +91,7 @@ def recorded_mutations(stored: list[str] | None, mutation_id: str) -> list[str]:
     return [*kept, mutation_id][-MAX_RECORDED_MUTATIONS:]
 
 
-def applied_mutation(item: dict[str, Any] | None, mutation_id: str | None) -> bool:
+def applied_mutation(item: DynamoItem | None, mutation_id: str | None) -> bool:
     """Whether the push `mutation_id` was applied to the stored receipt already."""
     return bool(item and mutation_id and mutation_id in (item.get("mutations") or ()))
 
@@ -279,6 +114,6 @@ def normalize_receipt_id(receipt_id: str) -> str:
         raise NotFoundError("receipt not found") from None
 
 
-def to_api(item: dict[str, Any]) -> dict[str, Any]:
+def to_api(item: DynamoItem) -> JsonObject:
     """The public representation: key and index attributes stay inside the table."""
     return {name: value for name, value in item.items() if name in PUBLIC_FIELDS}

@@ -1,12 +1,13 @@
-"""The body of PUT /user/settings: only this function validates it, so only it builds the model."""
+"""The user-settings function's request bodies: only this function validates them."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
 from receipt_vault.model_base import InputModel
+from receipt_vault.receipts.models import UUID_PATTERN
 from receipt_vault.user_settings import ALLOWED_REMINDER_OFFSETS, LOCALE_PATTERN, TIMEZONE_PATTERN, is_known_timezone
 
 
@@ -36,3 +37,11 @@ class SettingsUpdate(InputModel):
         if not is_known_timezone(name):
             raise ValueError("not an IANA timezone this service knows, such as Europe/Athens")  # never echo it
         return name
+
+
+class DeviceRegistration(InputModel):
+    platform: Literal["android", "ios"]
+    # FCM registration tokens and hex APNs device tokens.
+    token: Annotated[str, StringConstraints(min_length=8, max_length=4096, pattern=r"^[A-Za-z0-9:_\-.+/=]+$")]
+    # The app's installation id: lets a refreshed token update the same device.
+    deviceId: Annotated[str, StringConstraints(pattern=UUID_PATTERN)] | None = None

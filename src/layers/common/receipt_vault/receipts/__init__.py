@@ -1,0 +1,1 @@
+"""Receipts: models, rules, the table layout, the store and the use cases (service)."""
