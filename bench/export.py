@@ -56,7 +56,7 @@ if {naive!r}:  # the baseline: the whole archive built in memory (before any upl
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for receipt in builder._receipts({user!r}, None, None):
             for key in receipt.get("imageKeys") or []:
-                archive.writestr(key, builder.s3.get_object(Bucket={images!r}, Key=key)["Body"].read())
+                archive.writestr(key, builder.gateway.s3.get_object(Bucket={images!r}, Key=key)["Body"].read())
     size = buffer.tell()
 else:
     job, _ = app.worker.jobs.create({user!r}, None, None, app.utc_now())

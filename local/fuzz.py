@@ -5,7 +5,10 @@ a signed-in user's token, through every phase: the documented examples, the cove
 schema's edges (undeclared methods included), fuzzing with valid and invalid data, and stateful
 scenarios along the contract's links. It runs every check: no 5xx; status code, content type,
 headers and body as documented, errors included; valid data accepted and invalid data refused;
-the token required; a deleted resource gone; no undeclared method answered but with 405.
+the token required; a deleted resource gone; no undeclared method answered but with 405. The
+report says how many of the contract's links the stateful phase followed: it explores them at
+random, so a run may leave some unfollowed; tests/integration/test_contract_links.py follows
+every one, every run.
 Budgets, the stateful phase and the hooks are in local/schemathesis.toml. The seed fixes what is
 generated; the stateful phase's count of scenarios still varies a little from run to run, as
 hypothesis replays its scenarios against a store that has changed meanwhile.
@@ -104,6 +107,13 @@ def main(argv: list[str] | None = None) -> int:
 _CLOSING_RULE = re.compile(r"^=+ .* in [\d.]+s =+$")
 _TEST_CASES = re.compile(r"^\s*(\d+) generated, (.*)$")
 _FAILURES = re.compile(r"(\d+) unique failures?|(\d+) failed")
+_LINKS = re.compile(r"^\s*API Links:\s+(\d+) covered / (\d+) selected")
+
+
+def links_followed(output: str) -> tuple[int, int] | None:
+    """(followed, declared) links of the stateful phase, None when it did not run."""
+    found = next((match for line in output.splitlines() if (match := _LINKS.match(line))), None)
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 def plain_report(output: str, returncode: int) -> str:
@@ -120,7 +130,9 @@ def plain_report(output: str, returncode: int) -> str:
             failed = _FAILURES.search(found.group(2))
             failures = (failed.group(1) or failed.group(2)) if failed else "0"
     status = "" if returncode == 0 else f" (exit code {returncode})"
-    return "\n".join([*lines, "", f"API fuzz run: {generated} requests, {failures} failures{status}"])
+    links = links_followed(output)
+    followed = f", {links[0]} of {links[1]} links followed" if links else ""
+    return "\n".join([*lines, "", f"API fuzz run: {generated} requests, {failures} failures{followed}{status}"])
 
 
 if __name__ == "__main__":

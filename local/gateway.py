@@ -68,6 +68,10 @@ class HttpResponse:
     function: str | None = None
 
 
+def _sent_name(parameter: JsonObject) -> str:
+    return str(parameter["name"]).lower() if parameter.get("in") == "header" else str(parameter["name"])
+
+
 def _rule_broken(error: ValidationError) -> str:
     """Which rule of the model a value breaks, in the model's words and never the value's: an
     answer that quoted what it refuses would reflect megabytes, or a control character, back."""
@@ -160,8 +164,10 @@ class Gateway:
         request_id: str,
     ) -> HttpResponse:
         blocked = self.waf.check(headers, source_ip)  # WAF sits in front of the stage
+        if blocked is not None and blocked.response is not None:
+            return HttpResponse(blocked.response.status, list(blocked.response.headers), blocked.response.body)
         if blocked is not None:
-            return HttpResponse(*blocked)
+            return self._gateway_error("WAF_FILTERED", request_id, "Forbidden", status=403)
         url = urlsplit(raw_path)
         route, path_parameters = self._match(method, url.path)
         if route is None:
@@ -178,7 +184,7 @@ class Gateway:
                 claims = self.authorizer.claims(_header(headers, "Authorization"), route.required_scopes)
             except TokenRejectedError as rejection:
                 return self._gateway_error("UNAUTHORIZED", request_id, str(rejection))
-        problems = self._validate(route, body, parse_qs(url.query))
+        problems = self._validate(route, headers, body, parse_qs(url.query))
         if problems is not None:
             response_type, detail = problems
             return self._gateway_error(response_type, request_id, detail, details=[{"message": detail}])
@@ -208,14 +214,26 @@ class Gateway:
 
     # -- validation ----------------------------------------------------------------------------
 
-    def _validate(self, route: Route, body: bytes, query: dict[str, list[str]]) -> tuple[str, str] | None:
+    def _validate(
+        self, route: Route, headers: dict[str, str], body: bytes, query: dict[str, list[str]]
+    ) -> tuple[str, str] | None:
         """What the method's request validator checks (the API's default unless the method names
         its own): the required parameters, the body against its model, either or both."""
         name = route.operation.get(REQUEST_VALIDATOR, self.default_validator)
         checks = self.request_validators.get(name or "", {})
-        for parameter in route.operation.get("parameters", []) if checks.get("validateRequestParameters") else []:
-            if parameter.get("in") == "query" and parameter.get("required") and parameter["name"] not in query:
-                return "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{parameter['name']}]"
+        if checks.get("validateRequestParameters"):
+            # Presence only, as API Gateway checks a required query string or header (by name,
+            # ignoring a header's case), naming every one missing at once.
+            sent = {"query": set(query), "header": {name.lower() for name in headers}}
+            missing = [
+                parameter["name"]
+                for parameter in route.operation.get("parameters", [])
+                if parameter.get("required")
+                and parameter.get("in") in sent
+                and _sent_name(parameter) not in sent[parameter["in"]]
+            ]
+            if missing:
+                return "BAD_REQUEST_PARAMETERS", f"Missing required request parameters: [{', '.join(missing)}]"
         request_body = route.operation.get("requestBody")
         if not request_body or not checks.get("validateRequestBody"):
             return None

@@ -2,8 +2,10 @@
 
 Only what the local stack can mean: rate-based statements keyed on the client IP or on a
 header (`CUSTOM_KEYS` with one `Header`), each with its window, limit and block action
-(a custom response: status, headers, body). Managed rule groups are not emulated. A request
-without the rule's key is not counted, as in WAF.
+(a custom response: status, headers, body). A rule's plain Block has no response of its own:
+API Gateway answers it with its WAF_FILTERED gateway response (403 in the contract's error
+shape), as the deployed stage does. Managed rule groups are not emulated. A request without the
+rule's key is not counted, as in WAF.
 
 WAF counts with a delay of some seconds and blocks a little after the limit is crossed; this
 counts exactly, so a test sees the limit where the template puts it.
@@ -19,7 +21,20 @@ from dataclasses import dataclass, field
 
 from local.cfn_template import Template, TemplateNode
 
-DEFAULT_BLOCK = (403, [("Content-Type", "text/plain")], b"Forbidden")
+
+@dataclass(frozen=True)
+class CustomResponse:
+    """A Block action's own answer, which WAF sends without asking the stage."""
+
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Blocked:
+    rule: str
+    response: CustomResponse | None  # None: the stage's WAF_FILTERED gateway response
 
 
 @dataclass
@@ -28,9 +43,7 @@ class RateRule:
     limit: int
     window_seconds: int
     header: str | None  # None: keyed on the client IP
-    status: int
-    headers: list[tuple[str, str]]
-    body: bytes
+    response: CustomResponse | None
     _seen: dict[str, deque[float]] = field(default_factory=lambda: defaultdict(deque))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,12 +84,12 @@ class WebAclRules:
                     rules.append(_rate_rule(rule, statement, bodies))
         return cls(rules)
 
-    def check(self, headers: dict[str, str], source_ip: str) -> tuple[int, list[tuple[str, str]], bytes] | None:
-        """The block response of the first rule the request trips, or None to let it through."""
+    def check(self, headers: dict[str, str], source_ip: str) -> Blocked | None:
+        """The block of the first rule the request trips, or None to let it through."""
         for rule in self.rules:
             key = rule.key_of(headers, source_ip)
             if key is not None and rule.blocks(key):
-                return rule.status, list(rule.headers), rule.body
+                return Blocked(rule.name, rule.response)
         return None
 
 
@@ -85,23 +98,21 @@ def _rate_rule(rule: Template, statement: Template, bodies: Template) -> RateRul
     if statement.get("AggregateKeyType") == "CUSTOM_KEYS":
         [custom] = statement["CustomKeys"]  # the one kind the template uses
         header = custom["Header"]["Name"]
-    custom_response = rule.get("Action", {}).get("Block", {}).get("CustomResponse")
-    if custom_response is None:
-        status, headers, body = DEFAULT_BLOCK
-    else:
-        content = bodies.get(custom_response.get("CustomResponseBodyKey"), {})
+    custom = rule.get("Action", {}).get("Block", {}).get("CustomResponse")
+    response = None
+    if custom is not None:
+        content = bodies.get(custom.get("CustomResponseBodyKey"), {})
         kind = "application/json" if content.get("ContentType") == "APPLICATION_JSON" else "text/plain"
-        status = int(custom_response["ResponseCode"])
-        headers = [("Content-Type", kind)] + [
-            (item["Name"], str(item["Value"])) for item in custom_response.get("ResponseHeaders", [])
-        ]
-        body = str(content.get("Content", "")).encode("utf-8")
+        response = CustomResponse(
+            status=int(custom["ResponseCode"]),
+            headers=[("Content-Type", kind)]
+            + [(item["Name"], str(item["Value"])) for item in custom.get("ResponseHeaders", [])],
+            body=str(content.get("Content", "")).encode("utf-8"),
+        )
     return RateRule(
         name=rule["Name"],
         limit=int(statement["Limit"]),
         window_seconds=int(statement.get("EvaluationWindowSec", 300)),
         header=header,
-        status=status,
-        headers=headers,
-        body=body,
+        response=response,
     )

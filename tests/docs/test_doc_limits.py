@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from export_handler import archive, export_builder
+from export_handler import export_builder, export_gateway
 from local.cfn_template import OPENAPI_PATH, load_template, load_yaml, resources_of_type
 from ocr_refine import refine_service, refinement
 from receipt_vault import api, categories, export_jobs, images, notification_ledger, user_settings
@@ -122,7 +122,7 @@ STATED = {
         f"`EXPORT#{{id}}`, TTL {export_jobs.EXPORT_RETENTION.days} days",
         f"batch size {EXPORT_EVENT['BatchSize']}, reserved concurrency "
         f"{_properties('ExportHandlerFunction')['ReservedConcurrentExecutions']}",
-        f"({archive.PART_SIZE // MIB} MiB parts",
+        f"({export_gateway.PART_SIZE // MIB} MiB parts",
         f"images copied in {export_builder.CHUNK_SIZE // MIB} MiB chunks",
         f"the {WORDS[_properties('ExportQueue')['RedrivePolicy']['maxReceiveCount']]} marks it `failed`",
         f"`{{deletionToken, expiresAt, expiresIn: {_seconds(deletion_tokens.TOKEN_LIFETIME)}}}`",

@@ -202,7 +202,7 @@ def test_captured_refine_events_replay_with_their_expected_status(api_env, image
     monkeypatch.setenv("CONFIDENCE_THRESHOLD", "0.70")
     monkeypatch.setenv("REFINE_DAILY_LIMIT", "200")
     modules = {name: load_function(name) for name in {function for function, _, _ in REFINE_SCENARIO}}
-    modules["ocr_refine"].refinements.bedrock = ScriptedBedrock(haiku=[tool_answer(extraction())] * 2)
+    modules["ocr_refine"].refinements.gateway.bedrock = ScriptedBedrock(haiku=[tool_answer(extraction())] * 2)
     for function, case, expected in REFINE_SCENARIO:
         event = json.loads((EVENTS / function / f"{case}.json").read_text())
         response = modules[function].lambda_handler(event, lambda_context())

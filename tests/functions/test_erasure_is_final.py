@@ -162,12 +162,16 @@ def test_a_repeated_delete_is_let_through_and_sweeps(functions, table, monkeypat
 
 
 def test_no_push_reaches_an_erased_account(functions, table):
+    from receipt_vault.erasure import ErasedAccounts
     from receipt_vault.push import Notification, PushSender
+    from receipt_vault.push_gateway import PushGateway
+    from receipt_vault.settings_store import SettingsStore
 
     applications = push.platform_applications()
     _, endpoint = push.add_device(table, applications, ERASED)
     start_erasure(table)
-    sender = PushSender(boto3.client("sns"), functions["receipt_crud"].module.receipts.store.table, None)
+    table_ = functions["receipt_crud"].module.receipts.store.table
+    sender = PushSender(PushGateway(boto3.client("sns")), SettingsStore(table_), ErasedAccounts(table_), None)
 
     report = sender.send(ERASED, Notification("Receipt refined", "Lidl 3.59", {"type": "refinement-complete"}))
 

@@ -166,7 +166,9 @@ def test_a_redelivered_message_does_not_build_the_export_twice(requests, handler
     s3 = boto3.client("s3")
     built = s3.head_object(Bucket=EXPORTS_BUCKET, Key=f"exports/{USER}/{export_id}.zip")["ETag"]
     calls = []
-    handler.worker.builder.s3.meta.events.register("before-call.s3.CreateMultipartUpload", lambda **_: calls.append(1))
+    handler.worker.builder.gateway.s3.meta.events.register(
+        "before-call.s3.CreateMultipartUpload", lambda **_: calls.append(1)
+    )
 
     again = redeliver(handler, first["records"], receive_count=2)
 
@@ -202,9 +204,9 @@ def test_a_failing_export_is_retried_then_fails_with_a_reason_and_can_be_request
 ):
     add_receipt_with_images(table, images_bucket)
     export_id = requests.call("POST", "/user/export", user=USER).body["exportId"]
-    builder = handler.worker.builder
-    real_s3 = builder.s3
-    builder.s3 = BrokenS3(real_s3)
+    gateway = handler.worker.builder.gateway
+    real_s3 = gateway.s3
+    gateway.s3 = BrokenS3(real_s3)
 
     first = deliver(handler, export_env, receive_count=1)
     retried_status = requests.call("GET", "/user/export/{exportId}", path_parameters={"exportId": export_id}, user=USER)
@@ -218,7 +220,7 @@ def test_a_failing_export_is_retried_then_fails_with_a_reason_and_can_be_request
     assert real_s3.list_multipart_uploads(Bucket=EXPORTS_BUCKET).get("Uploads", []) == []  # aborted
     assert "Contents" not in real_s3.list_objects_v2(Bucket=EXPORTS_BUCKET)
 
-    builder.s3 = real_s3
+    gateway.s3 = real_s3
     again = requests.call("POST", "/user/export", user=USER)
     deliver(handler, export_env)
     assert again.status == 202 and again.body["exportId"] != export_id

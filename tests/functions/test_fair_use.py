@@ -113,7 +113,7 @@ def test_a_job_whose_message_could_not_be_queued_gives_its_slot_back(requests, e
 def refine(refine_fn, monkeypatch) -> ApiClient:
     refine_fn.module.refinements.quota.limit = 2
     answers = [bedrock.tool_answer(bedrock.extraction()) for _ in range(5)]
-    refine_fn.module.refinements.bedrock = bedrock.ScriptedBedrock(haiku=answers)
+    refine_fn.module.refinements.gateway.bedrock = bedrock.ScriptedBedrock(haiku=answers)
     return refine_fn
 
 
@@ -126,7 +126,7 @@ def test_refinements_past_the_daily_quota_are_429_and_never_reach_bedrock(refine
     assert [response.status for response in statuses] == [200, 200, 429]
     assert_error_shape(statuses[2], 429, "RATE_LIMITED")
     assert int(statuses[2].headers["Retry-After"]) > 0
-    assert len(refine.module.refinements.bedrock.requests) == 2
+    assert len(refine.module.refinements.gateway.bedrock.requests) == 2
     other = put_receipt(table, user="user-b", ocrRawText="LIDL")
     assert refine.call("POST", "/receipts/{receiptId}/refine", path_parameters={"receiptId": other["receiptId"]},
                        user="user-b").status == 200  # fmt: skip

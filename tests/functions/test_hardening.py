@@ -62,7 +62,7 @@ def test_the_marks_real_scripts_need_are_kept(crud, text):
 def test_refinement_refuses_them_before_the_model_reads_them(refine_fn, table, text):
     receipt = put_receipt(table)
     model = bedrock.ScriptedBedrock(haiku=[bedrock.tool_answer(bedrock.extraction())])
-    refine_fn.module.refinements.bedrock = model
+    refine_fn.module.refinements.gateway.bedrock = model
 
     response = refine_fn.call(
         "POST",
@@ -164,9 +164,19 @@ def test_a_refused_timezone_is_not_echoed_back(api_env, monkeypatch):
 # -- the model's answer goes through the user's validators ---------------------------------------
 
 
-def test_model_output_a_client_could_not_write_is_dropped_and_flagged_for_review(refine_fn, table):
-    answer = bedrock.extraction(total="NaN", date="2025-W23-1")
-    refine_fn.module.refinements.bedrock = bedrock.ScriptedBedrock(
+@pytest.mark.parametrize(
+    ("answered", "dropped"),
+    [
+        ({"total": "NaN", "date": "2025-W23-1"}, {"totalAmount", "purchaseDate"}),
+        ({"merchant": "é" * 201, "warrantyMonths": 601}, {"storeName", "warrantyMonths"}),
+        ({"items": [{"description": f"line {n}", "totalPrice": "0.10"} for n in range(201)]}, {"items"}),
+        ({"merchant": "", "paymentMethod": "x" * 51}, {"storeName", "paymentMethod"}),
+    ],
+    ids=["not-a-number-and-a-week-date", "over-long-and-over-600-months", "201-items", "empty-and-over-long"],
+)
+def test_model_output_a_client_could_not_write_is_dropped_and_flagged_for_review(refine_fn, table, answered, dropped):
+    answer = bedrock.extraction(**answered)
+    refine_fn.module.refinements.gateway.bedrock = bedrock.ScriptedBedrock(
         haiku=[bedrock.tool_answer(answer)], sonnet=[bedrock.tool_answer(answer)]
     )
     receipt = put_receipt(table, ocrRawText="LIDL 3,59")
@@ -176,9 +186,9 @@ def test_model_output_a_client_could_not_write_is_dropped_and_flagged_for_review
     )
 
     assert refined.status == 200, refined.body
-    assert "totalAmount" not in refined.body and "purchaseDate" not in refined.body
+    assert not dropped & set(refined.body)
     assert refined.body["refinement"]["needsReview"] is True
-    assert {"invalid-totalAmount", "invalid-purchaseDate"} <= set(refined.body["refinement"]["problems"])
+    assert {f"invalid-{name}" for name in dropped} <= set(refined.body["refinement"]["problems"])
 
 
 # -- hostile images ------------------------------------------------------------------------------
@@ -201,7 +211,7 @@ def with_image(table, images_bucket, content: bytes, extension: str = "jpg") -> 
 def test_a_10000_by_10000_photo_is_sent_to_the_model_at_1568_px_decoded_at_reduced_scale(
     refine_fn, table, images_bucket
 ):
-    refine_fn.module.refinements.bedrock = recording = bedrock.ScriptedBedrock(
+    refine_fn.module.refinements.gateway.bedrock = recording = bedrock.ScriptedBedrock(
         haiku=[bedrock.tool_answer(bedrock.extraction())]
     )
     receipt = with_image(table, images_bucket, huge_uniform_jpeg())

@@ -29,7 +29,7 @@ from tests.support.bedrock import (
 
 def script(refine_fn: ApiClient, **scripts: list[Any]) -> ScriptedBedrock:
     bedrock = ScriptedBedrock(**scripts)
-    refine_fn.module.refinements.bedrock = bedrock
+    refine_fn.module.refinements.gateway.bedrock = bedrock
     return bedrock
 
 
@@ -170,7 +170,7 @@ def test_a_user_edit_during_the_refinement_is_kept(refine_fn, table):
             )
             return answer
 
-    refine_fn.module.refinements.bedrock = EditWhileThinking()
+    refine_fn.module.refinements.gateway.bedrock = EditWhileThinking()
 
     body = refine(refine_fn, receipt["receiptId"]).body
 
@@ -267,7 +267,7 @@ def test_without_ocr_text_textract_reads_the_image_first(refine_fn, table, image
                 ]
             }
 
-    refine_fn.module.refinements.textract = Textract()
+    refine_fn.module.refinements.gateway.textract = Textract()
 
     assert refine(refine_fn, receipt["receiptId"], imageKey=key).status == 200
     assert calls == [{"Document": {"S3Object": {"Bucket": images_bucket["bucket"], "Name": key}}}]
@@ -307,7 +307,7 @@ def test_a_refinement_is_pushed_to_the_users_devices(refine_fn, table):
     receipt = ocr_receipt(table)
     script(refine_fn, haiku=[tool_answer(extraction())])
     published = []
-    sns = refine_fn.module.refinements.push.sns
+    sns = refine_fn.module.refinements.push.endpoints.sns
     real_publish = sns.publish
     sns_client = sns._create()
     sns_client.publish = lambda **request: published.append(request) or real_publish(**request)

@@ -67,7 +67,7 @@ def test_each_golden_receipt_reaches_its_expected_outcome(refine_fn, table, rece
     bedrock = ScriptedBedrock(
         haiku=[recorded(receipt["responses"][scenario])], sonnet=[recorded(receipt["responses"]["fallback"])]
     )
-    refine_fn.module.refinements.bedrock = bedrock
+    refine_fn.module.refinements.gateway.bedrock = bedrock
 
     response = refine_fn.call(
         "POST", "/receipts/{receiptId}/refine", path_parameters={"receiptId": stored["receiptId"]}, body={}

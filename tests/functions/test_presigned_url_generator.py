@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from local.cfn_template import OPENAPI_PATH, load_template, load_yaml
-from presigned_url_generator import upload_urls
+from presigned_url_generator import models
 from tests.conftest import (
     CDN_DOMAIN,
     ApiClient,
@@ -119,8 +119,8 @@ def test_the_limit_is_the_contracts_and_the_deployed_max_file_size():
     contract = load_yaml(OPENAPI_PATH)["components"]["schemas"]["UploadUrlRequest"]["properties"]["contentLength"]
     function = load_template()["Resources"]["PresignedUrlGeneratorFunction"]["Properties"]
 
-    assert contract["maximum"] == upload_urls.MAX_UPLOAD_BYTES == 10 * 1024 * 1024
-    assert int(function["Environment"]["Variables"]["MAX_FILE_SIZE"]) == upload_urls.MAX_UPLOAD_BYTES
+    assert contract["maximum"] == models.MAX_UPLOAD_BYTES == 10 * 1024 * 1024
+    assert int(function["Environment"]["Variables"]["MAX_FILE_SIZE"]) == models.MAX_UPLOAD_BYTES
 
 
 def test_a_lower_max_file_size_is_413_above_it(urls, table, monkeypatch):

@@ -755,3 +755,18 @@ def test_a_new_receipt_is_counted_as_an_emf_metric(crud, capsys):
 
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any("ReceiptCreateCount" in blob and blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] for blob in emitted)
+
+
+@pytest.mark.parametrize("version", [10**38 - 1, 2**53, 10**400], ids=["38-digits", "past-safe-integer", "401-digits"])
+def test_a_version_no_write_could_reach_is_a_400_that_changes_nothing(crud, version):
+    receipt = create(crud, storeName="Lidl")
+    path = {"receiptId": receipt["receiptId"]}
+
+    update = crud.call("PUT", RECEIPT, path_parameters=path, body={"serverVersion": version, "notes": "x"})
+    status = crud.call(
+        "PATCH", f"{RECEIPT}/status", path_parameters=path, body={"status": "archived", "serverVersion": version}
+    )
+
+    assert update.status == status.status == 400
+    assert update.body["error"] == status.body["error"] == "VALIDATION_ERROR"
+    assert crud.call("GET", RECEIPT, path_parameters=path).body == receipt

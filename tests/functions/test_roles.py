@@ -194,7 +194,7 @@ def test_refinement_without_the_foundation_model_grant_fails_behind_the_inferenc
     refine_fn, table, roles, capsys
 ):
     receipt = ocr.ocr_receipt(table)
-    answer_from_aws(refine_fn.module.refinements.bedrock, "Converse", converse_answer())
+    answer_from_aws(refine_fn.module.refinements.gateway.bedrock, "Converse", converse_answer())
     roles(without("OcrRefineRole", "TheirFoundationModelsThroughTheProfilesOnly", "bedrock:InvokeModel"))
 
     # The profile itself is still allowed; the model it routes to, with the caller's role, is not.
@@ -372,13 +372,13 @@ def ocr_refine_scenario(request: pytest.FixtureRequest) -> None:
     applications = push.platform_applications()
     push.add_device(table, applications, "user-a")
     push.disable(push.add_device(table, applications, "user-a")[1])  # dead: deleted by the push
-    service = refine_fn.module.refinements
+    gateway = refine_fn.module.refinements.gateway
     doubtful, confident = converse_answer(confidence=0.4), converse_answer()
-    answer_from_aws(service.bedrock, "Converse", doubtful, confident, confident, confident)  # Haiku, Sonnet, ...
+    answer_from_aws(gateway.bedrock, "Converse", doubtful, confident, confident, confident)  # Haiku, Sonnet, ...
     scanned_text = {
         "ExpenseDocuments": [{"SummaryFields": [{"Type": {"Text": "TOTAL"}, "ValueDetection": {"Text": "9"}}]}]
     }
-    answer_from_aws(service.textract._create(), "AnalyzeExpense", scanned_text)  # the client, made now
+    answer_from_aws(gateway.textract._create(), "AnalyzeExpense", scanned_text)  # the client, made now
     assert ocr.refine(refine_fn, ocr.ocr_receipt(table)["receiptId"]).body["refinement"]["model"] == ocr.SONNET
     photographed = ocr.ocr_receipt(table)
     key = ocr.attach(table, images_bucket, photographed, images.jpeg(), "jpg")
@@ -413,7 +413,7 @@ def warranty_checker_scenario(request: pytest.FixtureRequest) -> None:
     warranties.add_warranty(table, "user-a", warranties.days_from_run(-3))  # ended: swept from the indexes
     [failing] = warranties.a_user(table, applications, "user-b")
     warranties.add_warranty(table, "user-b", warranties.days_from_run(7))
-    fail_from_aws(checker.checker.push.push.sns, "Publish", failing, "Throttling")  # its claim is given back
+    fail_from_aws(checker.checker.push.push.endpoints.sns, "Publish", failing, "Throttling")  # its claim is given back
     with pytest.raises(RunIncompleteError):
         warranties.run(checker)
 
@@ -428,7 +428,7 @@ def weekly_summary_scenario(request: pytest.FixtureRequest) -> None:
     digests.add_warranty(table, "user-a", 3)
     failing = digests.a_user(table, applications, "user-b")
     digests.add_warranty(table, "user-b", 3)
-    fail_from_aws(summary.summary.push.push.sns, "Publish", failing, "Throttling")  # its claim is given back
+    fail_from_aws(summary.summary.push.push.endpoints.sns, "Publish", failing, "Throttling")  # its claim is given back
     with pytest.raises(RunIncompleteError):
         digests.run(summary)
 
@@ -448,11 +448,11 @@ def export_scenario(request: pytest.FixtureRequest) -> None:
     assert ready["status"] == "ready" and ready["downloadUrl"]  # signed for the encrypted ZIP
     # A build that fails: its multipart upload is aborted.
     builder = handler.worker.builder
-    builder.s3 = exports.BrokenS3(builder.s3)
+    builder.gateway.s3 = exports.BrokenS3(builder.gateway.s3)
     client.call("POST", "/user/export", user=user)
     failed = exports.deliver(handler, queue)
     assert len(failed["batchItemFailures"]) == 1
-    builder.s3 = builder.s3.client
+    builder.gateway.s3 = builder.gateway.s3.client
     # An export whose job goes while it is built (the account is being erased): the ZIP goes too.
     build = builder.build
 

@@ -579,15 +579,24 @@ def test_a_stale_device_may_still_fill_a_field_that_never_had_a_value(sync):
 
 
 @pytest.mark.parametrize(
-    "since",
-    [
-        "9999-12-31T23:59:59-23:59",
-        "0001-01-01T00:30:00+01:00",
-        "2026-12-01T00:00:00+00:60",
-        "2026-12-01T00:00:00+23:60",
-    ],
+    ("since", "full_sync_required"),
+    [("0001-01-01T00:30:00+01:00", True), ("0001-01-01T00:00:00+23:59", True), ("9999-12-31T23:59:59-23:59", False)],
+    ids=["before-year-1-in-utc", "year-1-far-east", "after-9999-in-utc"],
 )
-def test_a_last_sync_outside_the_calendar_or_with_an_impossible_offset_is_400_in_plain_words(sync, since):
+def test_a_last_sync_that_leaves_the_calendar_once_in_utc_is_before_or_after_every_change(
+    sync, since, full_sync_required
+):
+    a_synced_receipt(sync)
+
+    response = sync.call("POST", "/sync/pull", body={"lastSyncTimestamp": since})
+
+    # Before any tombstone the server keeps: a full sync; after every change: nothing new.
+    assert response.status == 200, response.body
+    assert response.body["fullSyncRequired"] is full_sync_required and response.body["items"] == []
+
+
+@pytest.mark.parametrize("since", ["2026-12-01T00:00:00+00:60", "2026-12-01T00:00:00+23:60", "2026-02-30T00:00:00Z"])
+def test_a_last_sync_with_an_impossible_offset_or_day_is_400_in_plain_words(sync, since):
     response = sync.call("POST", "/sync/pull", body={"lastSyncTimestamp": since})
 
     assert_error_shape(response, 400, "VALIDATION_ERROR")

@@ -244,7 +244,7 @@ def test_a_crash_at_any_step_is_finished_by_the_queued_rerun(deletion, table, im
     if holder == "table":
         eraser.store.table.client = CrashOnce(eraser.store.table.client, operation)
     else:
-        setattr(eraser, holder, CrashOnce(getattr(eraser, holder), operation, bucket_name))
+        setattr(eraser.gateway, holder, CrashOnce(getattr(eraser.gateway, holder), operation, bucket_name))
 
     status, body = delete_account(deletion, cognito_user, token_for(deletion, cognito_user))
     assert status == 202 and body["status"] == "inProgress"
@@ -264,7 +264,7 @@ def test_a_rerun_of_a_completed_erasure_does_nothing(deletion, table, images_buc
     delete_account(deletion, cognito_user, token_for(deletion, cognito_user))
     [message] = queued_messages(deletion.queue)
     calls = []
-    deletion.module.eraser.cognito.meta.events.register("before-call.*", lambda **_: calls.append(1))
+    deletion.module.eraser.gateway.cognito.meta.events.register("before-call.*", lambda **_: calls.append(1))
 
     result = deletion.module.lambda_handler(
         {"Records": [{"messageId": "m", "body": message["Body"], "attributes": {}}]}, lambda_context()
@@ -275,10 +275,10 @@ def test_a_rerun_of_a_completed_erasure_does_nothing(deletion, table, images_buc
 
 def test_an_erasure_that_keeps_failing_raises_for_the_alarm_and_the_dlq(deletion, table, images_bucket, cognito_user):
     seed_everything(table, images_bucket, cognito_user["sub"])
-    eraser = deletion.module.eraser
-    eraser.s3 = CrashOnce(eraser.s3, "delete_objects")
+    gateway = deletion.module.eraser.gateway
+    gateway.s3 = CrashOnce(gateway.s3, "delete_objects")
     delete_account(deletion, cognito_user, token_for(deletion, cognito_user))
-    eraser.s3.crashed = False  # fails again on the rerun
+    gateway.s3.crashed = False  # fails again on the rerun
     [message] = queued_messages(deletion.queue)
 
     with pytest.raises(RuntimeError, match="1 account erasures failed"):

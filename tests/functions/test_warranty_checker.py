@@ -191,8 +191,8 @@ def test_two_overlapping_runs_send_each_reminder_exactly_once(checker, table, ap
     expected_b = [add_warranty(table, "user-b", days_from_run(7))]
     second_checker = load_function("warranty_checker")
     results = []
-    sender = checker.checker.push.push
-    sender.sns = ReentrantSns(sender.sns, lambda: results.append(run(second_checker)))
+    endpoints = checker.checker.push.push.endpoints
+    endpoints.sns = ReentrantSns(endpoints.sns, lambda: results.append(run(second_checker)))
 
     results.append(run(checker))
 
@@ -245,15 +245,15 @@ def test_a_failure_for_one_user_never_stops_the_others_and_the_retry_sends_only_
     [healthy] = a_user(table, applications, "user-b")
     add_warranty(table, "user-a", days_from_run(7))
     add_warranty(table, "user-b", days_from_run(7))
-    sender = checker.checker.push.push
-    real_sns = sender.sns
-    sender.sns = FailingSns(real_sns, {broken}, error)
+    endpoints = checker.checker.push.push.endpoints
+    real_sns = endpoints.sns
+    endpoints.sns = FailingSns(real_sns, {broken}, error)
 
     with pytest.raises(RunIncompleteError):
         run(checker)
     assert len(push.pushes(healthy)) == 1 and push.pushes(broken) == []
 
-    sender.sns = real_sns  # the platform recovers; Lambda retries the event
+    endpoints.sns = real_sns  # the platform recovers; Lambda retries the event
     retry = run(checker)
 
     assert retry["sent"] == 1 and retry["already_sent"] == 1

@@ -109,6 +109,24 @@ def test_a_body_that_breaks_the_model_is_400_before_the_function_runs(stack):
     assert stack.log_lines[-2]["function"] is None  # the gateway answered, no function ran
 
 
+def test_a_version_past_any_write_is_the_gateways_400_on_every_versioned_write(stack):
+    token = new_user_token(stack)
+    receipt = http(stack, "POST", "/receipts", {"storeName": "Lidl"}, token=token).body
+    absurd = 10**38 - 1  # a schema without a maximum let this reach DynamoDB, which holds 38 digits
+    settings = {"reminderDaysBefore": [], "weeklyDigestEnabled": False, "timezone": "UTC", "locale": "en"}
+    writes = [
+        ("PUT", f"/receipts/{receipt['receiptId']}", {"serverVersion": absurd, "notes": "x"}),
+        ("PATCH", f"/receipts/{receipt['receiptId']}/status", {"serverVersion": absurd, "status": "archived"}),
+        ("PUT", "/categories", {"version": absurd, "custom": []}),
+        ("PUT", "/user/settings", {"serverVersion": absurd, **settings}),
+    ]
+
+    answers = [http(stack, method, path, body, token=token) for method, path, body in writes]
+
+    assert [(answer.status, answer.body["error"]) for answer in answers] == [(400, "VALIDATION_ERROR")] * 4
+    assert http(stack, "GET", f"/receipts/{receipt['receiptId']}", token=token).body == receipt
+
+
 def test_malformed_json_is_400(stack):
     response = http(stack, "POST", "/receipts", token=new_user_token(stack), raw=b"{oops")
 
@@ -709,7 +727,11 @@ def test_an_export_and_then_an_account_erasure_run_end_to_end(stack):
     assert [r["receiptId"] for r in json.loads(archive.read("receipts.json"))] == [receipt["receiptId"]]
 
     deletion_token = http(stack, "POST", "/user/account/deletion-token", token=token).body["deletionToken"]
-    erased = http(stack, "DELETE", "/user/account", token=token, headers={"X-Deletion-Token": deletion_token})
+    unconfirmed = http(stack, "DELETE", "/user/account", token=token)  # the stage checks the header first
+    assert unconfirmed.status == 400 and unconfirmed.body["error"] == "VALIDATION_ERROR", unconfirmed.body
+    assert unconfirmed.body["message"] == "Missing required request parameters: [X-Deletion-Token]"
+    assert http(stack, "GET", f"/receipts/{receipt['receiptId']}", token=token).status == 200
+    erased = http(stack, "DELETE", "/user/account", token=token, headers={"x-deletion-token": deletion_token})
 
     assert erased.status == 202 and erased.body["status"] == "completed", erased.body
     assert erased.body["counts"]["table"] >= 2  # the receipt and the export job

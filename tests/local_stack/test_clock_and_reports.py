@@ -9,7 +9,7 @@ import pytest
 
 from local import clock
 from local.cfn_template import load_template
-from local.fuzz import plain_report
+from local.fuzz import links_followed, plain_report
 from receipt_vault import clock as function_clock
 
 
@@ -74,3 +74,22 @@ def test_the_fuzz_report_counts_failures_and_keeps_the_exit_code(outcome, failur
     report = plain_report(SCHEMATHESIS_TAIL.format(outcome=outcome), 1)
 
     assert report.splitlines()[-1] == f"API fuzz run: 346 requests, {failures} failures (exit code 1)"
+
+
+STATEFUL_SUMMARY = """ ✅  Stateful (in 31.50s)
+
+     Scenarios:    46
+     API Links:    {covered} covered / 15 selected / 15 total
+"""
+
+
+def test_the_fuzz_report_says_how_many_of_the_contracts_links_the_stateful_phase_followed():
+    output = STATEFUL_SUMMARY.format(covered=15) + SCHEMATHESIS_TAIL.format(outcome="346 passed")
+
+    assert links_followed(output) == (15, 15)
+    assert plain_report(output, 0).splitlines()[-1] == "API fuzz run: 346 requests, 0 failures, 15 of 15 links followed"
+
+
+def test_a_link_never_followed_is_read_as_such_and_a_run_without_the_stateful_phase_has_none():
+    assert links_followed(STATEFUL_SUMMARY.format(covered=11)) == (11, 15)
+    assert links_followed(SCHEMATHESIS_TAIL.format(outcome="346 passed")) is None

@@ -12,7 +12,10 @@ import pytest
 from botocore.exceptions import ClientError
 
 from receipt_vault.dynamo import DynamoTable
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.push import Notification, PushSender
+from receipt_vault.push_gateway import PushGateway
+from receipt_vault.settings_store import SettingsStore
 from tests.conftest import TABLE_NAME
 
 NOTIFICATION = Notification("Receipt refined", "MediaMarkt: 129.99 EUR", {"receiptId": "r1", "type": "refined"})
@@ -66,7 +69,8 @@ def devices(table) -> dict[str, str]:
 
 
 def sender(sns: Any) -> PushSender:
-    return PushSender(sns, DynamoTable(boto3.client("dynamodb"), TABLE_NAME), logging.getLogger("test"))
+    table = DynamoTable(boto3.client("dynamodb"), TABLE_NAME)
+    return PushSender(PushGateway(sns), SettingsStore(table), ErasedAccounts(table), logging.getLogger("test"))
 
 
 def test_every_device_gets_one_json_message_with_both_platform_bodies(devices):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from category_handler.category_service import CategoryService
+from category_handler.models import CategoriesUpdate
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
-from receipt_vault.categories import CategoriesUpdate, CategoriesView, CategoryService, CategoryStore
+from receipt_vault.categories import CategoriesView
+from receipt_vault.category_store import CategoryStore
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability

@@ -10,14 +10,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from export_handler.export_builder import ExportBuilder
+from export_handler.export_gateway import ExportGateway
 from export_handler.export_worker import ExportWorker
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.export_jobs import ExportJobs
 from receipt_vault.observability import hash_user_id, setup_observability
 from receipt_vault.push import PushSender
+from receipt_vault.push_gateway import PushGateway
 from receipt_vault.settings import ExportHandlerSettings, load_settings
+from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import JsonObject
 
 settings = load_settings(ExportHandlerSettings)
@@ -27,8 +31,8 @@ table = dynamodb_table(settings.table_name)
 s3 = lazy_client("s3", settings.region)
 worker = ExportWorker(
     ExportJobs(table),
-    ExportBuilder(table, s3, settings.s3_bucket, settings.export_bucket, settings.kms_key_id),
-    PushSender(lazy_client("sns", settings.region), table, logger),
+    ExportBuilder(table, ExportGateway(s3, settings.s3_bucket, settings.export_bucket, settings.kms_key_id)),
+    PushSender(PushGateway(lazy_client("sns", settings.region)), SettingsStore(table), ErasedAccounts(table), logger),
     utc_now,
     logger,
 )

@@ -20,21 +20,15 @@ import io
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from export_handler.archive import ArchivedFile, MultipartUpload, ZipStream
-from receipt_vault import keys
+from export_handler.archive import ArchivedFile, ZipStream
+from export_handler.export_gateway import ExportGateway, MultipartUpload, StorageError
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable
 from receipt_vault.json_codec import to_json
 from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import DynamoItem, JsonObject
 from receipt_vault.user_settings import settings_view
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
 
 SCHEMA_VERSION = 1
 CHUNK_SIZE = 1024 * 1024
@@ -117,14 +111,9 @@ def csv_row(receipt: JsonObject) -> list[str]:
 
 
 class ExportBuilder:
-    def __init__(
-        self, table: DynamoTable, s3: S3Client, images_bucket: str, export_bucket: str, kms_key_id: str
-    ) -> None:
+    def __init__(self, table: DynamoTable, gateway: ExportGateway) -> None:
         self.table = table
-        self.s3 = s3
-        self.images_bucket = images_bucket
-        self.export_bucket = export_bucket
-        self.kms_key_id = kms_key_id
+        self.gateway = gateway
 
     def build(
         self,
@@ -135,12 +124,11 @@ class ExportBuilder:
         still_wanted: Callable[[], bool],
         moment: dt.datetime,
     ) -> ExportFacts:
-        # The receipt and category modules load pydantic: on the first build, not at cold start.
-        from receipt_vault.categories import CategoryStore, categories_view
+        # The category modules are loaded on the first build, not at cold start.
+        from receipt_vault.categories import categories_view
+        from receipt_vault.category_store import CategoryStore
 
-        upload = MultipartUpload(
-            self.s3, self.export_bucket, keys.export_object_key(user_id, export_id), self.kms_key_id
-        )
+        upload = self.gateway.start_upload(user_id, export_id)
         try:
             archive = ZipStream(upload)
             receipts: Callable[[], Iterator[JsonObject]] = lambda: self._receipts(  # noqa: E731 - one pass per entry
@@ -172,7 +160,7 @@ class ExportBuilder:
 
     def discard(self, user_id: str, export_id: str) -> None:
         """Delete a finished ZIP nobody may download (its job went away)."""
-        self.s3.delete_object(Bucket=self.export_bucket, Key=keys.export_object_key(user_id, export_id))
+        self.gateway.discard(user_id, export_id)
 
     def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[JsonObject]:
         from receipt_vault.receipts.rules import to_api
@@ -205,12 +193,9 @@ class ExportBuilder:
 
     def _add_image(self, archive: ZipStream, receipt_id: str, image_key: str) -> bool:
         """Copy one original into the archive; False if it no longer exists."""
-        try:
-            body = self.s3.get_object(Bucket=self.images_bucket, Key=image_key)["Body"]
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                return False
-            raise
+        body = self.gateway.original(image_key)
+        if body is None:
+            return False
         with body:
             archive.add(f"images/{receipt_id}/{image_key.rsplit('/', 1)[-1]}", body.iter_chunks(CHUNK_SIZE))
         return True
@@ -242,5 +227,5 @@ def _manifest(
 
 
 def _abort_quietly(upload: MultipartUpload) -> None:
-    with contextlib.suppress(ClientError):  # already aborted, e.g. by the account deletion
+    with contextlib.suppress(StorageError):  # already aborted, e.g. by the account deletion
         upload.abort()

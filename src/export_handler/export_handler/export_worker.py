@@ -13,9 +13,8 @@ import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from export_handler.export_builder import ExportBuilder, ExportCancelledError
+from export_handler.export_gateway import storage_error
 from receipt_vault.export_jobs import FAILED, READY, ExportJobs
 from receipt_vault.observability import hash_user_id
 from receipt_vault.push import Notification, PushSender
@@ -36,8 +35,9 @@ class ExportBusyError(RuntimeError):
 
 def failure_reason(error: Exception) -> str:
     """What the user sees: the kind of failure, never internal text."""
-    if isinstance(error, ClientError):
-        return f"storage error ({error.response.get('Error', {}).get('Code', 'unknown')}); request the export again"
+    storage = storage_error(error)
+    if storage is not None:
+        return f"storage error ({storage.code}); request the export again"
     return "internal error; request the export again"
 
 

@@ -10,7 +10,8 @@ import json
 
 from aws_lambda_powertools.event_handler import Response
 
-from export_request.export_status import ExportRequest, ExportService
+from export_request.export_status import ExportService
+from export_request.models import ExportRequest
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now

@@ -6,22 +6,13 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from pydantic import Field
-
+from export_request.models import ExportRequest
 from receipt_vault.errors import BadRequestError, NotFoundError
 from receipt_vault.export_jobs import DOWNLOAD_URL_LIFETIME, READY, ExportJobs, job_view
 from receipt_vault.keys import export_object_key
-from receipt_vault.model_base import InputModel
-from receipt_vault.receipts.models import UUID_PATTERN, IsoDate
+from receipt_vault.receipts.models import UUID_PATTERN
 from receipt_vault.s3_presigner import S3Presigner
 from receipt_vault.shapes import JsonObject
-
-
-class ExportRequest(InputModel):
-    """An optional purchase-date range; without one, everything."""
-
-    from_: IsoDate | None = Field(default=None, alias="from")
-    to: IsoDate | None = None
 
 
 class ExportService:

@@ -6,16 +6,21 @@ import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.config import Config
 
-from ocr_refine.refine_service import Models, RefineRequest, RefineService
+from ocr_refine.model_gateway import ModelGateway
+from ocr_refine.models import RefineRequest
+from ocr_refine.refine_service import Models, RefineService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.observability import setup_observability
 from receipt_vault.push import PushSender
+from receipt_vault.push_gateway import PushGateway
 from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import OcrRefineSettings, load_settings
+from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import JsonObject
 
 settings = load_settings(OcrRefineSettings)
@@ -41,14 +46,21 @@ def _record(name: str, value: float) -> None:
 table = dynamodb_table(settings.table_name)
 refinements = RefineService(
     ReceiptStore(table),
-    boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
-    lazy_client("textract", settings.region),
-    lazy_client("s3", settings.region),
-    settings.s3_bucket,
+    ModelGateway(
+        boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
+        lazy_client("textract", settings.region),
+        lazy_client("s3", settings.region),
+        settings.s3_bucket,
+    ),
     Models(settings.bedrock_model_id, settings.bedrock_fallback_model_id, settings.confidence_threshold),
     utc_now,
     _record,
-    PushSender(lazy_client("sns", settings.region), table, observability.logger),
+    PushSender(
+        PushGateway(lazy_client("sns", settings.region)),
+        SettingsStore(table),
+        ErasedAccounts(table),
+        observability.logger,
+    ),
     DailyQuota(table, "REFINE", settings.refine_daily_limit),
 )
 

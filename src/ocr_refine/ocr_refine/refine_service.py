@@ -21,11 +21,9 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
 
-from botocore.exceptions import ClientError
-from pydantic import StringConstraints, field_validator
-
+from ocr_refine.model_gateway import ModelGateway, ModelUnavailable
+from ocr_refine.models import RefineRequest
 from ocr_refine.refinement import (
     Extraction,
     MalformedAnswerError,
@@ -44,45 +42,18 @@ from receipt_vault.errors import (
     VersionConflictError,
 )
 from receipt_vault.images import ImageKey
-from receipt_vault.model_base import SEVERAL_LINES, InputModel, plain_text
 from receipt_vault.push import Notification, PushSender
 from receipt_vault.quotas import DailyQuota
 from receipt_vault.receipts.merge import client_content
-from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.shapes import DynamoItem, JsonObject
 
-if TYPE_CHECKING:
-    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_textract import TextractClient
-
 MAX_IMAGE_EDGE = 1568  # the longest edge Claude uses without downscaling itself
-UNAVAILABLE_CODES = {
-    "ThrottlingException",
-    "ServiceUnavailableException",
-    "ModelNotReadyException",
-    "InternalServerException",
-    "ModelTimeoutException",
-    "TooManyRequestsException",
-}
 MIN_SECONDS_FOR_FALLBACK = 20.0  # a fallback call may take two attempts of 2 + 7 s
 MAX_APPLY_ATTEMPTS = 3
 IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
-
-
-class RefineRequest(InputModel):
-    ocrRawText: (
-        Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None
-    ) = None
-    imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
-
-    @field_validator("ocrRawText", mode="before")
-    @classmethod
-    def _readable(cls, value: object) -> object:  # what the model reads is held to what a receipt may store
-        return plain_text(value, multiline=True)
 
 
 @dataclass
@@ -108,10 +79,7 @@ class RefineService:
     def __init__(
         self,
         store: ReceiptStore,
-        bedrock: BedrockRuntimeClient,
-        textract: TextractClient,  # created on first use: only a scan without OCR text, or an image, needs them
-        s3: S3Client,
-        bucket: str,
+        gateway: ModelGateway,  # Bedrock, Textract and the originals in S3
         models: Models,
         clock: Callable[[], dt.datetime],
         record: Callable[[str, float], None],
@@ -120,9 +88,7 @@ class RefineService:
     ) -> None:
         self.quota = quota  # refinements per user and day: each calls Bedrock
         self.store = store
-        self.bedrock = bedrock
-        self.textract, self.s3 = textract, s3
-        self.bucket = bucket
+        self.gateway = gateway
         self.models = models
         self.clock = clock
         self.record = record  # (metric name, value)
@@ -143,7 +109,7 @@ class RefineService:
         if self.quota is not None:  # before Textract or Bedrock is called
             self.quota.take(user_id, self.clock())
         if not text and image_key is not None:
-            text = self._textract_text(image_key)
+            text = self.gateway.expense_text(image_key.key)  # server-side OCR: Textract AnalyzeExpense
         image = self._image_for_model(image_key) if image_key is not None else None
         attempts = self._run_models(prepare_ocr_text(text), image, seconds_left)
         chosen = self._choose(attempts)
@@ -172,12 +138,10 @@ class RefineService:
         started = time.perf_counter()
         attempt = Attempt(model)
         try:
-            response = self.bedrock.converse(**converse_request(model, text, image))
+            response = self.gateway.converse(converse_request(model, text, image))
             attempt.extraction = parse_answer(response)
             attempt.problems = tuple(problems_of(attempt.extraction, self.clock().date()))
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in UNAVAILABLE_CODES:
-                raise
+        except ModelUnavailable:
             attempt.failure = "unavailable"
         except MalformedAnswerError:
             attempt.failure = "malformed"
@@ -210,32 +174,12 @@ class RefineService:
             raise NotFoundError("image not found")
         return parsed
 
-    def _textract_text(self, image: ImageKey) -> str:
-        """Server-side OCR (Textract AnalyzeExpense) for an upload without on-device OCR text."""
-        response = self.textract.analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": image.key}})
-        lines = []
-        for document in response.get("ExpenseDocuments", []):
-            for summary in document.get("SummaryFields", []):
-                label = summary.get("Type", {}).get("Text", "")
-                value = summary.get("ValueDetection", {}).get("Text", "")
-                lines.append(f"{label}: {value}")
-            for group in document.get("LineItemGroups", []):
-                for line_item in group.get("LineItems", []):
-                    fields = {
-                        f.get("Type", {}).get("Text"): f.get("ValueDetection", {}).get("Text", "")
-                        for f in line_item.get("LineItemExpenseFields", [])
-                    }
-                    lines.append(
-                        " ".join(str(v) for v in (fields.get("QUANTITY"), fields.get("ITEM"), fields.get("PRICE")) if v)
-                    )
-        return "\n".join(line for line in lines if line.strip())
-
     def _image_for_model(self, image: ImageKey) -> tuple[str, bytes] | None:
         """The original, at most 1568 px on its long edge, decoded in bounded memory (the imaging
         layer's code, as thumbnails are made); a PDF goes as Textract text only."""
         if image.extension == "pdf":
             return None
-        data = self.s3.get_object(Bucket=self.bucket, Key=image.key)["Body"].read()
+        data = self.gateway.original(image.key)
         from receipt_imaging import UnusableImageError, fit_within
 
         try:

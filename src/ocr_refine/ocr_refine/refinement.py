@@ -87,11 +87,16 @@ def _money(value: object) -> str | None:
 Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
+# The answer's types are checked here, its limits not: a value that breaks a limit of what a
+# client may write (a 201-character merchant, 201 items, a warranty of 601 months) is dropped
+# by `problems_of` and flagged for review, never a reason to discard the whole answer.
+
+
 class ExtractedItem(VaultModel):
     model_config = ConfigDict(extra="ignore")
 
-    description: Annotated[str, Field(min_length=1, max_length=500)]
-    quantity: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    description: str
+    quantity: float | None = None
     unitPrice: str | None = None
     totalPrice: str | None = None
 
@@ -103,15 +108,15 @@ class Extraction(VaultModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    merchant: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    merchant: str | None = None
     date: str | None = None
     currency: str | None = None
     total: str | None = None
     tax: str | None = None
     tip: str | None = None
-    items: Annotated[list[ExtractedItem], Field(max_length=200)] = Field(default_factory=list)
-    paymentMethod: Annotated[str, Field(min_length=1, max_length=50)] | None = None
-    warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
+    items: list[ExtractedItem] = Field(default_factory=list)
+    paymentMethod: str | None = None
+    warrantyMonths: int | None = None
     confidence: Confidence
     fieldConfidence: dict[str, Confidence] = Field(default_factory=dict)
 

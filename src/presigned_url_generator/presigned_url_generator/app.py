@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from presigned_url_generator.upload_urls import DownloadUrl, ImageUrls, UploadUrl, UploadUrlRequest
+from presigned_url_generator.models import DownloadUrl, UploadUrl, UploadUrlRequest
+from presigned_url_generator.upload_urls import ImageUrls
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability

@@ -12,13 +12,10 @@ handed out for the caller's own, not deleted, receipt that has room for another 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, NotRequired, TypedDict, get_args
 
-from pydantic import Field, StringConstraints, field_validator
-
+from presigned_url_generator.models import DownloadUrl, UploadUrl, UploadUrlRequest
 from receipt_vault.errors import BadRequestError, NotFoundError, PayloadTooLargeError, VersionConflictError
-from receipt_vault.images import CONTENT_TYPE_EXTENSIONS, MAX_IMAGES_PER_RECEIPT, ImageKey, thumbnail_url
-from receipt_vault.model_base import ONE_LINE, InputModel, plain_text
+from receipt_vault.images import MAX_IMAGES_PER_RECEIPT, ImageKey, thumbnail_url
 from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
@@ -26,43 +23,7 @@ from receipt_vault.s3_presigner import S3Presigner
 from receipt_vault.settings import ImageUrlSettings
 from receipt_vault.shapes import DynamoItem
 
-ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf"]
 _UNSAFE_FILENAME = re.compile(r"[^A-Za-z0-9._-]+")
-# The largest upload the contract allows (its model refuses more, a 400); MAX_FILE_SIZE may only
-# lower it (413 above).
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-assert set(get_args(ContentType)) == set(CONTENT_TYPE_EXTENSIONS)  # noqa: S101 (one allowlist, checked at import)
-
-
-class UploadUrlRequest(InputModel):
-    contentType: ContentType
-    contentLength: Annotated[int, Field(ge=1, le=MAX_UPLOAD_BYTES)]
-    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ONE_LINE)] | None = None
-
-    # A name with control or bidi characters is refused, not cleaned; any other name is kept,
-    # spelled in ASCII for the S3 metadata.
-    _plain = field_validator("fileName", mode="before")(plain_text)
-
-
-class UploadUrl(TypedDict):
-    """POST /receipts/{receiptId}/images/upload-url (API.md)."""
-
-    uploadUrl: str
-    method: str
-    headers: dict[str, str]
-    imageId: str
-    imageKey: str
-    expiresIn: int
-    thumbnailUrl: str
-
-
-class DownloadUrl(TypedDict):
-    """GET /receipts/{receiptId}/images/{imageId}/download-url (API.md)."""
-
-    downloadUrl: str
-    imageKey: str
-    expiresIn: int
-    thumbnailUrl: NotRequired[str]  # once the thumbnail exists
 
 
 class ImageUrls:

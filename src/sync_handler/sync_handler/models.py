@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, StringConstraints, ValidationError, 
 from receipt_vault.api import validation_details
 from receipt_vault.clock import canonical_instant
 from receipt_vault.errors import BadRequestError
-from receipt_vault.model_base import InputModel
+from receipt_vault.model_base import MAX_VERSION, InputModel
 from receipt_vault.receipts.models import CLIENT_WRITABLE_FIELDS, ReceiptFields, ReceiptId, Status
 from receipt_vault.shapes import DynamoItem, JsonValue
 
@@ -44,7 +44,7 @@ class PushItem(ReceiptFields):
 
     receiptId: ReceiptId
     mutationId: MutationId | None = None
-    serverVersion: Annotated[int, Field(ge=1)] | None = None
+    serverVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)] | None = None
     status: Status | None = None  # absent: no change; never null (SyncPushItem.status)
 
     @field_validator("status", mode="before")

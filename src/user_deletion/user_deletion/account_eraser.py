@@ -19,6 +19,8 @@ crashed.
 A sweep (a repeated DELETE, and the final sweep after the longest token lifetime) re-runs
 every data step, whatever the job says, and counts afresh: it finds what a request already in
 flight when the erasure began may have written.
+
+The table is erasure_store.py's; every other service is erasure_gateway.py's.
 """
 
 from __future__ import annotations
@@ -29,35 +31,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.dynamo import DynamoTable
 from receipt_vault.images import user_prefix
 from receipt_vault.observability import hash_user_id
 from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import DynamoItem
+from user_deletion.erasure_gateway import ErasureGateway
 from user_deletion.erasure_store import COMPLETED, IN_PROGRESS, ErasureStore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
-    from mypy_boto3_cloudfront import CloudFrontClient
-    from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
-    from mypy_boto3_sns import SNSClient
 
 STEPS = ("cognito", "table", "images", "exports", "endpoints", "cdn")
 DATA_STEPS = STEPS[1:]  # what a sweep re-runs: everything but the Cognito user, gone for good
 JOB_RETENTION = dt.timedelta(days=30)
-DELETE_OBJECTS_LIMIT = 1000
 # A step starts only with this much of the invocation left; the rest waits for the next run.
 STEP_MARGIN_SECONDS = 8.0
-
-
-class DeletionStepError(RuntimeError):
-    """S3 refused to delete some objects: the step is not done, and a rerun will try again."""
 
 
 @dataclass
@@ -69,28 +59,15 @@ class Erasure:
 class AccountEraser:
     def __init__(
         self,
-        table: DynamoTable,
-        cognito: CognitoIdentityProviderClient,
-        s3: S3Client,
-        sns: SNSClient,
-        cloudfront: CloudFrontClient,
-        user_pool_id: str,
-        images_bucket: str,
-        exports_bucket: str,
-        distribution_id: str,
+        store: ErasureStore,
+        settings: SettingsStore,
+        gateway: ErasureGateway,
         clock: Callable[[], dt.datetime],
         logger: Logger,
     ) -> None:
-        self.store = ErasureStore(table)
-        self.settings = SettingsStore(table)
-        self.cognito = cognito
-        self.s3 = s3
-        self.sns = sns
-        self.cloudfront = cloudfront
-        self.distribution_id = distribution_id
-        self.user_pool_id = user_pool_id
-        self.images_bucket = images_bucket
-        self.exports_bucket = exports_bucket
+        self.store = store
+        self.settings = settings
+        self.gateway = gateway
         self.clock = clock
         self.logger = logger
 
@@ -175,11 +152,7 @@ class AccountEraser:
     # -- the steps -------------------------------------------------------------------------------
 
     def _erase_cognito(self, user_id: str, job: DynamoItem) -> int:
-        try:
-            self.cognito.admin_delete_user(UserPoolId=self.user_pool_id, Username=job.get("username") or user_id)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "UserNotFoundException":
-                raise
+        if not self.gateway.delete_user(job.get("username") or user_id):
             return 0  # deleted by an earlier run
         return 1
 
@@ -187,59 +160,32 @@ class AccountEraser:
         return self.store.delete_user_partition(user_id)
 
     def _erase_images(self, user_id: str, job: DynamoItem) -> int:
-        return self._delete_every_version(self.images_bucket, user_prefix(user_id))
+        return self.gateway.delete_images(user_prefix(user_id))
 
     def _erase_exports(self, user_id: str, job: DynamoItem) -> int:
         """An export being built is cancelled: its multipart upload is aborted."""
         prefix = keys.exports_prefix(user_id)
-        for page in self.s3.get_paginator("list_multipart_uploads").paginate(Bucket=self.exports_bucket, Prefix=prefix):
-            for upload in page.get("Uploads", []):
-                self.s3.abort_multipart_upload(
-                    Bucket=self.exports_bucket, Key=upload["Key"], UploadId=upload["UploadId"]
-                )
-        return self._delete_every_version(self.exports_bucket, prefix)
+        self.gateway.abort_export_uploads(prefix)
+        return self.gateway.delete_exports(prefix)
 
     def _erase_endpoints(self, user_id: str, job: DynamoItem) -> int:
         deleted = 0
         for arn in job.get("endpointArns") or []:
-            try:
-                owner = self.sns.get_endpoint_attributes(EndpointArn=arn).get("Attributes", {}).get("CustomUserData")
-            except ClientError as error:
-                if error.response.get("Error", {}).get("Code") not in ("NotFound", "NotFoundException"):
-                    raise
+            endpoint = self.gateway.endpoint(arn)
+            if endpoint is None:
                 continue  # gone already
-            if owner in (None, "", user_id):  # a token that moved to another user stays theirs
-                self.sns.delete_endpoint(EndpointArn=arn)
+            if endpoint.owner in (None, "", user_id):  # a token that moved to another user stays theirs
+                self.gateway.delete_endpoint(arn)
                 deleted += 1
         return deleted
 
     def _erase_cdn(self, user_id: str, job: DynamoItem) -> int:
         """Invalidate the user's paths at the edge: one wildcard path, so one invalidation."""
-        self.cloudfront.create_invalidation(
-            DistributionId=self.distribution_id,
-            InvalidationBatch={
-                "Paths": {"Quantity": 1, "Items": [f"/{user_prefix(user_id)}*"]},
-                "CallerReference": f"erasure-{job['PK'].removeprefix(keys.DELETION_PREFIX)[:32]}-{uuid.uuid4().hex}",
-            },
+        self.gateway.invalidate(
+            f"/{user_prefix(user_id)}*",
+            f"erasure-{job['PK'].removeprefix(keys.DELETION_PREFIX)[:32]}-{uuid.uuid4().hex}",
         )
         return 1
-
-    def _delete_every_version(self, bucket: str, prefix: str) -> int:
-        """Every object version and delete marker under the prefix, 1,000 a call."""
-        deleted = 0
-        for page in self.s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
-            targets: list[ObjectIdentifierTypeDef] = [
-                {"Key": entry["Key"], "VersionId": entry["VersionId"]}
-                for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]
-            ]
-            for start in range(0, len(targets), DELETE_OBJECTS_LIMIT):
-                batch = targets[start : start + DELETE_OBJECTS_LIMIT]
-                response = self.s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-                if response.get("Errors"):
-                    codes = sorted({error.get("Code", "") for error in response["Errors"]})
-                    raise DeletionStepError(f"{len(response['Errors'])} objects not deleted: {codes}")
-                deleted += len(batch)
-        return deleted
 
 
 def _counts(done: DynamoItem) -> dict[str, int]:

@@ -26,10 +26,12 @@ from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.errors import BadRequestError, ForbiddenError
 from receipt_vault.observability import hash_user_id, setup_observability
 from receipt_vault.settings import UserDeletionSettings, load_settings
+from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import JsonObject
 from user_deletion.account_eraser import AccountEraser, Erasure
 from user_deletion.deletion_tokens import DeletionToken, DeletionTokens
-from user_deletion.erasure_store import COMPLETED
+from user_deletion.erasure_gateway import ErasureGateway
+from user_deletion.erasure_store import COMPLETED, ErasureStore
 
 settings = load_settings(UserDeletionSettings)
 observability = setup_observability()
@@ -39,15 +41,18 @@ table = dynamodb_table(settings.table_name)
 tokens = DeletionTokens(table)
 # The clients are created on first use: issuing a token, the common call, needs none of them.
 eraser = AccountEraser(
-    table,
-    lazy_client("cognito-idp", settings.region),
-    lazy_client("s3", settings.region),
-    lazy_client("sns", settings.region),
-    lazy_client("cloudfront", settings.region),
-    settings.user_pool_id,
-    settings.s3_bucket,
-    settings.export_bucket,
-    settings.thumbnail_distribution_id,
+    ErasureStore(table),
+    SettingsStore(table),
+    ErasureGateway(
+        lazy_client("cognito-idp", settings.region),
+        lazy_client("s3", settings.region),
+        lazy_client("sns", settings.region),
+        lazy_client("cloudfront", settings.region),
+        settings.user_pool_id,
+        settings.s3_bucket,
+        settings.export_bucket,
+        settings.thumbnail_distribution_id,
+    ),
     utc_now,
     logger,
 )

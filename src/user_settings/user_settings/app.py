@@ -14,6 +14,7 @@ from receipt_vault.settings_store import SettingsStore
 from receipt_vault.user_settings import SettingsView
 from user_settings.devices import DeviceRegistry
 from user_settings.models import DeviceRegistration, SettingsUpdate
+from user_settings.push_endpoints import PushEndpoints
 from user_settings.settings_service import SettingsService
 
 settings = load_settings(UserSettingsApiSettings)
@@ -23,7 +24,7 @@ store = SettingsStore(dynamodb_table(settings.table_name))
 user_settings = SettingsService(store)
 devices = DeviceRegistry(
     # Only the device routes call SNS: the settings routes do not pay for its client.
-    lazy_client("sns", settings.region),
+    PushEndpoints(lazy_client("sns", settings.region)),
     store,
     {"android": settings.fcm_platform_application_arn, "ios": settings.apns_platform_application_arn},
     observability.logger,

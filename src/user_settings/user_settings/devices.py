@@ -18,8 +18,6 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError, PushUnavailableError
 from receipt_vault.observability import hash_user_id
@@ -31,14 +29,12 @@ from user_settings.models import DeviceRegistration
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
-    from mypy_boto3_sns import SNSClient
+
+    from user_settings.push_endpoints import PushEndpoints
 
 MAX_DEVICES = 10
 # Derives a stable device id from the token when the app names none: retries converge.
 DEVICE_NAMESPACE = uuid.UUID("6f1c7f3e-4a55-4d3b-9a8e-2f4b8f9d1c20")
-_EXISTING_ENDPOINT = re.compile(r"Endpoint (arn:\S+) already exists")
-NOT_FOUND_CODES = {"NotFound", "NotFoundException"}
-INVALID_PARAMETER_CODES = {"InvalidParameter", "InvalidParameterException"}
 
 
 def token_hash(platform: str, token: str) -> str:
@@ -46,17 +42,15 @@ def token_hash(platform: str, token: str) -> str:
     return hashlib.sha256(f"{platform}:{token}".encode()).hexdigest()
 
 
-def _error_code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
 def _is_true(value: object) -> bool:
     return str(value).lower() == "true"
 
 
 class DeviceRegistry:
-    def __init__(self, sns: SNSClient, store: SettingsStore, applications: dict[str, str], logger: Logger) -> None:
-        self.sns = sns
+    def __init__(
+        self, endpoints: PushEndpoints, store: SettingsStore, applications: dict[str, str], logger: Logger
+    ) -> None:
+        self.endpoints = endpoints
         self.store = store
         self.applications = applications  # platform -> platform application ARN ("" if absent)
         self.logger = logger
@@ -110,36 +104,28 @@ class DeviceRegistry:
 
     def _endpoint_for(self, user_id: str, application_arn: str, token: str, known_arn: str | None) -> str:
         if known_arn:
-            attributes = self._attributes(known_arn)
-            if attributes is not None:
-                try:
-                    self._make_current(known_arn, attributes, user_id, token)
-                    return known_arn
-                except ClientError as error:
-                    if _error_code(error) not in INVALID_PARAMETER_CODES:  # the new token has its own endpoint
-                        raise
-        try:
-            arn = self.sns.create_platform_endpoint(
-                PlatformApplicationArn=application_arn, Token=token, CustomUserData=user_id
-            )["EndpointArn"]
-        except ClientError as error:
-            found = _EXISTING_ENDPOINT.search(str(error.response.get("Error", {}).get("Message", "")))
-            if _error_code(error) not in INVALID_PARAMETER_CODES or not found:
-                raise
-            arn = found.group(1)  # the token is registered already, with other attributes
-        self._make_current(arn, self._attributes(arn) or {}, user_id, token)
+            attributes = self.endpoints.attributes(known_arn)
+            # Not made current when SNS refuses the new token here: it has its own endpoint.
+            if attributes is not None and self._make_current(known_arn, attributes, user_id, token, may_refuse=True):
+                return known_arn
+        # The token's endpoint, or the existing one when it is registered already, with other attributes.
+        arn = self.endpoints.create(application_arn, token, user_id)
+        self._make_current(arn, self.endpoints.attributes(arn) or {}, user_id, token)
         return arn
 
-    def _make_current(self, arn: str, attributes: dict[str, str], user_id: str, token: str) -> None:
-        """Latest token, enabled, owned by this user; a previous owner loses the device."""
+    def _make_current(
+        self, arn: str, attributes: dict[str, str], user_id: str, token: str, *, may_refuse: bool = False
+    ) -> bool:
+        """Latest token, enabled, owned by this user; a previous owner loses the device. False
+        (nothing done) when may_refuse and SNS refuses the token for this endpoint."""
         previous_owner = attributes.get("CustomUserData") or None
         enabled = _is_true(attributes.get("Enabled", "true"))
-        if attributes.get("Token") != token or not enabled or previous_owner != user_id:
-            self.sns.set_endpoint_attributes(
-                EndpointArn=arn, Attributes={"Token": token, "Enabled": "true", "CustomUserData": user_id}
-            )
+        outdated = attributes.get("Token") != token or not enabled or previous_owner != user_id
+        if outdated and not self.endpoints.make_current(arn, token, user_id, token_may_have_own_endpoint=may_refuse):
+            return False
         if previous_owner and previous_owner != user_id:
             self._forget_for(previous_owner, arn)
+        return True
 
     def _forget_for(self, owner: str, endpoint_arn: str) -> None:
         devices = (self.store.get(owner) or {}).get("devices") or {}
@@ -148,20 +134,11 @@ class DeviceRegistry:
                 self.store.remove_device(owner, device_id, endpoint_arn)
                 self.logger.info("device moved to another user", extra={"previous_owner": hash_user_id(owner)})
 
-    def _attributes(self, arn: str) -> dict[str, str] | None:
-        """The endpoint's attributes, or None if it no longer exists."""
-        try:
-            return dict(self.sns.get_endpoint_attributes(EndpointArn=arn).get("Attributes") or {})
-        except ClientError as error:
-            if _error_code(error) in NOT_FOUND_CODES:
-                return None
-            raise
-
     def _delete_endpoint_if_owned(self, arn: str, user_id: str) -> None:
         """Delete an endpoint this user no longer uses, unless it now belongs to someone else."""
-        attributes = self._attributes(arn)
+        attributes = self.endpoints.attributes(arn)
         if attributes is not None and attributes.get("CustomUserData") in (None, "", user_id):
-            self.sns.delete_endpoint(EndpointArn=arn)
+            self.endpoints.delete(arn)
 
     def _evict_oldest(self, user_id: str, devices: dict[str, DynamoItem], keep: str) -> None:
         """At most MAX_DEVICES per user: a new phone works, the longest-silent one goes."""

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_validator
 
-from receipt_vault.model_base import InputModel
+from receipt_vault.model_base import MAX_VERSION, InputModel
 from receipt_vault.receipts.models import UUID_PATTERN
 from receipt_vault.user_settings import ALLOWED_REMINDER_OFFSETS, LOCALE_PATTERN, TIMEZONE_PATTERN, is_known_timezone
 
@@ -19,7 +19,7 @@ class SettingsUpdate(InputModel):
     weeklyDigestEnabled: StrictBool
     timezone: Annotated[str, StringConstraints(max_length=64, pattern=TIMEZONE_PATTERN)]
     locale: Annotated[str, StringConstraints(max_length=35, pattern=LOCALE_PATTERN)]
-    serverVersion: Annotated[StrictInt, Field(ge=0)]
+    serverVersion: Annotated[StrictInt, Field(ge=0, le=MAX_VERSION)]
 
     @field_validator("reminderDaysBefore")
     @classmethod

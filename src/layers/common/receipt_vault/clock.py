@@ -46,6 +46,8 @@ _INSTANT = re.compile(
     r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<hours>[01]\d|2[0-3]):(?P<minutes>[0-5]\d))"
 )
 _NOT_AN_INSTANT = "an RFC 3339 timestamp with a zone, such as 2026-03-01T10:15:30.123Z"
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(microsecond=999000, tzinfo=dt.UTC)
 
 
 def parse_instant(text: str) -> dt.datetime:
@@ -53,7 +55,9 @@ def parse_instant(text: str) -> dt.datetime:
     of every stored timestamp. Flooring moves a boundary earlier by less than a millisecond, so a
     pull that starts there may repeat a change, never skip one. Raises ValueError (with a message
     of its own, never Python's) for anything but RFC 3339 with a zone: a time without one names no
-    instant, and neither does one outside the years 1 to 9999 once in UTC."""
+    instant. An instant that leaves Python's years once in UTC (the first hours of year 1 east of
+    Greenwich, the last of 9999 west of it) is before or after every stored timestamp, and the
+    first or last representable millisecond stands for it."""
     found = _INSTANT.fullmatch(text)
     if not found:
         raise ValueError(_NOT_AN_INSTANT)
@@ -61,9 +65,12 @@ def parse_instant(text: str) -> dt.datetime:
     zone = "+00:00" if found["utc"] else f"{found['sign']}{found['hours']}:{found['minutes']}"
     try:
         moment = dt.datetime.fromisoformat(f"{found['date']}T{found['time']}.{milliseconds}{zone}")
-        return moment.astimezone(dt.UTC)
-    except (ValueError, OverflowError):
+    except ValueError:  # no such day or time (February 30, 24:00:00)
         raise ValueError(_NOT_AN_INSTANT) from None
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return _EARLIEST if moment.year == 1 else _LATEST
 
 
 def canonical_instant(text: str) -> str:

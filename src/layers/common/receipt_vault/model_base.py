@@ -40,6 +40,10 @@ _BLANK = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 ONE_LINE = rf"^[^\x00-\x1f{_NEVER}]*$"
 ONE_LINE_NOT_BLANK = rf"^[{_BLANK}]*[^\x00-\x1f{_NEVER}{_BLANK}][^\x00-\x1f{_NEVER}]*$"
 SEVERAL_LINES = rf"^[^\x00-\x08\x0b\x0c\x0e-\x1f{_NEVER}]*$"
+# A version counts one item's writes. Its bound keeps it an exact integer in every client language
+# (JavaScript's Number.MAX_SAFE_INTEGER) and far inside DynamoDB's 38 digits, so an absurd one
+# is a 400 and never reaches the table (the contract's `maximum` repeats it).
+MAX_VERSION = 2**53 - 1
 
 
 def trimmed(text: str) -> str:

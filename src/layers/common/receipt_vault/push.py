@@ -13,30 +13,18 @@ a push that fails is logged and counted, never raised into the caller's work.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from botocore.exceptions import ClientError
-
-from receipt_vault.dynamo import DynamoTable
-from receipt_vault.erasure import ErasedAccounts
-from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import DynamoItem
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
-    from mypy_boto3_sns import SNSClient
 
-GONE_ENDPOINT_CODES = {
-    "EndpointDisabled",
-    "EndpointDisabledException",
-    "NotFound",
-    "NotFoundException",
-    "InvalidParameter",
-    "InvalidParameterException",
-}
+    from receipt_vault.erasure import ErasedAccounts
+    from receipt_vault.push_gateway import PushGateway
+    from receipt_vault.settings_store import SettingsStore
 
 
 @dataclass(frozen=True)
@@ -68,10 +56,10 @@ class PushReport:
 
 
 class PushSender:
-    def __init__(self, sns: SNSClient, table: DynamoTable, logger: Logger) -> None:
-        self.sns = sns
-        self.settings = SettingsStore(table)
-        self.erased = ErasedAccounts(table)
+    def __init__(self, endpoints: PushGateway, settings: SettingsStore, erased: ErasedAccounts, logger: Logger) -> None:
+        self.endpoints = endpoints
+        self.settings = settings
+        self.erased = erased
         self.logger = logger
 
     def devices(self, user_id: str) -> dict[str, DynamoItem]:
@@ -92,21 +80,18 @@ class PushSender:
         report = PushReport()
         message = notification.sns_message()
         for device_id, device in sorted((self.devices(user_id) if devices is None else devices).items()):
-            try:
-                self.sns.publish(TargetArn=device["endpointArn"], Message=message, MessageStructure="json")
+            delivery = self.endpoints.publish(device["endpointArn"], message)
+            if delivery.sent:
                 report.sent += 1
-            except ClientError as error:
-                code = error.response.get("Error", {}).get("Code", "")
-                if code in GONE_ENDPOINT_CODES:
-                    self._forget(user_id, device_id, device["endpointArn"])
-                    report.removed.append(device_id)
-                else:  # best effort: the next device still gets its push
-                    report.failed += 1
-                    self.logger.warning("push failed", extra={"error": code, "platform": device.get("platform")})
+            elif delivery.gone:
+                self._forget(user_id, device_id, device["endpointArn"])
+                report.removed.append(device_id)
+            else:  # best effort: the next device still gets its push
+                report.failed += 1
+                self.logger.warning("push failed", extra={"error": delivery.error, "platform": device.get("platform")})
         return report
 
     def _forget(self, user_id: str, device_id: str, endpoint_arn: str) -> None:
         """Remove the device, unless it was re-registered with another endpoint meanwhile."""
         self.settings.remove_device(user_id, device_id, endpoint_arn)  # device ids are UUIDs: no dot inside
-        with contextlib.suppress(ClientError):  # already gone is fine
-            self.sns.delete_endpoint(EndpointArn=endpoint_arn)
+        self.endpoints.delete_endpoint(endpoint_arn)

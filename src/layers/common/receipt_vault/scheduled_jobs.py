@@ -17,6 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable, dynamodb_table
+from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.notification_ledger import (
     ALREADY_SENT,
     DELIVERED,
@@ -27,7 +28,9 @@ from receipt_vault.notification_ledger import (
 )
 from receipt_vault.observability import Observability, setup_observability
 from receipt_vault.push import PushSender
+from receipt_vault.push_gateway import PushGateway
 from receipt_vault.settings import ScheduledJobSettings
+from receipt_vault.settings_store import SettingsStore
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -101,7 +104,8 @@ class JobReport:
 def ledgered_push(table: DynamoTable, region: str, observability: Observability) -> OncePerLedgerPush:
     """Pushes through the notification ledger, as every scheduled job sends them."""
     sns = boto3.client("sns", region_name=region, config=CLIENT_CONFIG)
-    return OncePerLedgerPush(NotificationLedger(table), PushSender(sns, table, observability.logger), utc_now)
+    sender = PushSender(PushGateway(sns), SettingsStore(table), ErasedAccounts(table), observability.logger)
+    return OncePerLedgerPush(NotificationLedger(table), sender, utc_now)
 
 
 def run_scheduled_job(

@@ -8,11 +8,19 @@ rejected, so a client can never write a server-owned field such as `serverVersio
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
-from receipt_vault.model_base import ONE_LINE_NOT_BLANK, SEVERAL_LINES, InputModel, VaultModel, plain_text, trimmed
+from receipt_vault.model_base import (
+    MAX_VERSION,
+    ONE_LINE_NOT_BLANK,
+    SEVERAL_LINES,
+    InputModel,
+    VaultModel,
+    plain_text,
+    trimmed,
+)
 from receipt_vault.shapes import DynamoItem, JsonObject
 
 MAX_LINE_ITEMS = 200
@@ -55,40 +63,29 @@ ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 ClientStatus = Literal["active", "returned", "archived"]
 Status = Literal["active", "returned", "archived", "deleted"]
 
-# The merge tiers of API.md, defined here once (merge.py, the contract test and the export use them).
+# The merge tiers of API.md, defined here once as types; the tuples below, merge.py, the
+# contract test and the export derive from them.
 # Tier 3, LLM-extractable: a stale device's value counts only if the user edited it.
-EXTRACTABLE_FIELDS = (
-    "storeName",
-    "purchaseDate",
-    "totalAmount",
-    "currency",
-    "taxAmount",
-    "items",
-    "warrantyMonths",
-    "warrantyExpiryDate",
-    "paymentMethod",
-)
-# Tier 2, user-owned: the device's change wins. ocrRawText is the device's own reading.
-USER_OWNED_FIELDS = ("notes", "tags", "category", "status", "ocrRawText")
-# Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
-SERVER_OWNED_FIELDS = (
-    "receiptId",
-    "serverVersion",
-    "createdAt",
-    "updatedAt",
-    "deletedAt",
-    "imageKeys",
-    "thumbnailKeys",
-    "refinement",
-)
-CLIENT_WRITABLE_FIELDS = (*EXTRACTABLE_FIELDS, *USER_OWNED_FIELDS, "userEditedFields")
-# Server-owned fields a PUT body may echo from GET, checked against the stored values.
-ECHOED_SERVER_FIELDS = frozenset({"createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement"})
-EditableField = Literal[
+ExtractableField = Literal[
     "storeName", "purchaseDate", "totalAmount", "currency", "taxAmount", "items",
-    "warrantyMonths", "warrantyExpiryDate", "paymentMethod", "notes", "tags", "category",
-    "status", "ocrRawText",
+    "warrantyMonths", "warrantyExpiryDate", "paymentMethod",
 ]  # fmt: skip
+# Tier 2, user-owned: the device's change wins. ocrRawText is the device's own reading.
+UserOwnedField = Literal["notes", "tags", "category", "status", "ocrRawText"]
+# Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
+ServerOwnedField = Literal[
+    "receiptId", "serverVersion", "createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement",
+]  # fmt: skip
+# What userEditedFields may name: every field a user can edit (Literal flattens the two tiers).
+EditableField = Literal[ExtractableField, UserOwnedField]
+
+EXTRACTABLE_FIELDS: tuple[str, ...] = get_args(ExtractableField)
+USER_OWNED_FIELDS: tuple[str, ...] = get_args(UserOwnedField)
+SERVER_OWNED_FIELDS: tuple[str, ...] = get_args(ServerOwnedField)
+CLIENT_WRITABLE_FIELDS = (*EXTRACTABLE_FIELDS, *USER_OWNED_FIELDS, "userEditedFields")
+# Server-owned fields a PUT body may echo from GET, checked against the stored values. The other
+# two have their own rule: receiptId must be the path's, serverVersion is the write's condition.
+ECHOED_SERVER_FIELDS = frozenset(SERVER_OWNED_FIELDS) - {"receiptId", "serverVersion"}
 
 
 def _check_confidences(value: object, depth: int) -> None:
@@ -191,7 +188,7 @@ class ReceiptUpdate(ReceiptFields):
     that is not deleted is a 400, as a PUT never deletes.
     """
 
-    serverVersion: Annotated[int, Field(ge=1)]
+    serverVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)]
     status: Status | None = None  # `deleted` only as GET showed it: a PUT never deletes (409 or 400)
     receiptId: ReceiptId | None = None
     createdAt: str | None = None
@@ -218,10 +215,13 @@ class ReceiptUpdate(ReceiptFields):
 
 class StatusChange(InputModel):
     status: ClientStatus
-    serverVersion: Annotated[int, Field(ge=1)]
+    serverVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)]
 
 
 class ReceiptListQuery(InputModel):
+    """The listing's filters. A parameter it does not know is a 400, as the contract says: a
+    misspelt filter (`categroy=`) must not silently answer every receipt."""
+
     from_: IsoDate | None = Field(default=None, alias="from")
     to: IsoDate | None = None
     category: ShortText | None = None
