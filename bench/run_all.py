@@ -166,6 +166,29 @@ def _sync_soak(data: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _duplicates(data: dict[str, Any]) -> list[Row]:
+    ours = data["methods"]["fingerprints"]
+    rows: list[Row] = []
+    for figure, key, limit in (
+        ("precision", "rephoto_precision", "≥ 0.98"),
+        ("recall on re-photos", "rephoto_recall", "≥ 0.90"),
+        ("recall on exact copies", "copy_recall", "= 1.00"),
+    ):
+        for name, result in data["methods"].items():
+            if name == "fingerprints":
+                continue
+            rows.append(
+                (
+                    f"duplicates, {data['captures']} captures: {figure} vs {name}",
+                    f"{ours[key]:.3f}",
+                    f"{result[key]:.3f}",
+                    f"{ours[key] / result[key]:.2f}" if result[key] else "—",
+                    limit if name.startswith("bytes") else "",
+                )
+            )
+    return rows
+
+
 BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "cold_start.py": _cold_start,
     "local_stack.py": _local_stack,
@@ -176,6 +199,7 @@ BENCHMARKS: dict[str, Callable[[Any], list[Row]]] = {
     "warranty_reads.py": _warranty_reads,
     "export.py": _export,
     "sync_soak.py": _sync_soak,
+    "duplicates.py": _duplicates,
 }
 
 

@@ -7,6 +7,7 @@ import io
 import json
 import re
 import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -58,6 +59,17 @@ def stored_items(table) -> list[dict[str, Any]]:
     return [item for item in table.scan()["Items"] if not item["PK"].startswith("ACTIVE#")]
 
 
+# What the duplicate check of a receipt with a merchant, date and total (one lookup key) costs
+# after its write: the user's setting, one Query per key, one batch of fingerprint items, and
+# the receipt's record of them. The write itself stays one call.
+DUPLICATE_CHECK = Counter({"GetItem": 1, "Query": 1, "BatchWriteItem": 1, "UpdateItem": 1})
+
+
+def stored_receipts(table) -> list[dict[str, Any]]:
+    """The users' receipts, without their duplicate-detection fingerprints (DUP#)."""
+    return [item for item in stored_items(table) if item["SK"].startswith("RECEIPT#")]
+
+
 def warranty_index(table, user: str = "user-a") -> list[dict[str, Any]]:
     """The user's entries of ByWarrantyExpiry, checked to match their EXPIRY# entries of
     ByScheduledJob, which the warranty checker reads: both indexes move together."""
@@ -90,7 +102,7 @@ def test_create_returns_201_with_version_1_and_derived_warranty_expiry(crud, cal
     assert receipt["createdAt"].endswith("Z") and len(receipt["createdAt"]) == 24
     assert receipt["imageKeys"] == [] and receipt["thumbnailKeys"] == []
     assert "PK" not in receipt and "byDateSK" not in receipt
-    assert calls.counts == {"PutItem": 1}
+    assert calls.counts == Counter({"PutItem": 1}) + DUPLICATE_CHECK
 
 
 def test_create_with_live_warranty_enters_the_warranty_index(crud, table):
@@ -102,7 +114,7 @@ def test_create_with_live_warranty_enters_the_warranty_index(crud, table):
 def test_create_with_expired_warranty_has_no_warranty_index_keys(crud, table):
     create(crud, purchaseDate="2020-01-01", warrantyMonths=12)
 
-    item = stored_items(table)[0]
+    item = stored_receipts(table)[0]
     assert "warrantyPK" not in item and "warrantySK" not in item
     assert warranty_index(table) == []
 
@@ -122,7 +134,7 @@ def test_repeated_create_with_the_same_id_and_body_is_idempotent(crud, table):
 
     assert (first.status, second.status) == (201, 200)
     assert second.body == first.body
-    assert len(stored_items(table)) == 1
+    assert len(stored_receipts(table)) == 1
 
 
 def test_create_with_an_existing_id_but_other_content_is_409_with_the_current_item(crud, table):
@@ -133,7 +145,7 @@ def test_create_with_an_existing_id_but_other_content_is_409_with_the_current_it
 
     assert_error_shape(response, 409, "VERSION_CONFLICT")
     assert response.body["current"]["totalAmount"] == "129.99"
-    assert stored_items(table)[0]["totalAmount"] == "129.99"
+    assert stored_receipts(table)[0]["totalAmount"] == "129.99"
 
 
 def test_the_same_client_id_for_two_users_makes_two_receipts(crud, table):
@@ -143,7 +155,7 @@ def test_the_same_client_id_for_two_users_makes_two_receipts(crud, table):
     response = crud.call("POST", "/receipts", body=a_receipt(receiptId=receipt_id), user="user-b")
 
     assert response.status == 201
-    assert len(stored_items(table)) == 2
+    assert len(stored_receipts(table)) == 2
 
 
 @pytest.mark.parametrize(
@@ -445,8 +457,8 @@ def test_update_replaces_the_content_and_bumps_the_version_with_one_update_item(
     assert "category" not in response.body and "warrantyMonths" not in response.body  # full update
     assert response.body["createdAt"] == receipt["createdAt"]
     assert response.body["updatedAt"] >= receipt["updatedAt"]
-    assert calls.counts == {"UpdateItem": 1}
-    item = stored_items(table)[0]
+    assert calls.counts == Counter({"UpdateItem": 1}) + DUPLICATE_CHECK  # the content key changed
+    item = stored_receipts(table)[0]
     assert "byCategorySK" not in item and "warrantyPK" not in item and "warrantyExpiryKey" not in item
 
 
@@ -459,7 +471,7 @@ def test_update_with_a_stale_version_is_409_with_the_current_item_and_changes_no
     assert_error_shape(response, 409, "VERSION_CONFLICT")
     assert response.body["current"]["serverVersion"] == 2
     assert response.body["current"]["notes"] == "first"
-    assert stored_items(table)[0]["notes"] == "first"
+    assert stored_receipts(table)[0]["notes"] == "first"
 
 
 def test_update_of_another_users_receipt_is_404_and_changes_nothing(crud, table):
@@ -468,8 +480,8 @@ def test_update_of_another_users_receipt_is_404_and_changes_nothing(crud, table)
     response = update(crud, receipt["receiptId"], user="user-b", **{**a_receipt(), "serverVersion": 1})
 
     assert_error_shape(response, 404, "NOT_FOUND")
-    assert stored_items(table)[0]["serverVersion"] == 1
-    assert len(stored_items(table)) == 1  # no item was created for user-b
+    assert stored_receipts(table)[0]["serverVersion"] == 1
+    assert len(stored_receipts(table)) == 1  # no item was created for user-b
 
 
 def test_update_with_invalid_data_is_400_and_changes_nothing(crud, table):
@@ -478,7 +490,7 @@ def test_update_with_invalid_data_is_400_and_changes_nothing(crud, table):
     response = update(crud, receipt["receiptId"], serverVersion=1, totalAmount="lots")
 
     assert_error_shape(response, 400, "VALIDATION_ERROR")
-    assert stored_items(table)[0]["totalAmount"] == "129.99"
+    assert stored_receipts(table)[0]["totalAmount"] == "129.99"
 
 
 def test_update_without_server_version_is_400(crud):
@@ -547,7 +559,7 @@ def test_returning_a_receipt_removes_it_from_the_warranty_index_with_one_update_
     assert response.body["status"] == "returned" and response.body["serverVersion"] == 2
     assert calls.counts == {"UpdateItem": 1}
     assert warranty_index(table) == []
-    item = stored_items(table)[0]
+    item = stored_receipts(table)[0]
     assert "warrantyPK" not in item and "warrantySK" not in item
 
 
@@ -570,7 +582,7 @@ def test_reactivating_a_receipt_without_warranty_stays_out_of_the_index(crud, ca
 
     assert response.status == 200
     assert calls.counts == {"UpdateItem": 1}
-    assert "warrantyPK" not in stored_items(table)[0]
+    assert "warrantyPK" not in stored_receipts(table)[0]
 
 
 def test_status_change_with_a_stale_version_is_409(crud, table):
@@ -580,14 +592,14 @@ def test_status_change_with_a_stale_version_is_409(crud, table):
 
     assert_error_shape(response, 409, "VERSION_CONFLICT")
     assert response.body["current"]["status"] == "active"
-    assert stored_items(table)[0]["status"] == "active"
+    assert stored_receipts(table)[0]["status"] == "active"
 
 
 def test_status_change_of_another_users_receipt_is_404(crud, table):
     receipt = create(crud, user="user-a")
 
     assert_error_shape(change_status(crud, receipt["receiptId"], "returned", 1, user="user-b"), 404, "NOT_FOUND")
-    assert stored_items(table)[0]["status"] == "active"
+    assert stored_receipts(table)[0]["status"] == "active"
 
 
 @pytest.mark.parametrize("body", [{"status": "deleted", "serverVersion": 1}, {"status": "returned"}, {}])
@@ -619,8 +631,9 @@ def test_delete_is_soft_with_a_30_day_ttl_and_one_update_item(crud, calls, table
     assert response.status == 200
     assert response.body["status"] == "deleted" and response.body["deletedAt"]
     assert response.body["serverVersion"] == 2
-    assert calls.counts == {"UpdateItem": 1}
-    item = stored_items(table)[0]
+    # The delete is one update; then its fingerprints go (one batch, and the receipt's record).
+    assert calls.counts == {"UpdateItem": 2, "BatchWriteItem": 1}
+    item = stored_receipts(table)[0]
     expected_ttl = (utc_now() + dt.timedelta(days=30)).timestamp()
     assert abs(int(item["ttl"]) - expected_ttl) < 60
     assert warranty_index(table) == []
@@ -636,15 +649,15 @@ def test_delete_is_idempotent(crud, table):
 
     assert second.status == 200
     assert second.body == first.body
-    assert stored_items(table)[0]["serverVersion"] == 2
+    assert stored_receipts(table)[0]["serverVersion"] == 2
 
 
 def test_delete_of_another_users_receipt_is_404_and_changes_nothing(crud, table):
     receipt = create(crud, user="user-a")
 
     assert_error_shape(delete(crud, receipt["receiptId"], user="user-b"), 404, "NOT_FOUND")
-    assert stored_items(table)[0]["status"] == "active"
-    assert len(stored_items(table)) == 1
+    assert stored_receipts(table)[0]["status"] == "active"
+    assert len(stored_receipts(table)) == 1
 
 
 def test_restore_brings_back_the_previous_status_and_the_warranty(crud, table):
@@ -656,7 +669,7 @@ def test_restore_brings_back_the_previous_status_and_the_warranty(crud, table):
     assert response.status == 200
     assert response.body["status"] == "active" and "deletedAt" not in response.body
     assert response.body["serverVersion"] == 3
-    item = stored_items(table)[0]
+    item = stored_receipts(table)[0]
     assert "ttl" not in item and "previousStatus" not in item
     assert [entry["receiptId"] for entry in warranty_index(table)] == [receipt["receiptId"]]
 
@@ -685,7 +698,7 @@ def test_restore_after_the_30_day_window_is_410_and_changes_nothing(crud, table)
     response = restore(crud, receipt["receiptId"])
 
     assert_error_shape(response, 410, "GONE")
-    assert stored_items(table)[0]["status"] == "deleted"
+    assert stored_receipts(table)[0]["status"] == "deleted"
 
 
 def test_restore_of_a_receipt_that_is_not_deleted_changes_nothing(crud, table):
@@ -702,7 +715,7 @@ def test_restore_of_another_users_receipt_is_404(crud, table):
     delete(crud, receipt["receiptId"])
 
     assert_error_shape(restore(crud, receipt["receiptId"], user="user-b"), 404, "NOT_FOUND")
-    assert stored_items(table)[0]["status"] == "deleted"
+    assert stored_receipts(table)[0]["status"] == "deleted"
 
 
 # -- errors and CORS --------------------------------------------------------------------------

@@ -148,9 +148,10 @@ def test_receipt_crud_without_put_item_cannot_create_a_receipt(api_env, table, r
 def test_sync_without_the_erasure_record_grant_serves_no_request(api_env, table, roles, capsys, monkeypatch):
     monkeypatch.setenv("MAX_BATCH_SIZE", "25")
     client = ApiClient(load_function("sync_handler"))
-    roles(without("SyncHandlerRole", "ErasureRecords", "dynamodb:GetItem"))
+    roles(without("SyncHandlerRole", "DuplicateFingerprints", "dynamodb:GetItem"))
 
-    # Its only GetItem, on DELETION# partitions: every request asks whether the account is erased.
+    # Its only GetItem: every request asks whether the account is erased (a DELETION# item), and
+    # a push's duplicate check reads the user's setting.
     harness.assert_error_shape(client.call("POST", "/sync/pull", body={}), 500, "INTERNAL_ERROR")
     assert_denied(capsys, "SyncHandlerRole", "dynamodb:GetItem")
 
@@ -294,7 +295,7 @@ def receipt_crud_scenario(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("api_env")
     client = ApiClient(load_function("receipt_crud"))
     first = crud.create(client)
-    crud.create(client)
+    crud.create(client, totalAmount="5.00")  # another receipt: a duplicate would move the first's version
     assert client.call("GET", crud.RECEIPT, path_parameters={"receiptId": first["receiptId"]}).status == 200
     page = client.call("GET", "/receipts", query={"limit": "1"}).body
     assert client.call("GET", "/receipts", query={"limit": "1", "nextToken": page["nextToken"]}).status == 200
@@ -358,6 +359,14 @@ def sync_scenario(request: pytest.FixtureRequest) -> None:
     items = [
         {"receiptId": str(uuid.uuid4()), "storeName": "Lidl"},
         {"receiptId": existing["receiptId"], "serverVersion": 1, "notes": "new"},
+        # Facts to match on: the push's duplicate check queries and stores fingerprints.
+        {
+            "receiptId": str(uuid.uuid4()),
+            "storeName": "Lidl",
+            "purchaseDate": "2026-11-02",
+            "totalAmount": "9.80",
+            "currency": "EUR",
+        },
     ]
     assert client.call("POST", "/sync/push", body={"items": items}).status == 200
     page = client.call("POST", "/sync/pull", body={"limit": 1}).body

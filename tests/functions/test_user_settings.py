@@ -66,6 +66,7 @@ def test_a_new_user_gets_the_defaults_at_version_0(user_settings):
         "weeklyDigestEnabled": False,
         "timezone": "UTC",
         "locale": "en",
+        "duplicateDetection": "flag",
         "serverVersion": 0,
         "devices": [],
     }

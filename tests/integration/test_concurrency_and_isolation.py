@@ -18,8 +18,8 @@ def in_parallel(count: int, call) -> list[Any]:
         return list(pool.map(lambda index: call(index), range(count)))
 
 
-def a_receipt(stack, token: str) -> dict[str, Any]:
-    body = {"storeName": "Kotsovolos", "totalAmount": "100.00", "currency": "EUR", "purchaseDate": "2026-10-01"}
+def a_receipt(stack, token: str, total: str = "100.00") -> dict[str, Any]:
+    body = {"storeName": "Kotsovolos", "totalAmount": total, "currency": "EUR", "purchaseDate": "2026-10-01"}
     return http(stack, "POST", "/receipts", body, token=token).body
 
 
@@ -46,7 +46,7 @@ def test_of_20_parallel_updates_at_the_same_version_exactly_one_wins(stack):
 
 def test_parallel_sync_pushes_from_two_devices_lose_no_user_edit(stack):
     token = new_user_token(stack)
-    receipts = [a_receipt(stack, token) for _ in range(5)]
+    receipts = [a_receipt(stack, token, total=f"{100 + index}.00") for index in range(5)]  # not duplicates
 
     def device(index: int) -> Any:
         field, value = ("notes", "from phone") if index % 2 == 0 else ("tags", ["from tablet"])

@@ -62,6 +62,11 @@ class UnusableImageError(Exception):
 
 def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality: int) -> bytes:
     """A `width` x `height` JPEG, upright and centre-cropped."""
+    return thumbnail_and_dhash(data, extension, width, height, quality)[0]
+
+
+def thumbnail_and_dhash(data: bytes, extension: str, width: int, height: int, quality: int) -> tuple[bytes, str]:
+    """The thumbnail and the perceptual hash of the whole upright picture, from one decode."""
     _pillow()
     from PIL import Image, ImageOps
 
@@ -72,7 +77,33 @@ def make_thumbnail(data: bytes, extension: str, width: int, height: int, quality
     thumbnail = ImageOps.fit(image, (width, height), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
     output = io.BytesIO()
     thumbnail.convert("RGB").save(output, "JPEG", quality=quality, optimize=True, progressive=True)
-    return output.getvalue()
+    return output.getvalue(), dhash(image)
+
+
+def dhash(image: Image.Image) -> str:
+    """The 64-bit difference hash of a picture (greyscale, 9 x 8, each pixel brighter than its
+    right neighbour or not), as 16 hex digits: Pillow alone, the algorithm of `imagehash.dhash`."""
+    _pillow()
+    from PIL import Image
+
+    small = image.convert("L").resize((9, 8), Image.Resampling.LANCZOS)
+    pixels = small.tobytes()  # one byte per pixel, row by row
+    bits = 0
+    for row in range(8):
+        for column in range(8):
+            bits = bits << 1 | (pixels[row * 9 + column] > pixels[row * 9 + column + 1])
+    return f"{bits:016x}"
+
+
+def upright_dhash(data: bytes, extension: str) -> str:
+    """The difference hash of an upload, upright (EXIF applied), decoded at a small scale."""
+    _pillow()
+    from PIL import ImageOps
+
+    image = ImageOps.exif_transpose(_decode(data, extension, 64, 64))
+    if image.mode not in ("RGB", "L"):
+        image = _flatten(image)
+    return dhash(image)
 
 
 def fit_within(data: bytes, extension: str, max_edge: int, quality: int = 85) -> bytes:

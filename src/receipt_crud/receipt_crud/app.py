@@ -14,6 +14,7 @@ from receipt_vault.api import (
     to_json,
 )
 from receipt_vault.clock import utc_now
+from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
@@ -27,9 +28,11 @@ settings = load_settings(PaginatedApiSettings)
 observability = setup_observability()
 metrics = observability.metrics
 app = build_api(settings, observability)
+table = dynamodb_table(settings.table_name)
 receipts = ReceiptService(
-    ReceiptStore(dynamodb_table(settings.table_name)),
+    ReceiptStore(table),
     page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
+    duplicate_detector(table, observability.logger),
 )
 
 

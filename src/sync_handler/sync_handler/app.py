@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, parse_json_body
 from receipt_vault.clock import utc_now
+from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
@@ -21,11 +22,13 @@ settings = load_settings(SyncSettings)
 observability = setup_observability()
 metrics = observability.metrics
 app = build_api(settings, observability)
+table = dynamodb_table(settings.table_name)
 sync = SyncService(
-    ReceiptStore(dynamodb_table(settings.table_name)),
+    ReceiptStore(table),
     page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
     settings.max_batch_size,
     utc_now,
+    duplicate_detector(table, observability.logger),
 )
 
 

@@ -27,6 +27,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from receipt_vault.clock import iso_timestamp, parse_instant
+from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import ApiError, BadRequestError
 from receipt_vault.json_codec import to_json
 from receipt_vault.pagination import PageTokenCodec
@@ -58,9 +59,11 @@ class SyncService:
         page_tokens: PageTokenCodec,
         max_batch_size: int,
         clock: Callable[[], dt.datetime],
+        duplicates: DuplicateDetector,
         response_budget_bytes: int = RESPONSE_BUDGET_BYTES,
     ) -> None:
         self.store = store
+        self.duplicates = duplicates  # examines every receipt whose content a push wrote
         self.page_tokens = page_tokens
         self.max_batch_size = max_batch_size
         self.clock = clock
@@ -160,7 +163,7 @@ class SyncService:
                     return {"receiptId": item.receiptId, "outcome": "accepted", "serverVersion": None, "item": None}
                 result = self.store.create(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
                 if result.succeeded:
-                    return _outcome("accepted", result.item or {})
+                    return _outcome("accepted", self._examined(user_id, result.item or {}, moment))
                 server = result.item  # created meanwhile (by another device, or this push's twin)
                 continue
             if server["status"] == DELETED and changes.get("status") != DELETED:
@@ -179,10 +182,15 @@ class SyncService:
             else:
                 pushes = recorded_mutations(server.get("mutations"), mutation) if mutation else None
                 result = self.store.replace_content(user_id, server, merged, moment, mutations=pushes)
+                if result.succeeded:
+                    return _outcome(outcome, self._examined(user_id, result.item or {}, moment))
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it
         return _outcome("conflict", server or {}, "the receipt kept changing; pull and push again")
+
+    def _examined(self, user_id: str, receipt: DynamoItem, moment: dt.datetime) -> DynamoItem:
+        return self.duplicates.examine(user_id, receipt, iso_timestamp(moment))
 
 
 def _as_create(item: PushItem, changes: DynamoItem) -> ReceiptCreate:

@@ -14,13 +14,15 @@ thumbnail DLQ.
 
 from __future__ import annotations
 
+import hashlib
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from receipt_imaging import UnusableImageError, make_thumbnail
+from receipt_imaging import UnusableImageError, thumbnail_and_dhash
 from receipt_vault.clock import iso_timestamp, utc_now
+from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.images import ORIGINAL, ImageKey
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.store import ReceiptStore
@@ -34,9 +36,17 @@ THUMBNAIL_CACHE_CONTROL = "public, max-age=86400, immutable"
 
 
 class ThumbnailPipeline:
-    def __init__(self, s3: S3Client, receipts: ReceiptStore, settings: ThumbnailSettings, logger: Logger) -> None:
+    def __init__(
+        self,
+        s3: S3Client,
+        receipts: ReceiptStore,
+        duplicates: DuplicateDetector,
+        settings: ThumbnailSettings,
+        logger: Logger,
+    ) -> None:
         self.s3 = s3  # clients.LazyClient: created on first use
         self.receipts = receipts
+        self.duplicates = duplicates
         self.settings = settings
         self.logger = logger
 
@@ -56,9 +66,10 @@ class ThumbnailPipeline:
         original = self.s3.get_object(Bucket=bucket, Key=key)
         if original["ContentLength"] > self.settings.max_file_size:
             return self._refuse(bucket, key, "too-large")
+        data = original["Body"].read()
         try:
-            thumbnail = make_thumbnail(
-                original["Body"].read(),
+            thumbnail, picture_hash = thumbnail_and_dhash(
+                data,
                 image.extension,
                 self.settings.thumbnail_width,
                 self.settings.thumbnail_height,
@@ -66,6 +77,7 @@ class ThumbnailPipeline:
             )
         except UnusableImageError as error:
             return self._refuse(bucket, key, error.reason)
+        fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "dhash": picture_hash}
         self.s3.put_object(
             Bucket=bucket,
             Key=image.thumbnail.key,
@@ -75,8 +87,9 @@ class ThumbnailPipeline:
             ServerSideEncryption="aws:kms",
             SSEKMSKeyId=self.settings.kms_key_id,
         )
+        now = iso_timestamp(utc_now())
         result = self.receipts.attach_image(
-            image.user_id, image.receipt_id, image.key, image.thumbnail.key, iso_timestamp(utc_now())
+            image.user_id, image.receipt_id, image.key, image.thumbnail.key, now, fingerprint
         )
         if not result.succeeded and result.item is None:  # deleted while the thumbnail was made
             self.s3.delete_object(Bucket=bucket, Key=image.thumbnail.key)
@@ -86,7 +99,10 @@ class ThumbnailPipeline:
                 self.s3.delete_object(Bucket=bucket, Key=key)
             return self._drop("too-many-images")
         self._count("ThumbnailsGenerated")
-        return "generated" if result.succeeded else "already-done"
+        if not result.succeeded:
+            return "already-done"
+        self.duplicates.examine(image.user_id, result.item or {}, now)
+        return "generated"
 
     def _refuse(self, bucket: str, key: str, reason: str) -> str:
         self.s3.delete_object(Bucket=bucket, Key=key)

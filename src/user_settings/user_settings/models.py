@@ -8,7 +8,14 @@ from pydantic import Field, StrictBool, StrictInt, StringConstraints, field_vali
 
 from receipt_vault.model_base import MAX_VERSION, InputModel
 from receipt_vault.receipts.models import UUID_PATTERN
-from receipt_vault.user_settings import ALLOWED_REMINDER_OFFSETS, LOCALE_PATTERN, TIMEZONE_PATTERN, is_known_timezone
+from receipt_vault.user_settings import (
+    ALLOWED_REMINDER_OFFSETS,
+    DEFAULT_DUPLICATE_DETECTION,
+    LOCALE_PATTERN,
+    TIMEZONE_PATTERN,
+    DuplicateDetectionMode,
+    is_known_timezone,
+)
 
 
 class SettingsUpdate(InputModel):
@@ -19,6 +26,7 @@ class SettingsUpdate(InputModel):
     weeklyDigestEnabled: StrictBool
     timezone: Annotated[str, StringConstraints(max_length=64, pattern=TIMEZONE_PATTERN)]
     locale: Annotated[str, StringConstraints(max_length=35, pattern=LOCALE_PATTERN)]
+    duplicateDetection: DuplicateDetectionMode = DEFAULT_DUPLICATE_DETECTION
     serverVersion: Annotated[StrictInt, Field(ge=0, le=MAX_VERSION)]
 
     @field_validator("reminderDaysBefore")

@@ -139,6 +139,15 @@ class DynamoTable:
             send_until_processed(self.client.batch_write_item, batch, "UnprocessedItems")
         return len(keys)
 
+    def batch_write(self, puts: Sequence[Mapping[str, object]], deletes: Sequence[Mapping[str, object]]) -> None:
+        """Put and delete any number of items, 25 a call, unconditionally; unprocessed ones are
+        retried with jittered exponential backoff."""
+        requests: list[object] = [{"PutRequest": {"Item": serialize(item)}} for item in puts]
+        requests += [{"DeleteRequest": {"Key": serialize(key)}} for key in deletes]
+        for start in range(0, len(requests), BATCH_WRITE_LIMIT):
+            batch: Request = {self.name: requests[start : start + BATCH_WRITE_LIMIT]}
+            send_until_processed(self.client.batch_write_item, batch, "UnprocessedItems")
+
     def transact_write(self, operations: list[TransactPut | TransactUpdate]) -> TransactionResult:
         """All or nothing, each operation conditional. When a condition fails, the result says
         which, with the current item of each failed one (ReturnValuesOnConditionCheckFailure)."""

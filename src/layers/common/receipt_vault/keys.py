@@ -11,7 +11,8 @@ Index attributes (see template.yaml, ReceiptVaultTable):
                     `EXPIRY#{expiry}` / `USER#{sub}#RECEIPT#{receiptId}`  live warranties, by day
                     `DIGEST#WEEKLY`   / `USER#{sub}`                      weekly digest opt-ins
 Other items under a user: the settings (`META#SETTINGS`) and the notification ledger
-(`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest).
+(`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest),
+and the duplicate-detection fingerprints (`DUP#{lookupKey}#{receiptId}`, receipt_vault/duplicates).
 Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
 """
 
@@ -170,3 +171,16 @@ def exports_prefix(user_id: str) -> str:
 
 def export_object_key(user_id: str, export_id: str) -> str:
     return f"{exports_prefix(user_id)}{export_id}.zip"
+
+
+# Duplicate detection: one item per fingerprint lookup key of a receipt, in the user's partition,
+# so a candidate is found by a Query on the key's prefix (receipt_vault/duplicates).
+DUPLICATE_PREFIX = "DUP#"
+
+
+def duplicate_prefix(lookup_key: str) -> str:
+    return f"{DUPLICATE_PREFIX}{lookup_key}#"
+
+
+def duplicate_key(user_id: str, lookup_key: str, receipt_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": f"{duplicate_prefix(lookup_key)}{receipt_id}"}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Literal, TypedDict, get_args
 
 from receipt_vault.shapes import DynamoItem
 
@@ -17,6 +17,10 @@ ALLOWED_REMINDER_OFFSETS = (0, 1, 3, 7, 14, 30, 60, 90)
 DEFAULT_REMINDER_OFFSETS = (30, 7, 1)
 DEFAULT_TIMEZONE = "UTC"
 DEFAULT_LOCALE = "en"
+# Suspected duplicate receipts: `flag` them for review (receipt_vault/duplicates), or `off`.
+DuplicateDetectionMode = Literal["flag", "off"]
+DUPLICATE_DETECTION_MODES: tuple[str, ...] = get_args(DuplicateDetectionMode)
+DEFAULT_DUPLICATE_DETECTION: DuplicateDetectionMode = "flag"
 
 # IANA names only (Area/Location, or UTC): no paths, no POSIX TZ strings.
 TIMEZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){1,2})$"
@@ -61,6 +65,7 @@ class UserSettings:
     timezone: str
     locale: str
     devices: dict[str, DynamoItem]
+    duplicate_detection: str = DEFAULT_DUPLICATE_DETECTION
 
     @classmethod
     def from_item(cls, item: DynamoItem | None) -> UserSettings:
@@ -72,6 +77,7 @@ class UserSettings:
             timezone=item.get("timezone") or DEFAULT_TIMEZONE,
             locale=item.get("locale") or DEFAULT_LOCALE,
             devices=dict(item.get("devices") or {}),
+            duplicate_detection=item.get("duplicateDetection") or DEFAULT_DUPLICATE_DETECTION,
         )
 
 
@@ -91,6 +97,7 @@ class SettingsView(TypedDict):
     weeklyDigestEnabled: bool
     timezone: str
     locale: str
+    duplicateDetection: str
     serverVersion: int
     devices: list[DeviceView]
 
@@ -104,6 +111,7 @@ def settings_view(item: DynamoItem | None) -> SettingsView:
         "weeklyDigestEnabled": settings.weekly_digest,
         "timezone": settings.timezone,
         "locale": settings.locale,
+        "duplicateDetection": settings.duplicate_detection,
         "serverVersion": int((item or {}).get("serverVersion", 0)),
         "devices": sorted(
             (device_view(device_id, device) for device_id, device in settings.devices.items()),

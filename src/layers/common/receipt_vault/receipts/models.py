@@ -75,6 +75,7 @@ UserOwnedField = Literal["notes", "tags", "category", "status", "ocrRawText"]
 # Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
 ServerOwnedField = Literal[
     "receiptId", "serverVersion", "createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement",
+    "possibleDuplicates",
 ]  # fmt: skip
 # What userEditedFields may name: every field a user can edit (Literal flattens the two tiers).
 EditableField = Literal[ExtractableField, UserOwnedField]
@@ -178,6 +179,29 @@ class Refinement(VaultModel):
     problems: list[str] | None = None  # why the result is doubtful (refined), or why each model failed
 
 
+DuplicateReason = Literal["same-image", "same-content", "similar-text", "similar-image"]
+
+
+class PossibleDuplicate(InputModel):
+    """Another receipt of the user that may be this one (receipt_vault/duplicates), for review.
+    Stored as a map by receiptId, so a flag is added once and atomically; shown as a list."""
+
+    receiptId: ReceiptId
+    reasons: Annotated[list[DuplicateReason], Field(min_length=1, max_length=4)]
+    score: Annotated[float, Field(ge=0, le=1)]
+
+
+def duplicates_as_stored(flags: list[PossibleDuplicate]) -> DynamoItem:
+    return {flag.receiptId: {"reasons": list(flag.reasons), "score": Decimal(str(flag.score))} for flag in flags}
+
+
+def duplicates_as_shown(stored: DynamoItem) -> list[JsonObject]:
+    return [
+        {"receiptId": receipt_id, "reasons": list(entry["reasons"]), "score": float(entry["score"])}
+        for receipt_id, entry in sorted(stored.items())
+    ]
+
+
 class ReceiptUpdate(ReceiptFields):
     """A full update: fields left out are removed. `status` may change here too.
 
@@ -197,6 +221,7 @@ class ReceiptUpdate(ReceiptFields):
     imageKeys: list[str] | None = None
     thumbnailKeys: list[str] | None = None
     refinement: JsonObject | None = None  # as GET returned it, every key included
+    possibleDuplicates: Annotated[list[PossibleDuplicate], Field(max_length=20)] | None = None
 
     @field_validator("refinement")
     @classmethod
@@ -210,7 +235,10 @@ class ReceiptUpdate(ReceiptFields):
     def echoed_server_fields(self) -> JsonObject:
         """The server-owned fields the body carries, which must equal the stored ones."""
         names = self.model_fields_set & ECHOED_SERVER_FIELDS
-        return self.model_dump(include=names, exclude_none=True)
+        echoed = self.model_dump(include=names, exclude_none=True)
+        if self.possibleDuplicates is not None:  # compared as stored: a map by receiptId
+            echoed["possibleDuplicates"] = duplicates_as_stored(self.possibleDuplicates)
+        return echoed
 
 
 class StatusChange(InputModel):
@@ -245,6 +273,7 @@ class Receipt(ReceiptFields):
     imageKeys: list[str] = Field(default_factory=list)
     thumbnailKeys: list[str] = Field(default_factory=list)
     refinement: Refinement | None = None
+    possibleDuplicates: list[PossibleDuplicate] = Field(default_factory=list)
     serverVersion: int
     createdAt: str
     updatedAt: str

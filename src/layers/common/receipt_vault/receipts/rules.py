@@ -15,7 +15,7 @@ from typing import TypeGuard
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError, PayloadTooLargeError
 from receipt_vault.receipts.content import MAX_RECEIPT_BYTES, canonical_content, content_hash, content_size
-from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate
+from receipt_vault.receipts.models import PUBLIC_FIELDS, ReceiptCreate, duplicates_as_shown
 from receipt_vault.shapes import DynamoItem, JsonObject
 
 SOFT_DELETE_RETENTION = dt.timedelta(days=30)
@@ -116,4 +116,7 @@ def normalize_receipt_id(receipt_id: str) -> str:
 
 def to_api(item: DynamoItem) -> JsonObject:
     """The public representation: key and index attributes stay inside the table."""
-    return {name: value for name, value in item.items() if name in PUBLIC_FIELDS}
+    shown = {name: value for name, value in item.items() if name in PUBLIC_FIELDS}
+    if "possibleDuplicates" in shown:
+        shown["possibleDuplicates"] = duplicates_as_shown(item["possibleDuplicates"])
+    return shown

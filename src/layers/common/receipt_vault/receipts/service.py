@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from receipt_vault.clock import iso_timestamp
+from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import BadRequestError, GoneError, NotFoundError, VersionConflictError
 from receipt_vault.json_codec import decimal_numbers, to_json
 from receipt_vault.pagination import PageTokenCodec
@@ -26,9 +28,10 @@ from receipt_vault.shapes import DynamoItem, DynamoValue, JsonObject, JsonValue
 
 
 class ReceiptService:
-    def __init__(self, store: ReceiptStore, page_tokens: PageTokenCodec) -> None:
+    def __init__(self, store: ReceiptStore, page_tokens: PageTokenCodec, duplicates: DuplicateDetector) -> None:
         self.store = store
         self.page_tokens = page_tokens
+        self.duplicates = duplicates  # examines every receipt whose content was written
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -59,7 +62,7 @@ class ReceiptService:
         result = self.store.create(user_id, receipt_id, request, moment)
         current = result.item or {}
         if result.succeeded:
-            return to_api(current), True
+            return to_api(self.duplicates.examine(user_id, current, iso_timestamp(moment))), True
         if current.get("createFingerprint") == rules.create_fingerprint(request):
             return to_api(current), False
         raise VersionConflictError("a receipt with this id already exists with other content", to_api(current))
@@ -89,7 +92,7 @@ class ReceiptService:
                 assumed_status=request.status is None,  # keep the stored status; assume it is `status`
             )
             if result.succeeded:
-                return to_api(result.item or {})
+                return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
             current = _explain_failed_write(result.item, request.serverVersion)
             differing = sorted(name for name, value in echoed.items() if not _same_value(current.get(name), value))
             if differing:
@@ -141,7 +144,7 @@ class ReceiptService:
         receipt_id = normalize_receipt_id(receipt_id)
         result = self.store.soft_delete(user_id, receipt_id, moment, rules.soft_delete_expiry(moment))
         if result.succeeded:
-            return to_api(result.item or {})
+            return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
         if result.item is None:
             raise NotFoundError("receipt not found")
         return to_api(result.item)  # already deleted: deleting again changes nothing
@@ -153,7 +156,7 @@ class ReceiptService:
         cutoff = rules.restore_cutoff(moment)
         result = self.store.restore(user_id, receipt_id, moment, deleted_after=cutoff, live_warranty=False)
         if result.succeeded:
-            return to_api(result.item or {})
+            return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
         current = result.item
         if current is None:
             raise NotFoundError("receipt not found")
@@ -164,7 +167,7 @@ class ReceiptService:
         result = self.store.restore(user_id, receipt_id, moment, deleted_after=cutoff, live_warranty=True)
         if not result.succeeded:
             raise VersionConflictError("the receipt changed during the restore", to_api(result.item or {}))
-        return to_api(result.item or {})
+        return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
 
 
 def _same_value(stored: DynamoValue, echoed: JsonValue) -> bool:

@@ -319,7 +319,13 @@ class ReceiptStore:
         )
 
     def attach_image(
-        self, user_id: str, receipt_id: str, original_key: str, thumbnail_key: str, now: str
+        self,
+        user_id: str,
+        receipt_id: str,
+        original_key: str,
+        thumbnail_key: str,
+        now: str,
+        fingerprint: DynamoItem | None = None,
     ) -> WriteResult:
         """Record an uploaded image and its thumbnail in one conditional update.
 
@@ -334,6 +340,8 @@ class ReceiptStore:
             {
                 "imageKeys": ListAppend((original_key,)),
                 "thumbnailKeys": ListAppend((thumbnail_key,)),
+                # The image's digests, for duplicate detection (receipt_vault/duplicates): internal.
+                **({"imageFingerprints": ListAppend(({"key": original_key, **fingerprint},))} if fingerprint else {}),
                 "serverVersion": Increment(1),
                 "updatedAt": now,
                 "byUpdatedSK": keys.by_updated_sk(now, receipt_id),

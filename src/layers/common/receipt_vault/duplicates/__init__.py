@@ -1,0 +1,1 @@
+"""Duplicate receipts: fingerprints (pure), their store, and the detector that flags pairs."""

@@ -1,0 +1,115 @@
+"""Flag receipts that are probably the same one, each time a receipt's content or images change.
+
+The examination of one receipt costs a bounded number of calls, whatever the account's size:
+the user's setting, one batch of fingerprint writes, one Query per lookup key (images, content,
+eight text bands), one or two flag writes per match on each side, and one update of the
+receipt. A receipt whose fingerprints did not change since its last examination (an edit of
+its notes, a status change) costs none.
+Detection is advice, never a condition of storing a receipt: when it fails, the receipt is
+kept, the failure is logged and counted, and the next change of the receipt examines it again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from receipt_vault.duplicates.fingerprints import ImageFingerprint, judge, of_receipt
+from receipt_vault.duplicates.store import DuplicateStore, stored_fingerprints
+from receipt_vault.receipts.status import DELETED
+from receipt_vault.shapes import DynamoItem
+
+METRIC_NAMESPACE = "ReceiptVault/Duplicates"
+# New pairs one check records, the most likely first: a burst of identical receipts (a push of
+# 25) stays within the function's time, and the next change of a receipt records more.
+MAX_NEW_FLAGS_PER_CHECK = 3
+
+
+class DuplicateDetector:
+    def __init__(self, store: DuplicateStore, detection_enabled: Callable[[str], bool], logger: Logger) -> None:
+        self.store = store
+        self.detection_enabled = detection_enabled  # the user's setting, `flag` or `off`
+        self.logger = logger
+
+    def examine(self, user_id: str, receipt: DynamoItem, now: str) -> DynamoItem:
+        """Examine a receipt just written; returns it as it is now (with any new flag)."""
+        try:
+            return self._examine(user_id, receipt, now)
+        except Exception:  # advice only: the write it follows has succeeded and stays
+            self.logger.exception("duplicate check failed")
+            self._check_again_next_time(user_id, receipt)
+            with single_metric(
+                name="DuplicateCheckFailures", unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE
+            ):
+                pass
+            return receipt
+
+    def _examine(self, user_id: str, receipt: DynamoItem, now: str) -> DynamoItem:
+        receipt_id = str(receipt["receiptId"])
+        previous_keys, previous = stored_fingerprints(receipt)
+        known = set(receipt.get("possibleDuplicates") or {})
+        if receipt.get("status") == DELETED:
+            # Deleted: nobody's candidate, and no longer anyone's duplicate.
+            if previous_keys or previous is not None:
+                self.store.forget_fingerprints(user_id, receipt_id, previous_keys)
+            for other_id in sorted(known):
+                self.store.unflag(user_id, other_id, receipt_id, now)
+            return receipt
+        images = [
+            ImageFingerprint(str(image["sha256"]), str(image["dhash"]))
+            for image in receipt.get("imageFingerprints") or []
+        ]
+        fingerprints = of_receipt(receipt, images)
+        lookup_keys = fingerprints.lookup_keys()
+        if previous == fingerprints.as_item() or not (lookup_keys or previous_keys or known):
+            return receipt  # nothing a match depends on has changed, or nothing to match on
+        # The receipt's fingerprints first, then the lookup items, then the others': of two
+        # receipts written at once, the later query sees the other's items, and they are
+        # already what the other receipt records (a flag checks that). Kept while detection is
+        # off, so that turning it on again finds nothing stale.
+        self.store.remember_fingerprints(user_id, receipt_id, fingerprints)
+        self.store.replace_fingerprints(user_id, receipt_id, previous_keys, fingerprints)
+        if not self.detection_enabled(user_id):
+            return receipt
+        candidates = self.store.candidates(user_id, lookup_keys, receipt_id)
+        verdicts = {
+            other_id: verdict
+            for other_id, other in candidates.items()
+            if (verdict := judge(fingerprints, other)) is not None
+        }
+        latest = receipt
+        for other_id in sorted(known - set(verdicts)):
+            if other_id not in candidates:  # past a lookup's limit, or no longer sharing a key
+                other = self.store.current_fingerprints(user_id, other_id)
+                if other is not None and judge(fingerprints, other) is not None:
+                    continue
+            # The facts changed, or the other was deleted: no longer a pair.
+            self.store.unflag(user_id, other_id, receipt_id, now)
+            latest = self.store.unflag(user_id, receipt_id, other_id, now).item or latest
+        flagged = 0
+        best_first = sorted(verdicts.items(), key=lambda pair: (-pair[1].score, pair[0]))
+        for other_id, verdict in [pair for pair in best_first if pair[0] not in known][:MAX_NEW_FLAGS_PER_CHECK]:
+            theirs = self.store.flag(user_id, other_id, receipt_id, verdict, now, fingerprints=candidates[other_id])
+            if not theirs.succeeded and (
+                theirs.item is None or receipt_id not in theirs.item.get("possibleDuplicates", {})
+            ):
+                continue  # gone, deleted, full, or its lookup item was stale: nothing to review
+            mine = self.store.flag(user_id, receipt_id, other_id, verdict, now)
+            latest = mine.item or latest
+            flagged += 1
+        if flagged:
+            with single_metric(
+                name="DuplicatesFlagged", unit=MetricUnit.Count, value=flagged, namespace=METRIC_NAMESPACE
+            ):
+                pass
+        return latest
+
+    def _check_again_next_time(self, user_id: str, receipt: DynamoItem) -> None:
+        """Forget the fingerprints a failed check may have recorded, so that the receipt's next
+        change is examined whatever it changes (its lookup keys stay, to be replaced then)."""
+        try:
+            self.store.clear_recorded_fingerprints(user_id, str(receipt["receiptId"]))
+        except Exception:  # the store is failing: the check's own failure is already logged
+            self.logger.warning("the failed duplicate check could not be reset")
