@@ -11,7 +11,10 @@ answer, which is right; schemathesis cannot know the rule, so it reports the ans
 rules below for valid data (ST202); a push's 200 whose invalid items are each `rejected` (ST201:
 one bad item never fails the batch); and a receipt read after its DELETE (ST301), which is a
 soft delete: the read answers the tombstone (`status: deleted`), or the receipt a restore
-brought back (`after_call` keeps the run's calls in order to tell). Every other failure stays one.
+brought back (`after_call` keeps the run's calls in order to tell); and a device's DELETE that is
+a 404 after its token was registered again under another deviceId (ST302): the same token on the
+same platform is the same device, so that registration replaced it (a reinstalled app), which the
+check, counting only DELETEs as removals, cannot know. Every other failure stays one.
 """
 
 from __future__ import annotations
@@ -54,9 +57,14 @@ DROPPED: collections.Counter[str] = collections.Counter()
 SCHEMA_VALID_REQUEST_REJECTED = "ST202"
 SCHEMA_VIOLATING_REQUEST_ACCEPTED = "ST201"
 DELETED_RESOURCE_STILL_AVAILABLE = "ST301"
+CREATED_RESOURCE_NOT_FOUND = "ST302"
 PUSH = "POST /sync/push"
 SOFT_DELETE = "DELETE /receipts/{receiptId}"
 CALLS: list[tuple[str, int]] = []  # ("METHOD /path", status) of every call of the run, in order
+REGISTER_DEVICE = "POST /user/devices"
+REMOVE_DEVICE = "DELETE /user/devices/{deviceId}"
+# (platform, token, deviceId) of every successful registration of the run, in order.
+REGISTRATIONS: list[tuple[str, str, str]] = []
 
 
 def _body(response: Any) -> Any:
@@ -112,8 +120,30 @@ def _soft_deleted_or_restored(free: str, body: Any) -> bool:
     return restored
 
 
+def _replaced_by_its_token(device_id: str) -> bool:
+    """Since the device's last registration, its token was registered under another deviceId:
+    one token is one device, and the registry keeps only the newest id."""
+    registered = [index for index, (_, _, known) in enumerate(REGISTRATIONS) if known == device_id.lower()]
+    if not registered:
+        return False
+    platform, token, _ = REGISTRATIONS[registered[-1]]
+    replaced = any(
+        (other_platform, other_token) == (platform, token) and known != device_id.lower()
+        for other_platform, other_token, known in REGISTRATIONS[registered[-1] + 1 :]
+    )
+    if replaced:
+        DROPPED[f"{REMOVE_DEVICE}: its token registered since under another deviceId"] += 1
+    return replaced
+
+
 def after_call(context: Any, case: Any, response: Any) -> None:
     CALLS.append((f"{case.method.upper()} {case.formatted_path}", response.status_code))
+    if case.operation.label == REGISTER_DEVICE and response.status_code < 300 and isinstance(case.body, dict):
+        body = _body(response)
+        if isinstance(body, dict) and isinstance(body.get("deviceId"), str):
+            REGISTRATIONS.append(
+                (str(case.body.get("platform")), str(case.body.get("token")), body["deviceId"].lower())
+            )
 
 
 def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool:
@@ -125,6 +155,8 @@ def filter_failure(context: Any, failure: Any, case: Any, response: Any) -> bool
         return not _rejects_each_invalid_item(case, _body(response))
     if code == DELETED_RESOURCE_STILL_AVAILABLE and getattr(failure, "operation", None) == SOFT_DELETE:
         return not _soft_deleted_or_restored(str(getattr(failure, "free", "")), _body(response))
+    if code == CREATED_RESOURCE_NOT_FOUND and label == REMOVE_DEVICE and response.status_code == 404:
+        return not _replaced_by_its_token(str((case.path_parameters or {}).get("deviceId", "")))
     return True
 
 

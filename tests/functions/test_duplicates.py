@@ -306,3 +306,51 @@ def test_a_stale_lookup_item_of_a_concurrent_edit_makes_no_false_flag(crud, tabl
                              "receiptId": receipt["receiptId"], "fingerprints": stale.as_item()})  # fmt: skip
 
     assert "possibleDuplicates" not in create(crud, totalAmount="11.00")
+
+
+def test_the_facts_a_refinement_fills_in_find_the_receipt_already_entered(refine_fn, table):
+    """An offline capture has only its OCR text; once refined, it has the facts of a receipt the
+    user typed in on another phone."""
+    from tests.functions.test_ocr_refine import ocr_receipt, refine, script
+    from tests.support.bedrock import extraction, tool_answer
+
+    capture = ocr_receipt(table)
+    answer = extraction()
+    typed = ApiClient(load_function("receipt_crud"))
+    facts = {
+        "storeName": answer["merchant"],
+        "purchaseDate": answer["date"],
+        "totalAmount": answer["total"],
+        "currency": answer["currency"],
+    }
+    entered = typed.call("POST", "/receipts", body=facts).body
+    script(refine_fn, haiku=[tool_answer(answer)])
+
+    refined = refine(refine_fn, capture["receiptId"])
+
+    assert refined.status == 200, refined.body
+    assert flagged_ids(refined.body) == [entered["receiptId"]]
+    assert flagged_ids(get(typed, entered["receiptId"])) == [capture["receiptId"]]
+
+
+@pytest.mark.parametrize("score", [1e-300, 0.1234567890123, 1.0])
+def test_an_echo_with_a_score_no_flag_has_is_a_400_never_a_500(crud, score):
+    create(crud)
+    second = create(crud)
+    forged = [{**second["possibleDuplicates"][0], "score": score}]
+    path = {"receiptId": second["receiptId"]}
+
+    response = crud.call("PUT", RECEIPT, path_parameters=path, body={**second, "possibleDuplicates": forged})
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert get(crud, second["receiptId"]) == second
+
+
+def test_an_empty_echo_of_a_receipt_never_flagged_is_unchanged(crud):
+    receipt = create(crud, ocrRawText=None, storeName="Only one")
+    path = {"receiptId": receipt["receiptId"]}
+
+    response = crud.call("PUT", RECEIPT, path_parameters=path, body={**receipt, "possibleDuplicates": [], "notes": "x"})
+
+    assert response.status == 200, response.body
+    assert response.body["notes"] == "x"

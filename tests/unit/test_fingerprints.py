@@ -197,3 +197,18 @@ def test_the_thumbnail_and_the_dhash_come_from_one_decode_and_agree():
     thumbnail, picture_hash = receipt_imaging.thumbnail_and_dhash(data, "jpg", 200, 300, 70)
     assert thumbnail.startswith(b"\xff\xd8")
     assert hamming(picture_hash, receipt_imaging.upright_dhash(data, "jpg")) <= 4  # decoded at other scales
+
+
+def test_a_total_misread_by_one_digit_still_matches_a_nearly_equal_text():
+    """tesseract reads 292.78 as 792.78 on one of two photos: the texts tell it is one receipt."""
+    misread = {**RECEIPT, "totalAmount": "729.99", "ocrRawText": TEXT.replace("129.99", "729.99")}
+    verdict = judge(of_receipt(misread), of_receipt(RECEIPT))
+    assert verdict is not None and verdict.reasons == ("similar-text",)
+
+
+def test_a_total_one_digit_off_on_another_text_is_another_receipt():
+    other_text = TEXT.replace("Samsung Galaxy Buds2 Pro", "Sony WH-1000XM5 case   ").replace("14:32", "17:48")
+    other_text = other_text.replace("****4821", "****3307").replace("Thank you for shopping with us", "No returns")
+    other = {**RECEIPT, "totalAmount": "139.99", "ocrRawText": other_text.replace("129.99", "139.99")}
+    assert judge(of_receipt(other), of_receipt(RECEIPT)) is None
+    assert judge(of_receipt({**RECEIPT, "totalAmount": "729.99", "ocrRawText": None}), of_receipt(RECEIPT)) is None

@@ -34,6 +34,7 @@ from ocr_refine.refinement import (
     receipt_fields,
 )
 from receipt_vault.clock import iso_timestamp
+from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import (
     BadRequestError,
     ModelAnswerError,
@@ -85,8 +86,10 @@ class RefineService:
         record: Callable[[str, float], None],
         push: PushSender | None = None,
         quota: DailyQuota | None = None,
+        duplicates: DuplicateDetector | None = None,
     ) -> None:
         self.quota = quota  # refinements per user and day: each calls Bedrock
+        self.duplicates = duplicates  # the refined facts may make a receipt another's duplicate
         self.store = store
         self.gateway = gateway
         self.models = models
@@ -214,7 +217,10 @@ class RefineService:
                 user_id, current, content, self.clock(), server_owned={"refinement": refinement}
             )
             if result.succeeded:
-                return to_api(result.item or {})
+                refined = result.item or {}
+                if self.duplicates is not None:
+                    refined = self.duplicates.examine(user_id, refined, iso_timestamp(self.clock()))
+                return to_api(refined)
             if result.item is None:
                 raise NotFoundError("receipt not found")
             current = result.item  # the user (or a device) changed it meanwhile: apply to that

@@ -84,8 +84,11 @@ class DeviceRegistry:
         # One physical device is one entry: the same token under another id (a reinstalled app)
         # or an endpoint this device no longer uses goes.
         for other_id in same_token:
-            if other_id != device_id:
-                self.store.remove_device(user_id, other_id, devices[other_id]["endpointArn"])
+            if (
+                other_id != device_id
+                and self.store.remove_device(user_id, other_id, devices[other_id]["endpointArn"]).succeeded
+            ):
+                stored.pop(other_id, None)  # gone already: it must not count towards the cap
         if current and current["endpointArn"] != endpoint_arn:
             self._delete_endpoint_if_owned(current["endpointArn"], user_id)
         self._evict_oldest(user_id, stored, keep=device_id)

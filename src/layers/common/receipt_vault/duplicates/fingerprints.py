@@ -188,20 +188,28 @@ def of_receipt(receipt: Mapping[str, object], images: Iterable[ImageFingerprint]
     )
 
 
+def _misread(first: str, second: str) -> bool:
+    """Two amounts of one length that differ in one digit: what an OCR misreading looks like."""
+    return len(first) == len(second) and sum(a != b for a, b in zip(first, second, strict=True)) == 1
+
+
 def judge(new: Fingerprints, other: Fingerprints) -> Verdict | None:
     """Whether two receipts are probably one, with a score from 0 to 1 and the reasons; None if
     not. The same file is always a duplicate. Otherwise a known date, total or currency that
-    differs rules a match out, then the text or the facts decide."""
+    differs rules a match out (a total one digit off only unless the texts nearly agree: an OCR
+    misreading), then the text or the facts decide."""
     if {image.sha256 for image in new.images} & {image.sha256 for image in other.images}:
         return Verdict(1.0, ("same-image",))
-    if any(other.facts.get(name, value) != value for name, value in new.facts.items()):
-        return None
-    reasons: list[Reason] = []
+    differing = [name for name, value in new.facts.items() if other.facts.get(name, value) != value]
     similarity = (
         text_similarity(new.text_signature, other.text_signature)
         if new.text_signature and other.text_signature
         else None
     )
+    misread_total = differing == ["totalAmount"] and _misread(new.facts["totalAmount"], other.facts["totalAmount"])
+    if differing and not (misread_total and similarity is not None and similarity >= SIMILAR_TEXT):
+        return None
+    reasons: list[Reason] = []
     same_content = new.content_key is not None and new.content_key == other.content_key
     if same_content and (similarity is None or similarity >= SAME_FACTS_TEXT):
         reasons.append("same-content")

@@ -192,7 +192,12 @@ class PossibleDuplicate(InputModel):
 
 
 def duplicates_as_stored(flags: list[PossibleDuplicate]) -> DynamoItem:
-    return {flag.receiptId: {"reasons": list(flag.reasons), "score": Decimal(str(flag.score))} for flag in flags}
+    """Echoed flags as stored, to be compared. Stored scores have two decimals; rounding keeps an
+    echoed 1e-300, which no DynamoDB number holds, from failing the comparison itself."""
+    return {
+        flag.receiptId.lower(): {"reasons": list(flag.reasons), "score": Decimal(str(round(flag.score, 6)))}
+        for flag in flags
+    }
 
 
 def duplicates_as_shown(stored: DynamoItem) -> list[JsonObject]:

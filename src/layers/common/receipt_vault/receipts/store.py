@@ -422,10 +422,14 @@ def _at_version(version: int) -> ConditionBase:
 
 
 def _equal_to(echoed: DynamoItem) -> ConditionBase:
-    """Each echoed server-owned field equals the stored one (an absent attribute never does)."""
+    """Each echoed server-owned field equals the stored one. An absent attribute equals only an
+    empty echo (`possibleDuplicates: []` of a receipt never flagged), and nothing else."""
     condition: ConditionBase = Attr("PK").exists()
     for name, value in echoed.items():
-        condition &= Attr(name).eq(value)
+        if value == {} or value == []:
+            condition &= Attr(name).not_exists() | Attr(name).eq(value)
+        else:
+            condition &= Attr(name).eq(value)
     return condition
 
 
