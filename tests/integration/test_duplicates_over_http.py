@@ -5,14 +5,13 @@ first phone learns it from a delta pull."""
 from __future__ import annotations
 
 import io
-import time
-import urllib.request
 import uuid
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageEnhance
 
 from tests.integration.conftest import http, new_user_token
+from tests.integration.test_erasure_two_phones import eventually, upload
 from tests.unit.test_fingerprints import RECEIPT, TEXT, ocr_noise
 
 
@@ -40,20 +39,8 @@ def capture(stack, token: str, text: str, picture: bytes) -> dict[str, Any]:
         {"contentType": "image/jpeg", "contentLength": len(picture)},
         token=token,
     ).body
-    request = urllib.request.Request(grant["uploadUrl"], data=picture, method=grant["method"], headers=grant["headers"])
-    with urllib.request.urlopen(request, timeout=10) as response:
-        assert response.status == 200
+    assert upload(grant, picture) == 200
     return result["item"]
-
-
-def eventually(check, timeout: float = 20.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.2)
-    return None
 
 
 def test_two_phones_capturing_one_receipt_see_the_pair_flagged_on_both(stack):
