@@ -275,6 +275,7 @@ def test_deleting_one_of_a_pair_unflags_the_other_and_a_restore_checks_again(cru
     restored = crud.call("POST", f"{RECEIPT}/restore", path_parameters={"receiptId": second["receiptId"]}).body
 
     assert sorted(flagged_ids(restored)) == sorted([first["receiptId"], third["receiptId"]])
+    assert second["receiptId"] in flagged_ids(get(crud, first["receiptId"]))  # both sides again
 
 
 def test_fingerprints_kept_while_detection_is_off_are_current_when_it_is_on_again(crud, table):

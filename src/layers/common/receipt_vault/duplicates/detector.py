@@ -54,9 +54,11 @@ class DuplicateDetector:
             # Deleted: nobody's candidate, and no longer anyone's duplicate.
             if previous_keys or previous is not None:
                 self.store.forget_fingerprints(user_id, receipt_id, previous_keys)
-            for other_id in sorted(known):
+            latest = receipt
+            for other_id in sorted(known):  # both sides, so that a restore flags both again
                 self.store.unflag(user_id, other_id, receipt_id, now)
-            return receipt
+                latest = self.store.unflag(user_id, receipt_id, other_id, now).item or latest
+            return latest
         images = [
             ImageFingerprint(str(image["sha256"]), str(image["dhash"]))
             for image in receipt.get("imageFingerprints") or []
