@@ -89,6 +89,11 @@ def _rule_broken(error: ValidationError) -> str:
     return f"breaks {rule}"
 
 
+def _literal_segments(path: str) -> tuple[bool, ...]:
+    """Orders the resources matching one path: literal segments, from the left, win."""
+    return tuple(not segment.startswith("{") for segment in path.split("/"))
+
+
 def _path_pattern(path: str) -> re.Pattern[str]:
     regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(path))
     return re.compile(f"^{regex}$")
@@ -202,14 +207,18 @@ class Gateway:
         return response
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:
-        """The path's route for the method; else its ANY method, which catches every method the
-        path does not declare (TRACE too); else none, API Gateway's MISSING_AUTHENTICATION_TOKEN."""
+        """API Gateway's choice: the resource first, the most specific that matches (a literal
+        segment before a parameter, so /receipts/duplicates is not /receipts/{receiptId}); then
+        the resource's route for the method, else its ANY method, which catches every method the
+        resource does not declare (TRACE too). No resource: MISSING_AUTHENTICATION_TOKEN."""
+        matching = [(route, found) for route in self.routes if (found := route.pattern.match(path))]
+        if not matching:
+            return None, {}
+        resource = max((route.path for route, _ in matching), key=_literal_segments)
         for wanted in (method, "ANY"):
-            for route in self.routes:
-                if route.method == wanted:
-                    match = route.pattern.match(path)
-                    if match:
-                        return route, match.groupdict()
+            for route, found in matching:
+                if route.path == resource and route.method == wanted:
+                    return route, found.groupdict()
         return None, {}
 
     # -- validation ----------------------------------------------------------------------------

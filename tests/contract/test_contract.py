@@ -124,11 +124,13 @@ def test_a_version_conflict_carries_the_current_item_typed():
         "putCategories": "CategoriesConflict",
         "putUserSettings": "UserSettingsConflict",
         "registerDevice": "Error",  # the device list kept changing: nothing to carry
+        "resolveDuplicatePair": "DuplicatePairConflict",
     }
     for name, current in [
         ("ReceiptConflict", "Receipt"),
         ("CategoriesConflict", "Categories"),
         ("UserSettingsConflict", "UserSettings"),
+        ("DuplicatePairConflict", "DuplicatePairReceipts"),
     ]:
         base, extension = SCHEMAS[name]["allOf"]
         assert _ref_name(base) == "Error" and _ref_name(extension["properties"]["current"]) == current

@@ -57,6 +57,8 @@ SCHEMA_OF: dict[str, str | tuple[str, str]] = {
     "ReceiptUpdate": "ReceiptUpdate",
     "StatusChange": "StatusChange",
     "ReceiptListQuery": ("get", "/receipts"),
+    "DuplicatePairQuery": ("get", "/receipts/duplicates"),
+    "DuplicateResolution": "DuplicateResolution",
     "CategoriesUpdate": "CategoriesUpdate",
     "UploadUrlRequest": "UploadUrlRequest",
     "PullRequest": "SyncPullRequest",

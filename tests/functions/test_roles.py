@@ -301,6 +301,22 @@ def receipt_crud_scenario(request: pytest.FixtureRequest) -> None:
     assert client.call("GET", "/receipts", query={"limit": "1", "nextToken": page["nextToken"]}).status == 200
     body = {**crud.a_receipt(notes="edited"), "serverVersion": 1}
     assert client.call("PUT", crud.RECEIPT, path_parameters={"receiptId": first["receiptId"]}, body=body).status == 200
+    # The review: the same receipt entered again is flagged, listed, and merged.
+    again = crud.create(client)
+    [pair] = client.call("GET", "/receipts/duplicates").body["items"]
+    kept, other = (
+        (pair["receipt"], pair["other"])
+        if pair["receipt"]["receiptId"] == again["receiptId"]
+        else (pair["other"], pair["receipt"])
+    )
+    decision = {"action": "merge", "serverVersion": kept["serverVersion"], "otherServerVersion": other["serverVersion"]}
+    path = {"receiptId": kept["receiptId"], "otherReceiptId": other["receiptId"]}
+    assert (
+        client.call(
+            "POST", "/receipts/{receiptId}/duplicates/{otherReceiptId}", path_parameters=path, body=decision
+        ).status
+        == 200
+    )
 
 
 def category_scenario(request: pytest.FixtureRequest) -> None:

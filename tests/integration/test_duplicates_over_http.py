@@ -64,3 +64,44 @@ def test_two_phones_capturing_one_receipt_see_the_pair_flagged_on_both(stack):
     pulled = http(stack, "POST", "/sync/pull", {"lastSyncTimestamp": first_phone_sync}, token=token).body
     on_the_first_phone = {receipt["receiptId"]: receipt for receipt in pulled["items"]}
     assert on_the_first_phone[first["receiptId"]]["possibleDuplicates"] == first_now["possibleDuplicates"]
+
+
+def test_a_pair_merged_on_one_phone_syncs_to_the_other_as_one_receipt(stack):
+    """Two phones, two photos of one receipt: the pair is flagged, listed and merged on the first
+    phone (its response lost, so it asks again), and the second phone's delta pull brings it the
+    merged receipt and the tombstone of its own copy."""
+    token = new_user_token(stack)
+    first = capture(stack, token, TEXT, photo(angle=-2, brightness=1.0))
+    second = capture(stack, token, ocr_noise(TEXT, 0.02, seed=5), photo(angle=4, brightness=1.2))
+    second_phone_sync = http(stack, "POST", "/sync/pull", {}, token=token).body["syncTimestamp"]
+
+    def the_pair_with_both_images() -> dict[str, Any] | None:
+        listed = http(stack, "GET", "/receipts/duplicates", token=token).body["items"]
+        if len(listed) == 1 and all(listed[0][side]["thumbnailKeys"] for side in ("receipt", "other")):
+            return listed[0]
+        return None
+
+    pair = eventually(the_pair_with_both_images)
+    assert pair, "the pair was never listed with both images"
+    kept, other = (pair["receipt"], pair["other"])
+    if kept["receiptId"] != first["receiptId"]:
+        kept, other = other, kept
+    decision = {"action": "merge", "serverVersion": kept["serverVersion"], "otherServerVersion": other["serverVersion"]}
+    path = f"/receipts/{kept['receiptId']}/duplicates/{other['receiptId']}"
+
+    merged = http(stack, "POST", path, decision, token=token)
+    retried = http(stack, "POST", path, decision, token=token)  # the first response was lost
+
+    assert merged.status == 200, merged.body
+    assert retried.status == 200 and retried.body == merged.body
+    assert merged.body["receipt"]["imageKeys"] == kept["imageKeys"] + other["imageKeys"]
+    assert merged.body["other"]["status"] == "deleted"
+    assert http(stack, "GET", "/receipts/duplicates", token=token).body == {"items": []}
+
+    pulled = http(stack, "POST", "/sync/pull", {"lastSyncTimestamp": second_phone_sync}, token=token).body
+    on_the_second_phone = {receipt["receiptId"]: receipt for receipt in pulled["items"]}
+    assert on_the_second_phone[first["receiptId"]] == merged.body["receipt"]
+    assert pulled["deleted"] == [second["receiptId"]]  # its own copy, a tombstone
+    assert not on_the_second_phone[first["receiptId"]]["possibleDuplicates"]
+    active = http(stack, "GET", "/receipts", token=token).body["items"]
+    assert [receipt["receiptId"] for receipt in active] == [first["receiptId"]]

@@ -75,6 +75,16 @@ def test_a_route_reaches_its_function_with_a_rest_proxy_event():
     assert ("x-amzn-RequestId", context["requestId"]) in response.headers
 
 
+def test_a_literal_segment_wins_over_a_parameter_as_in_api_gateway():
+    invoke = Recorder()
+
+    for path in ("/receipts/duplicates", f"/receipts/{RECEIPT_ID}"):
+        gateway(invoke).handle("GET", path, {"Authorization": "Bearer good"}, b"", "::1")
+
+    assert [event["resource"] for _, event in invoke.calls] == ["/receipts/duplicates", "/receipts/{receiptId}"]
+    assert invoke.calls[0][1]["pathParameters"] is None
+
+
 def test_health_needs_no_authorizer():
     invoke = Recorder()
 
@@ -145,6 +155,9 @@ def test_an_unknown_path_is_the_404_gateway_response_whatever_the_method(method)
         ("HEAD", f"/receipts/{RECEIPT_ID}", "GET,PUT,DELETE,OPTIONS"),
         ("POST", f"/user/devices/{RECEIPT_ID}", "DELETE,OPTIONS"),
         ("GET", "/receipts/not-a-uuid/restore", "POST,OPTIONS"),
+        # A literal segment is its own resource, before /receipts/{receiptId}'s methods.
+        ("PUT", "/receipts/duplicates", "GET,OPTIONS"),
+        ("DELETE", "/receipts/duplicates", "GET,OPTIONS"),
     ],
 )
 def test_a_method_the_path_does_not_declare_is_the_any_methods_405_without_a_token(method, path, allow):

@@ -5,6 +5,7 @@
     receipts.csv         one row per receipt, line items flattened readably, for spreadsheets
     categories.json      the default and custom categories
     settings.json        reminder settings and registered devices (never their endpoints)
+    duplicates.json      what duplicate detection derived from each receipt, and review decisions
     images/<receiptId>/<file>   the original images
 
 Receipts are read page by page, once per entry that needs them, and images are copied in
@@ -139,6 +140,7 @@ class ExportBuilder:
             categories = categories_view(CategoryStore(self.table).get(user_id))
             archive.add("categories.json", [_json_bytes(categories)])
             archive.add("settings.json", [_json_bytes(settings_view(SettingsStore(self.table).get(user_id)))])
+            archive.add("duplicates.json", self._json_array(self._duplicate_records(user_id, date_from, date_to)))
             receipt_count, images, missing = 0, 0, []
             for receipt in receipts():
                 receipt_count += 1
@@ -164,11 +166,24 @@ class ExportBuilder:
 
     def _receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[JsonObject]:
         from receipt_vault.receipts.rules import to_api
+
+        for item in self._stored_receipts(user_id, date_from, date_to):
+            yield to_api(item)
+
+    def _duplicate_records(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[JsonObject]:
+        from receipt_vault.duplicates.fingerprints import exported
+
+        for item in self._stored_receipts(user_id, date_from, date_to):
+            record = exported(item)
+            if record is not None:
+                yield record
+
+    def _stored_receipts(self, user_id: str, date_from: str | None, date_to: str | None) -> Iterator[DynamoItem]:
         from receipt_vault.receipts.store import ReceiptStore
 
         for item in ReceiptStore(self.table).every_receipt(user_id):
             if in_range(item, date_from, date_to):
-                yield to_api(item)
+                yield item
 
     @staticmethod
     def _json_array(receipts: Iterator[JsonObject]) -> Iterator[bytes]:

@@ -1,10 +1,13 @@
-"""receipt-crud: the seven /receipts routes. Business rules live in the common layer."""
+"""receipt-crud: the /receipts routes, and the review of possible duplicates. Business rules live
+in the common layer; the review's in duplicate_review.py."""
 
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from receipt_crud.duplicate_review import DuplicateReview
+from receipt_crud.models import DuplicatePairQuery, DuplicateResolution
 from receipt_vault.api import (
     build_api,
     current_user_id,
@@ -15,6 +18,7 @@ from receipt_vault.api import (
 )
 from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
+from receipt_vault.duplicates.store import DuplicateStore
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
@@ -29,11 +33,10 @@ observability = setup_observability()
 metrics = observability.metrics
 app = build_api(settings, observability)
 table = dynamodb_table(settings.table_name)
-receipts = ReceiptService(
-    ReceiptStore(table),
-    page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
-    duplicate_detector(table, observability.logger),
-)
+page_tokens = page_tokens_from_secret(settings.pagination_secret_arn, settings.region)
+detector = duplicate_detector(table, observability.logger)
+receipts = ReceiptService(ReceiptStore(table), page_tokens, detector)
+review = DuplicateReview(ReceiptStore(table), DuplicateStore(table), detector, page_tokens)
 
 
 @app.post("/receipts")
@@ -72,6 +75,20 @@ def restore_receipt(receiptId: str) -> JsonObject:
 @app.patch("/receipts/<receiptId>/status")
 def change_status(receiptId: str) -> JsonObject:
     return receipts.change_status(current_user_id(app), receiptId, parse_body(app, StatusChange), utc_now())
+
+
+@app.get("/receipts/duplicates")
+def list_duplicate_pairs() -> JsonObject:
+    return review.list_pairs(current_user_id(app), parse_query(app, DuplicatePairQuery))
+
+
+@app.post("/receipts/<receiptId>/duplicates/<otherReceiptId>")
+def resolve_duplicate_pair(receiptId: str, otherReceiptId: str) -> JsonObject:
+    resolution = parse_body(app, DuplicateResolution)
+    result, decided = review.resolve(current_user_id(app), receiptId, otherReceiptId, resolution, utc_now())
+    if decided:  # not a retry's answer
+        metrics.add_metric(name="DuplicatePairsResolved", unit=MetricUnit.Count, value=1)
+    return result
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

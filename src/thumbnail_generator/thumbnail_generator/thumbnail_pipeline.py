@@ -22,11 +22,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from receipt_imaging import UnusableImageError, thumbnail_and_dhash
 from receipt_vault.clock import iso_timestamp, utc_now
+from receipt_vault.duplicates.decisions import merged_into
 from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.images import ORIGINAL, ImageKey
 from receipt_vault.observability import hash_user_id
+from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.settings import ThumbnailSettings
+from receipt_vault.shapes import DynamoItem
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -102,7 +105,21 @@ class ThumbnailPipeline:
         if not result.succeeded:
             return "already-done"
         self.duplicates.examine(image.user_id, result.item or {}, now)
+        self._follow_a_merge(image, result.item or {}, now, fingerprint)
         return "generated"
+
+    def _follow_a_merge(self, image: ImageKey, receipt: DynamoItem, now: str, fingerprint: DynamoItem) -> None:
+        """An upload still in flight when its receipt was merged into another one lands on the
+        merged-away receipt: the image goes to the kept receipt too, as the merge's own images
+        did, so it is not left on a receipt whose soft delete expires."""
+        kept_id = merged_into(receipt) if receipt.get("status") == DELETED else None
+        if kept_id is None:
+            return
+        moved = self.receipts.attach_image(image.user_id, kept_id, image.key, image.thumbnail.key, now, fingerprint)
+        if moved.succeeded:
+            self.duplicates.examine(image.user_id, moved.item or {}, now)
+        elif moved.item is not None and image.key not in moved.item.get("imageKeys", []):
+            self.logger.warning("the kept receipt is full: the image stays on the merged-away one")
 
     def _refuse(self, bucket: str, key: str, reason: str) -> str:
         self.s3.delete_object(Bucket=bucket, Key=key)

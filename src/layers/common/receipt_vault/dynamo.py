@@ -148,16 +148,19 @@ class DynamoTable:
             batch: Request = {self.name: requests[start : start + BATCH_WRITE_LIMIT]}
             send_until_processed(self.client.batch_write_item, batch, "UnprocessedItems")
 
-    def transact_write(self, operations: list[TransactPut | TransactUpdate]) -> TransactionResult:
+    def transact_write(self, operations: Sequence[TransactPut | TransactUpdate | TransactDelete]) -> TransactionResult:
         """All or nothing, each operation conditional. When a condition fails, the result says
         which, with the current item of each failed one (ReturnValuesOnConditionCheckFailure)."""
         items = []
         for operation in operations:
             builder = ConditionExpressionBuilder()
-            request: Request = {"TableName": self.name, "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+            request: Request = {"TableName": self.name}
             if isinstance(operation, TransactPut):
                 request["Item"] = serialize(operation.item)
                 kind = "Put"
+            elif isinstance(operation, TransactDelete):
+                request["Key"] = serialize(operation.key)
+                kind = "Delete"
             else:
                 expression, names, values = update_expression(operation.set_values, operation.remove)
                 request.update(
@@ -166,7 +169,9 @@ class DynamoTable:
                 if values:
                     request["ExpressionAttributeValues"] = serialize(values)
                 kind = "Update"
-            _merge(request, _expression_fields(builder, operation.condition, "ConditionExpression"))
+            if operation.condition is not None:
+                _merge(request, _expression_fields(builder, operation.condition, "ConditionExpression"))
+                request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
             items.append({kind: request})
         try:
             # Each {"Put" | "Update": request}, built as the other requests are (Request).
@@ -311,6 +316,14 @@ class TransactUpdate:
     set_values: Mapping[str, object]
     remove: list[str]
     condition: ConditionBase
+
+
+@dataclass(frozen=True)
+class TransactDelete:
+    """A delete in a transaction; without a condition, of an item that may be absent."""
+
+    key: Mapping[str, object]
+    condition: ConditionBase | None = None
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ Index attributes (see template.yaml, ReceiptVaultTable):
                     `DIGEST#WEEKLY`   / `USER#{sub}`                      weekly digest opt-ins
 Other items under a user: the settings (`META#SETTINGS`) and the notification ledger
 (`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest),
-and the duplicate-detection fingerprints (`DUP#{lookupKey}#{receiptId}`, receipt_vault/duplicates).
+the duplicate-detection fingerprints (`DUP#{lookupKey}#{receiptId}`, receipt_vault/duplicates) and
+the pairs flagged for review (`DUPPAIR#{receiptId}#{receiptId}`, the lower id first).
 Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
 """
 
@@ -184,3 +185,14 @@ def duplicate_prefix(lookup_key: str) -> str:
 
 def duplicate_key(user_id: str, lookup_key: str, receipt_id: str) -> dict[str, str]:
     return {"PK": user_pk(user_id), "SK": f"{duplicate_prefix(lookup_key)}{receipt_id}"}
+
+
+# A pair of receipts flagged as possible duplicates, listed for review by a Query on the prefix.
+# Not "DUP#…": a lookup key's Query never reads a pair. The lower id comes first, so a pair has
+# one item whichever receipt found the other.
+DUPLICATE_PAIR_PREFIX = "DUPPAIR#"
+
+
+def duplicate_pair_key(user_id: str, receipt_id: str, other_id: str) -> dict[str, str]:
+    first, second = sorted((receipt_id, other_id))
+    return {"PK": user_pk(user_id), "SK": f"{DUPLICATE_PAIR_PREFIX}{first}#{second}"}

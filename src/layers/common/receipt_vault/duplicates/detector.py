@@ -2,9 +2,9 @@
 
 The examination of one receipt costs a bounded number of calls, whatever the account's size:
 the user's setting, one batch of fingerprint writes, one Query per lookup key (images, content,
-eight text bands), one or two flag writes per match on each side, and one update of the
-receipt. A receipt whose fingerprints did not change since its last examination (an edit of
-its notes, a status change) costs none.
+eight text bands), one or two flag writes per match on each side, one update of the receipt,
+and one batch for the review list's pair items. A receipt whose fingerprints did not change
+since its last examination (an edit of its notes, a status change) costs none.
 Detection is advice, never a condition of storing a receipt: when it fails, the receipt is
 kept, the failure is logged and counted, and the next change of the receipt examines it again.
 """
@@ -58,6 +58,7 @@ class DuplicateDetector:
             for other_id in sorted(known):  # both sides, so that a restore flags both again
                 self.store.unflag(user_id, other_id, receipt_id, now)
                 latest = self.store.unflag(user_id, receipt_id, other_id, now).item or latest
+            self.store.replace_pairs(user_id, receipt_id, [], known)
             return latest
         images = [
             ImageFingerprint(str(image["sha256"]), str(image["dhash"]))
@@ -76,12 +77,14 @@ class DuplicateDetector:
         if not self.detection_enabled(user_id):
             return receipt
         candidates = self.store.candidates(user_id, lookup_keys, receipt_id)
+        reviewed = set(receipt.get("resolvedDuplicates") or ())  # the user's decision stands
         verdicts = {
             other_id: verdict
             for other_id, other in candidates.items()
-            if (verdict := judge(fingerprints, other)) is not None
+            if other_id not in reviewed and (verdict := judge(fingerprints, other)) is not None
         }
         latest = receipt
+        unflagged: list[str] = []
         for other_id in sorted(known - set(verdicts)):
             if other_id not in candidates:  # past a lookup's limit, or no longer sharing a key
                 other = self.store.current_fingerprints(user_id, other_id)
@@ -90,7 +93,8 @@ class DuplicateDetector:
             # The facts changed, or the other was deleted: no longer a pair.
             self.store.unflag(user_id, other_id, receipt_id, now)
             latest = self.store.unflag(user_id, receipt_id, other_id, now).item or latest
-        flagged = 0
+            unflagged.append(other_id)
+        flagged: list[str] = []
         best_first = sorted(verdicts.items(), key=lambda pair: (-pair[1].score, pair[0]))
         for other_id, verdict in [pair for pair in best_first if pair[0] not in known][:MAX_NEW_FLAGS_PER_CHECK]:
             theirs = self.store.flag(user_id, other_id, receipt_id, verdict, now, fingerprints=candidates[other_id])
@@ -100,10 +104,12 @@ class DuplicateDetector:
                 continue  # gone, deleted, full, or its lookup item was stale: nothing to review
             mine = self.store.flag(user_id, receipt_id, other_id, verdict, now)
             latest = mine.item or latest
-            flagged += 1
+            if mine.succeeded or other_id in (latest.get("possibleDuplicates") or {}):
+                flagged.append(other_id)
+        self.store.replace_pairs(user_id, receipt_id, flagged, unflagged)
         if flagged:
             with single_metric(
-                name="DuplicatesFlagged", unit=MetricUnit.Count, value=flagged, namespace=METRIC_NAMESPACE
+                name="DuplicatesFlagged", unit=MetricUnit.Count, value=len(flagged), namespace=METRIC_NAMESPACE
             ):
                 pass
         return latest

@@ -225,3 +225,17 @@ def judge(new: Fingerprints, other: Fingerprints) -> Verdict | None:
     score = 0.6 + 0.2 * ("same-content" in reasons) + 0.15 * ("similar-text" in reasons)
     score += 0.05 * ("similar-image" in reasons)
     return Verdict(round(min(score, 0.99), 2), tuple(reasons))
+
+
+def exported(receipt: DynamoItem) -> DynamoItem | None:
+    """What duplicate detection keeps about a receipt, for the user's export (GDPR access): its
+    fingerprints as last examined, its images' digests, and the review's decisions. None when
+    there is nothing."""
+    view: DynamoItem = {}
+    if receipt.get("duplicateFingerprints"):
+        view["fingerprints"] = receipt["duplicateFingerprints"]
+    if receipt.get("imageFingerprints"):
+        view["imageDigests"] = receipt["imageFingerprints"]
+    if receipt.get("duplicateResolutions"):
+        view["reviewDecisions"] = sorted(receipt["duplicateResolutions"])
+    return {"receiptId": receipt["receiptId"], **view} if view else None

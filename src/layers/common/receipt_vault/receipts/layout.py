@@ -182,3 +182,19 @@ def replacement_changes(user_id: str, server: DynamoItem, content: DynamoItem, m
             ttl=soft_delete_expiry(moment),
         )
     return changes
+
+
+def soft_delete_changes(user_id: str, moment: dt.datetime, expires_at: int) -> IndexPlacement:
+    """A soft delete of a receipt that is not deleted, remembering its status for a restore;
+    DynamoDB's TTL removes it at `expires_at` (epoch seconds)."""
+    return IndexPlacement(
+        set={
+            "previousStatus": CopyOf("status"),
+            "previousStatusPK": CopyOf("statusPK"),
+            "status": DELETED,
+            "statusPK": keys.status_pk(user_id, DELETED),
+            "deletedAt": iso_timestamp(moment),
+            "ttl": expires_at,
+        },
+        remove=list(WARRANTY_INDEX_ATTRIBUTES),
+    )

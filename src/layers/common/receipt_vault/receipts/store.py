@@ -37,6 +37,7 @@ from receipt_vault.receipts.layout import (
     content_changes,
     new_receipt_item,
     replacement_changes,
+    soft_delete_changes,
     version_fields,
     warranty_rejoin,
 )
@@ -194,20 +195,12 @@ class ReceiptStore:
     def soft_delete(self, user_id: str, receipt_id: str, moment: dt.datetime, expires_at: int) -> WriteResult:
         """Mark the receipt deleted unless it is, remembering its status for a restore; DynamoDB's
         TTL removes it at `expires_at` (epoch seconds)."""
-        now = iso_timestamp(moment)
+        deletion = soft_delete_changes(user_id, moment, expires_at)
         return self._update(
             user_id,
             receipt_id,
-            {
-                "previousStatus": CopyOf("status"),
-                "previousStatusPK": CopyOf("statusPK"),
-                "status": DELETED,
-                "statusPK": keys.status_pk(user_id, DELETED),
-                "deletedAt": now,
-                "ttl": expires_at,
-                **version_fields(receipt_id, Increment(1), now),
-            },
-            list(WARRANTY_INDEX_ATTRIBUTES),
+            {**deletion.set, **version_fields(receipt_id, Increment(1), iso_timestamp(moment))},
+            deletion.remove,
             Attr("status").ne(DELETED),
         )
 
