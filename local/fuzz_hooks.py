@@ -33,6 +33,11 @@ RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "nextToken is invalid for this request",  # a page token is one the API issued
         "'from' must not be after 'to'",  # the range is ordered
     ),
+    "GET /receipts/duplicates": ("nextToken is invalid for this request",),
+    "POST /receipts/{receiptId}/duplicates/{otherReceiptId}": (
+        "a receipt is not a duplicate of itself",  # the two ids differ
+        "merged, the receipt would hold more than",  # the images of both: at most 20
+    ),
     "POST /sync/pull": ("cursor is invalid for this request",),  # a cursor is one the API issued
     "POST /sync/full": ("cursor is invalid for this request",),
     "POST /user/export": ("'from' must not be after 'to'",),

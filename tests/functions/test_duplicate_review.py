@@ -268,14 +268,30 @@ def test_a_retried_resolution_is_answered_as_the_first_and_writes_nothing(crud, 
     assert set(calls.counts) == {"BatchGetItem"}
 
 
-def test_another_decision_on_a_resolved_pair_is_a_409(crud):
+@pytest.mark.parametrize("request_after", [{"action": "discard_other"}, {"action": "keep_both", "serverVersion": 1}])
+def test_another_request_on_a_resolved_pair_is_a_409_even_the_same_decision_on_other_versions(
+    crud, table, request_after
+):
     first, second = a_pair(crud)
     assert resolve(crud, first, second, "keep_both").status == 200
+    after = [stored(table, receipt["receiptId"]) for receipt in (first, second)]
 
-    response = resolve(crud, first, second, "discard_other")
+    response = resolve(crud, first, second, request_after["action"], overrides=request_after)
 
     assert_error_shape(response, 409, "VERSION_CONFLICT")
     assert response.body["current"]["other"]["status"] == "active"
+    assert [stored(table, receipt["receiptId"]) for receipt in (first, second)] == after
+
+
+def test_a_pair_one_side_of_which_was_deleted_is_a_409_with_both(crud):
+    first, second = a_pair(crud)
+    assert crud.call("DELETE", RECEIPT, path_parameters={"receiptId": second["receiptId"]}).status == 200
+
+    response = resolve(crud, first, second, "merge")
+
+    assert_error_shape(response, 409, "VERSION_CONFLICT")
+    assert response.body["current"]["other"]["status"] == "deleted"
+    assert response.body["current"]["receipt"] == get(crud, first["receiptId"])
 
 
 def test_a_resolution_on_a_version_the_user_did_not_review_is_a_409_and_changes_nothing(crud, table):
@@ -331,8 +347,9 @@ def test_two_different_decisions_at_once_one_wins_whole(crud, table):
     other = stored(table, second["receiptId"])
     assert other["status"] == ("deleted" if winner == "merge" else "active")
     assert other["serverVersion"] == second["serverVersion"] + 1  # one write, whichever won
+    decision = "merged-into" if winner == "merge" else "keep_both"
     assert other["duplicateResolutions"] == {
-        f"{first['receiptId']} {'merged-into' if winner == 'merge' else 'keep_both'}"
+        f"{first['receiptId']} {decision} {second['serverVersion']}/{first['serverVersion']}"
     }
 
 
@@ -417,7 +434,9 @@ def test_the_export_holds_what_detection_derived_and_what_the_user_decided(expor
     mine = records[first["receiptId"]]
     assert mine["fingerprints"]["contentKey"] == "mediamarkt athens|2026-11-22|129.99|EUR"
     assert mine["fingerprints"]["textSignature"]  # the MinHash of its OCR text
-    assert mine["reviewDecisions"] == [f"{second['receiptId']} keep_both"]
+    assert mine["reviewDecisions"] == [
+        f"{second['receiptId']} keep_both {first['serverVersion']}/{second['serverVersion']}"
+    ]
 
 
 def test_an_upload_in_flight_during_a_merge_follows_it_to_the_kept_receipt(crud, thumbnails, images_bucket):

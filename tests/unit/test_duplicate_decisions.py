@@ -8,7 +8,7 @@ import pytest
 from receipt_crud.duplicate_review import merged_content, moved_images, plan_resolution
 from receipt_vault.duplicates.decisions import decision_record, has_decided, merged_into
 from receipt_vault.duplicates.fingerprints import exported
-from receipt_vault.errors import BadRequestError, VersionConflictError
+from receipt_vault.errors import BadRequestError
 from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
 
 KEPT_ID, OTHER_ID = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
@@ -99,23 +99,20 @@ def test_a_merge_past_the_image_cap_is_refused_and_at_the_cap_allowed():
 def test_each_side_records_its_part_of_the_decision(action, kept_record, other_record, deleted):
     plan = plan_resolution(receipt(KEPT_ID), receipt(OTHER_ID), action)
 
-    assert plan.kept.resolution == decision_record(OTHER_ID, kept_record)
-    assert plan.other.resolution == decision_record(KEPT_ID, other_record)
+    assert plan.kept.resolution == decision_record(OTHER_ID, kept_record, 3, 3)
+    assert plan.other.resolution == decision_record(KEPT_ID, other_record, 3, 3)
     assert plan.other.soft_delete is deleted and plan.kept.soft_delete is False
     assert (plan.kept.content is not None) is (action == "merge")
 
 
-def test_a_deleted_side_cannot_be_resolved():
-    with pytest.raises(VersionConflictError):
-        plan_resolution(receipt(KEPT_ID), receipt(OTHER_ID, status="deleted"), "keep_both")
+def test_a_retry_is_recognised_by_the_decision_and_its_versions_and_a_merge_names_the_kept_receipt():
+    merged_away = receipt(OTHER_ID, duplicateResolutions={decision_record(KEPT_ID, "merged-into", 2, 5)})
 
-
-def test_a_retry_is_recognised_by_the_record_and_a_merge_names_the_kept_receipt():
-    merged_away = receipt(OTHER_ID, duplicateResolutions={decision_record(KEPT_ID, "merged-into")})
-
-    assert has_decided(merged_away, KEPT_ID, "merged-into") and not has_decided(merged_away, KEPT_ID, "keep_both")
+    assert has_decided(merged_away, KEPT_ID, "merged-into", 2, 5)
+    assert not has_decided(merged_away, KEPT_ID, "merged-into", 5, 2)  # other versions: another request
+    assert not has_decided(merged_away, KEPT_ID, "keep_both", 2, 5)
     assert merged_into(merged_away) == KEPT_ID
-    assert merged_into(receipt(OTHER_ID, duplicateResolutions={decision_record(KEPT_ID, "keep_both")})) is None
+    assert merged_into(receipt(OTHER_ID, duplicateResolutions={decision_record(KEPT_ID, "keep_both", 1, 1)})) is None
 
 
 def test_the_export_view_holds_only_what_detection_kept():

@@ -4,7 +4,7 @@ A pair is resolved in one DynamoDB transaction, conditional on the versions of b
 the user reviewed: either both receipts change and the pair leaves the list, or nothing does.
 Each receipt then records the other as resolved (`resolvedDuplicates`), so detection never
 flags the pair again, and what was decided (`duplicateResolutions`), so a retried request is
-recognised and answered as the first was, without writing again.
+recognised and answered with the pair as it is now, without writing again.
 
 - keep_both: the pair is dismissed for good; both receipts stay as they are.
 - discard_other: the other receipt is soft-deleted, restorable for 30 days like any delete.
@@ -99,7 +99,11 @@ class DuplicateReview:
             if kept is None or other is None:
                 raise NotFoundError("receipt not found")
             if other_id in (kept.get("resolvedDuplicates") or ()):
-                return _as_already_resolved(kept, other, request.action), False
+                return _as_already_resolved(kept, other, request), False
+            if DELETED in (kept.get("status"), other.get("status")):  # its flags went with the delete
+                raise VersionConflictError(
+                    "a receipt of the pair is deleted; restore it first", _pair_view(kept, other)
+                )
             if other_id not in (kept.get("possibleDuplicates") or {}):
                 raise NotFoundError("these receipts are not flagged as possible duplicates")
             if (kept["serverVersion"], other["serverVersion"]) != (request.serverVersion, request.otherServerVersion):
@@ -126,11 +130,10 @@ class DuplicateReview:
 
 
 def plan_resolution(kept: DynamoItem, other: DynamoItem, action: DuplicateAction) -> PlannedResolution:
-    """What resolving the pair writes on each receipt, as read."""
-    if DELETED in (kept.get("status"), other.get("status")):
-        raise VersionConflictError("a receipt of the pair is deleted; restore it first", _pair_view(kept, other))
+    """What resolving the pair writes on each receipt, as read (neither deleted)."""
     kept_id, other_id = str(kept["receiptId"]), str(other["receiptId"])
-    kept_side = PairSide(kept, other_id, decision_record(other_id, action))
+    kept_version, other_version = kept["serverVersion"], other["serverVersion"]
+    kept_side = PairSide(kept, other_id, decision_record(other_id, action, kept_version, other_version))
     if action == "merge":
         kept_side = PairSide(
             kept,
@@ -139,9 +142,8 @@ def plan_resolution(kept: DynamoItem, other: DynamoItem, action: DuplicateAction
             content=merged_content(kept, other),
             appended=moved_images(kept, other),
         )
-    other_side = PairSide(
-        other, kept_id, decision_record(kept_id, OTHER_SIDE_OF[action]), soft_delete=action != "keep_both"
-    )
+    other_record = decision_record(kept_id, OTHER_SIDE_OF[action], other_version, kept_version)
+    other_side = PairSide(other, kept_id, other_record, soft_delete=action != "keep_both")
     return PlannedResolution(kept_side, other_side)
 
 
@@ -190,11 +192,12 @@ def moved_images(kept: DynamoItem, other: DynamoItem) -> dict[str, list[object]]
     }
 
 
-def _as_already_resolved(kept: DynamoItem, other: DynamoItem, action: DuplicateAction) -> JsonObject:
-    """A retry of the decision taken is answered as it was; another decision is a conflict."""
-    if has_decided(kept, str(other["receiptId"]), action):
-        return {"action": action, **_pair_view(kept, other)}
-    raise VersionConflictError("the pair was already resolved otherwise", _pair_view(kept, other))
+def _as_already_resolved(kept: DynamoItem, other: DynamoItem, request: DuplicateResolution) -> JsonObject:
+    """A retry of the request that resolved the pair (the same decision on the same versions) is
+    answered with the pair as it is now, writing nothing; any other request is a conflict."""
+    if has_decided(kept, str(other["receiptId"]), request.action, request.serverVersion, request.otherServerVersion):
+        return {"action": request.action, **_pair_view(kept, other)}
+    raise VersionConflictError("the pair was already resolved", _pair_view(kept, other))
 
 
 def _flagged_on_both(first: DynamoItem, second: DynamoItem) -> bool:
