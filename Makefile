@@ -18,7 +18,7 @@ export AWS_DEFAULT_REGION ?= eu-west-1
 LAYER_DIRS := $(abspath $(wildcard src/layers/*))
 FUNCTION_DIRS := $(abspath $(filter-out src/layers,$(patsubst %/,%,$(wildcard src/*/))))
 
-$(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt Makefile
+$(INSTALLED): requirements-dev.txt src/layers/*/requirements.txt src/*/requirements.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt

@@ -331,6 +331,10 @@ class Gateway:
         claims: dict[str, str] | None,
     ) -> JsonObject:
         query = parse_qs(query_string, keep_blank_values=True)
+        # API Gateway adds these (a function building a URL to itself reads the scheme from it);
+        # the local stack is plain HTTP.
+        forwarded = {"X-Forwarded-Proto": "http", "X-Forwarded-For": source_ip}
+        headers = {**headers, **{name: value for name, value in forwarded.items() if _header(headers, name) is None}}
         try:
             text_body: str | None = body.decode("utf-8") if body else None
             encoded = False
@@ -343,7 +347,9 @@ class Gateway:
             "resourceId": route.path,
             "resourcePath": route.path,
             "httpMethod": route.method,
-            "path": f"/{self.stage}{path}",
+            # The path as requested: the local stack serves the stage at its root, as a custom
+            # domain does (on execute-api it would start with the stage).
+            "path": path,
             "stage": self.stage,
             "protocol": "HTTP/1.1",
             "requestId": request_id,

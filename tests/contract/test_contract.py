@@ -125,6 +125,7 @@ def test_a_version_conflict_carries_the_current_item_typed():
         "putUserSettings": "UserSettingsConflict",
         "registerDevice": "Error",  # the device list kept changing: nothing to carry
         "resolveDuplicatePair": "DuplicatePairConflict",
+        "enableCalendarFeed": "Error",  # rotated concurrently twice: nothing to carry
     }
     for name, current in [
         ("ReceiptConflict", "Receipt"),
@@ -141,6 +142,9 @@ def test_every_answer_with_a_body_is_an_object_schema():
     for _, _, operation in OPERATIONS:
         for code, answer in operation["responses"].items():
             for media_type, content in answer.get("content", {}).items():
+                if media_type != "application/json":  # a calendar feed's text: no model, none checked
+                    assert "schema" not in content and code.startswith("2"), (operation["operationId"], code)
+                    continue
                 schema = _resolve(content["schema"])
                 assert media_type == "application/json" and schema.get("type") == "object", (
                     operation["operationId"],

@@ -36,6 +36,7 @@ from local.iam.roles import role_logical_id
 from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
 from receipt_vault.scheduled_jobs import RunIncompleteError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
+from tests.functions import test_calendar_feed as calendar
 from tests.functions import test_export as exports
 from tests.functions import test_ocr_refine as ocr
 from tests.functions import test_platform_application as platform
@@ -505,6 +506,18 @@ def user_deletion_scenario(request: pytest.FixtureRequest) -> None:
     assert client.module.lambda_handler({"Records": [record]}, lambda_context()) == {"batchItemFailures": []}
 
 
+def calendar_feed_scenario(request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("api_env")
+    table = request.getfixturevalue("table")
+    feeds = load_function("calendar_feed")
+    calendar.a_warranty(table)
+    old = calendar.enable(feeds)
+    current = calendar.enable(feeds)  # rotated: the old token's item deleted
+    assert calendar.fetch(feeds, current)["statusCode"] == 200
+    assert calendar.fetch(feeds, old)["statusCode"] == 404  # an unknown token, counted
+    assert ApiClient(feeds).call("DELETE", calendar.FEED_SETTINGS).status == 204
+
+
 def platform_application_scenario(request: pytest.FixtureRequest) -> None:
     responses = request.getfixturevalue("cloudformation")
     function = request.getfixturevalue("provisioner")
@@ -528,6 +541,7 @@ SCENARIOS: dict[str, tuple[Callable[[pytest.FixtureRequest], None], tuple[str, .
     "sync": (sync_scenario, ("SyncHandlerFunction",)),
     "ocr-refine": (ocr_refine_scenario, ("OcrRefineFunction",)),
     "user-settings": (user_settings_scenario, ("UserSettingsFunction",)),
+    "calendar-feed": (calendar_feed_scenario, ("CalendarFeedFunction",)),
     "warranty-checker": (warranty_checker_scenario, ("WarrantyCheckerFunction",)),
     "weekly-summary": (weekly_summary_scenario, ("WeeklySummaryFunction",)),
     "export": (export_scenario, ("ExportRequestFunction", "ExportHandlerFunction")),

@@ -240,12 +240,17 @@ def test_every_openapi_route_is_an_api_event_of_the_same_function_and_back():
     assert _openapi_routes() == _template_routes()
 
 
-def test_every_route_but_health_requires_a_cognito_access_token():
+# The routes open without a Cognito token: liveness, and the calendar feed, whose secret token in
+# the URL is its credential (calendar apps send nothing else).
+OPEN_ROUTES = {"/health", "/calendar/{feedFile}"}
+
+
+def test_every_route_but_health_and_the_calendar_feed_requires_a_cognito_access_token():
     for path, operations in OPENAPI["paths"].items():
         for method, operation in operations.items():
             if method not in HTTP_METHODS:
                 continue
-            if path == "/health":
+            if path in OPEN_ROUTES:
                 assert operation["security"] == []
             else:
                 assert operation["security"] == [{"receiptvault-cognito-authorizer": ["aws.cognito.signin.user.admin"]}]

@@ -45,14 +45,20 @@ class ErasureStore:
 
     def delete_user_partition(self, user_id: str) -> int:
         """Every item of the user's partition, page by page until nothing is left, so that items
-        written meanwhile go too. Returns how many were deleted."""
+        written meanwhile go too, and the items outside it that it points to (a calendar feed's
+        token). Returns how many were deleted."""
         deleted = 0
         condition = Key("PK").eq(keys.user_pk(user_id))
         while True:
             items, _ = self.table.query(None, condition, limit=QUERY_PAGE)
             if not items:
                 return deleted
-            deleted += self.table.batch_delete([{"PK": item["PK"], "SK": item["SK"]} for item in items])
+            outside = [
+                keys.calendar_token_key(str(item["tokenHash"]))
+                for item in items
+                if item["SK"] == keys.CALENDAR_FEED_SK and item.get("tokenHash")
+            ]
+            deleted += self.table.batch_delete([*outside, *({"PK": item["PK"], "SK": item["SK"]} for item in items)])
 
 
 def _exists() -> ConditionBase:

@@ -150,7 +150,11 @@ SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosn
 
 
 def with_security_headers(response: JsonObject) -> JsonObject:
-    response["headers"] = {**SECURITY_HEADERS, **(response.get("headers") or {})}
+    """The security headers a route did not set itself (in `headers` or `multiValueHeaders`, which
+    API Gateway merges: a header in both would be sent twice)."""
+    own = {name.lower() for name in (*(response.get("headers") or {}), *(response.get("multiValueHeaders") or {}))}
+    defaults = {name: value for name, value in SECURITY_HEADERS.items() if name.lower() not in own}
+    response["headers"] = {**defaults, **(response.get("headers") or {})}
     return response
 
 

@@ -89,8 +89,9 @@ class DynamoTable:
         key: Mapping[str, object],
         set_values: Mapping[str, object],
         remove: list[str],
-        condition: ConditionBase,
+        condition: ConditionBase | None,
     ) -> DynamoItem:
+        """An update that returns the item as it is after it; without a condition, an upsert."""
         expression, names, values = update_expression(set_values, remove)
         request: Request = {
             "TableName": self.name,
@@ -98,11 +99,12 @@ class DynamoTable:
             "UpdateExpression": expression,
             "ExpressionAttributeNames": names,
             "ReturnValues": "ALL_NEW",
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
         }
         if values:  # DynamoDB refuses an empty map
             request["ExpressionAttributeValues"] = serialize(values)
-        _merge(request, _expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
+        if condition is not None:
+            _merge(request, _expression_fields(ConditionExpressionBuilder(), condition, "ConditionExpression"))
+            request["ReturnValuesOnConditionCheckFailure"] = "ALL_OLD"
         return deserialize(self.client.update_item(**request)["Attributes"])
 
     def delete_item(self, key: Mapping[str, object], condition: ConditionBase | None = None) -> None:

@@ -13,7 +13,11 @@ Index attributes (see template.yaml, ReceiptVaultTable):
 Other items under a user: the settings (`META#SETTINGS`) and the notification ledger
 (`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest),
 the duplicate-detection fingerprints (`DUP#{lookupKey}#{receiptId}`, receipt_vault/duplicates) and
-the pairs flagged for review (`DUPPAIR#{receiptId}#{receiptId}`, the lower id first).
+the pairs flagged for review (`DUPPAIR#{receiptId}#{receiptId}`, the lower id first), and the
+calendar feed's pointer to its token (`META#CALENDAR_FEED`).
+Outside the users' partitions: a calendar feed's token, by its hash (`CALFEED#{sha256}`, pointing
+back to its user), and the count of unknown feed tokens a source sent in one hour
+(`CALMISS#{source hash}`).
 Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
 """
 
@@ -196,3 +200,22 @@ DUPLICATE_PAIR_PREFIX = "DUPPAIR#"
 def duplicate_pair_key(user_id: str, receipt_id: str, other_id: str) -> dict[str, str]:
     first, second = sorted((receipt_id, other_id))
     return {"PK": user_pk(user_id), "SK": f"{DUPLICATE_PAIR_PREFIX}{first}#{second}"}
+
+
+# A calendar feed: the user's pointer to the token, and the token's item, found by the hash of
+# the token alone (the feed request carries nothing else), outside any user's partition.
+CALENDAR_FEED_SK = "META#CALENDAR_FEED"
+CALENDAR_TOKEN_PREFIX = "CALFEED#"  # noqa: S105 - a key prefix; the token itself is never stored
+CALENDAR_MISS_PREFIX = "CALMISS#"
+
+
+def calendar_feed_key(user_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": CALENDAR_FEED_SK}
+
+
+def calendar_token_key(token_hash: str) -> dict[str, str]:
+    return {"PK": f"{CALENDAR_TOKEN_PREFIX}{token_hash}", "SK": "TOKEN"}
+
+
+def calendar_miss_key(source_hash: str, window: str) -> dict[str, str]:
+    return {"PK": f"{CALENDAR_MISS_PREFIX}{source_hash}", "SK": window}

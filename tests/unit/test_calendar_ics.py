@@ -1,0 +1,117 @@
+"""The warranty calendar as RFC 5545 text: golden feeds for three users, each parsed by icalendar
+and by vobject (an independent parser), and checked line by line against the RFC's rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import icalendar
+import pytest
+import vobject
+from calendar_feed.ics import FeedWarranty, calendar, reminder_instant
+
+GOLDEN = Path(__file__).parents[1] / "data" / "calendar"
+CHANGED = dt.datetime(2026, 11, 30, 8, 15, tzinfo=dt.UTC)
+
+USERS = {
+    # Athens: EET (+2) until 28 March 2027, EEST (+3) after: the 30- and 7-day alarms of the
+    # April expiry fall before the change, the 1-day one after.
+    "athens": (
+        "Europe/Athens",
+        (30, 7, 1),
+        [
+            FeedWarranty("3f0c9a2e-5d6b-4c1e-9f7a-2b8d4e6a1c30", dt.date(2027, 4, 2), "MediaMarkt Athens", 4, CHANGED),
+            FeedWarranty(
+                "5b1d8c3f-7e2a-4f6b-8c9d-3a4e5f6b7c81", dt.date(2027, 1, 15), "Kotsovolos; Γλυφάδα, \\ A1", 1, CHANGED
+            ),
+        ],
+    ),
+    # Auckland: NZDT (+13) in February; the warranty ends on a leap day.
+    "auckland": (
+        "Pacific/Auckland",
+        (7, 0),
+        [FeedWarranty("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", dt.date(2028, 2, 29), "Noel Leeming", 2, CHANGED)],
+    ),
+    "utc": (
+        "UTC",
+        (30,),
+        [FeedWarranty("0c9e4b1a-6f2d-4a7e-8c3b-5d1f9e2a7c64", dt.date(2027, 6, 30), None, 7, CHANGED)],
+    ),
+}
+
+
+def feed(user: str) -> bytes:
+    timezone, offsets, warranties = USERS[user]
+    return calendar(warranties, offsets, timezone)
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_the_feed_is_its_golden_file(user):
+    assert feed(user) == (GOLDEN / f"{user}.ics").read_bytes()
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_rfc_5545_lines_crlf_folded_at_75_octets_with_dtstamp_on_every_event(user):
+    text = feed(user)
+    assert text.endswith(b"\r\n") and b"\n" not in text.replace(b"\r\n", b"")
+    lines = text.split(b"\r\n")[:-1]
+    assert all(len(line) <= 75 for line in lines)
+    unfolded = text.replace(b"\r\n ", b"").decode("utf-8").split("\r\n")
+    events = unfolded.count("BEGIN:VEVENT")
+    assert events == len(USERS[user][2])
+    assert sum(line.startswith("DTSTAMP:") for line in unfolded) == events
+    assert sum(line.startswith("UID:") for line in unfolded) == events
+    assert all(line.startswith("TRIGGER;VALUE=DATE-TIME:") for line in unfolded if line.startswith("TRIGGER"))
+
+
+def test_text_is_escaped_and_multibyte_text_folds_between_characters():
+    text = feed("athens")
+    unfolded = text.replace(b"\r\n ", b"").decode("utf-8")
+    assert "SUMMARY:Warranty ends: Kotsovolos\\; Γλυφάδα\\, \\\\ A1" in unfolded
+    for line in text.split(b"\r\n"):
+        line.decode("utf-8")  # a fold never splits a character
+
+
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_two_independent_parsers_read_the_same_events(user):
+    text = feed(user)
+    timezone, offsets, warranties = USERS[user]
+    by_icalendar = {
+        str(event["UID"]): (event.decoded("DTSTART"), int(event["SEQUENCE"]), len(event.walk("VALARM")))
+        for event in icalendar.Calendar.from_ical(text).walk("VEVENT")
+    }
+    parsed = vobject.readOne(text.decode("utf-8"))
+    by_vobject = {
+        event.uid.value: (event.dtstart.value, int(event.sequence.value), len(event.contents.get("valarm", [])))
+        for event in parsed.vevent_list
+    }
+    expected = {
+        f"warranty-{warranty.receipt_id}@receiptvault": (warranty.expiry, warranty.version, len(offsets))
+        for warranty in warranties
+    }
+    assert by_icalendar == by_vobject == expected
+    assert parsed.contents["x-wr-timezone"][0].value == timezone
+
+
+def test_alarms_ring_at_nine_local_across_a_dst_change_and_on_a_leap_day():
+    expiry = dt.date(2027, 4, 2)
+    assert reminder_instant(expiry, 7, "Europe/Athens") == dt.datetime(2027, 3, 26, 7, 0, tzinfo=dt.UTC)  # EET
+    assert reminder_instant(expiry, 1, "Europe/Athens") == dt.datetime(2027, 4, 1, 6, 0, tzinfo=dt.UTC)  # EEST
+    leap = dt.date(2028, 2, 29)
+    assert reminder_instant(leap, 0, "Pacific/Auckland") == dt.datetime(2028, 2, 28, 20, 0, tzinfo=dt.UTC)
+    triggers = [alarm.decoded("TRIGGER") for alarm in icalendar.Calendar.from_ical(feed("athens")).walk("VALARM")]
+    assert dt.datetime(2027, 4, 1, 6, 0, tzinfo=dt.UTC) in triggers
+
+
+def test_an_edit_keeps_the_uid_and_raises_the_sequence():
+    timezone, offsets, [warranty, other] = USERS["athens"]
+    edited = FeedWarranty(warranty.receipt_id, dt.date(2027, 5, 2), warranty.store_name, 5, CHANGED)
+
+    before = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(feed("athens")).walk("VEVENT")}
+    after_text = calendar([edited, other], offsets, timezone)
+    after = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(after_text).walk("VEVENT")}
+
+    assert set(before) == set(after)
+    uid = f"warranty-{warranty.receipt_id}@receiptvault"
+    assert after[uid] > before[uid]
