@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 
+from receipt_vault import keys
 from receipt_vault.clock import utc_now
 from tests.conftest import ApiClient, DynamoCalls, assert_error_shape, load_function, put_receipt
 from tests.support.api_events import api_event, lambda_context
@@ -62,8 +63,8 @@ def a_warranty(table, user: str = "user-a", months: int = 24, **fields: Any) -> 
     )
 
 
-def uid(receipt: dict[str, Any]) -> str:
-    return f"warranty-{receipt['receiptId']}@receiptvault"
+def uid(receipt: dict[str, Any], user: str = "user-a") -> str:
+    return f"warranty-{receipt['receiptId']}-{keys.user_digest(user)[:16]}@receiptvault"
 
 
 def test_the_url_is_where_the_api_is_and_the_feed_holds_the_live_warranties_only(feeds, table, crud):
@@ -105,6 +106,8 @@ def test_an_unchanged_feed_is_a_304_and_an_edit_changes_its_etag_and_raises_the_
     first = fetch(feeds, feed_file)
     etag = first["headers"]["ETag"]
 
+    for tags in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        assert fetch(feeds, feed_file, headers={"If-None-Match": tags})["statusCode"] == 304, tags
     again = fetch(feeds, feed_file, headers={"If-None-Match": etag})
     assert again["statusCode"] == 304 and again["headers"]["ETag"] == etag and not again.get("body")
     assert first["headers"]["Cache-Control"] == "private, max-age=300"
@@ -163,7 +166,6 @@ def test_a_source_guessing_tokens_is_slowed_to_a_429_until_the_hour_ends(feeds):
 
 
 def test_an_account_being_erased_has_no_feed_and_its_erasure_removes_the_token(feeds, table):
-    from receipt_vault import keys
     from user_deletion.erasure_store import ErasureStore
 
     feed_file = enable(feeds)
@@ -222,3 +224,14 @@ def test_the_feed_follows_the_users_timezone_and_reminder_offsets(feeds, table):
     for trigger, days in zip(triggers, (14, 1), strict=True):
         local = trigger.astimezone(ZoneInfo("Pacific/Auckland"))
         assert (local.date(), local.hour) == (expiry - dt.timedelta(days=days), 9)
+
+
+def test_the_same_receipt_id_in_two_accounts_is_two_events_with_two_uids(feeds, table):
+    mine = a_warranty(table, user="user-a")
+    theirs = {**mine, "PK": "USER#user-b", "warrantyPK": "USER#user-b#ACTIVE"}  # a client-chosen id, reused
+    table.put_item(Item=theirs)
+
+    [mine_uid] = events_of(fetch(feeds, enable(feeds, user="user-a")))
+    [their_uid] = events_of(fetch(feeds, enable(feeds, user="user-b")))
+
+    assert mine_uid == uid(mine) and their_uid == uid(mine, user="user-b") and mine_uid != their_uid

@@ -9,10 +9,12 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
-from calendar_feed.ics import FeedWarranty, calendar, reminder_instant
+from calendar_feed.ics import MAX_FEED_BYTES, FeedWarranty, calendar, reminder_instant
 
 GOLDEN = Path(__file__).parents[1] / "data" / "calendar"
 CHANGED = dt.datetime(2026, 11, 30, 8, 15, tzinfo=dt.UTC)
+TODAY = dt.date(2026, 12, 1)
+OWNER = "0123456789abcdef"
 
 USERS = {
     # Athens: EET (+2) until 28 March 2027, EEST (+3) after: the 30- and 7-day alarms of the
@@ -43,7 +45,11 @@ USERS = {
 
 def feed(user: str) -> bytes:
     timezone, offsets, warranties = USERS[user]
-    return calendar(warranties, offsets, timezone)
+    return calendar(warranties, offsets, timezone, OWNER, TODAY)
+
+
+def uid(warranty: FeedWarranty) -> str:
+    return f"warranty-{warranty.receipt_id}-{OWNER}@receiptvault"
 
 
 @pytest.mark.parametrize("user", sorted(USERS))
@@ -86,10 +92,7 @@ def test_two_independent_parsers_read_the_same_events(user):
         event.uid.value: (event.dtstart.value, int(event.sequence.value), len(event.contents.get("valarm", [])))
         for event in parsed.vevent_list
     }
-    expected = {
-        f"warranty-{warranty.receipt_id}@receiptvault": (warranty.expiry, warranty.version, len(offsets))
-        for warranty in warranties
-    }
+    expected = {uid(warranty): (warranty.expiry, warranty.version, len(offsets)) for warranty in warranties}
     assert by_icalendar == by_vobject == expected
     assert parsed.contents["x-wr-timezone"][0].value == timezone
 
@@ -109,9 +112,37 @@ def test_an_edit_keeps_the_uid_and_raises_the_sequence():
     edited = FeedWarranty(warranty.receipt_id, dt.date(2027, 5, 2), warranty.store_name, 5, CHANGED)
 
     before = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(feed("athens")).walk("VEVENT")}
-    after_text = calendar([edited, other], offsets, timezone)
+    after_text = calendar([edited, other], offsets, timezone, OWNER, TODAY)
     after = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(after_text).walk("VEVENT")}
 
     assert set(before) == set(after)
-    uid = f"warranty-{warranty.receipt_id}@receiptvault"
-    assert after[uid] > before[uid]
+    assert after[uid(warranty)] > before[uid(warranty)]
+
+
+def test_a_literal_backslash_n_stays_text_and_never_becomes_a_line_break():
+    text = calendar([FeedWarranty("id", dt.date(2027, 1, 1), "Café\\Nord \\N", 1, CHANGED)], (1,), "UTC", OWNER, TODAY)
+
+    assert b"SUMMARY:Warranty ends: Caf\xc3\xa9\\\\Nord \\\\N\r\n" in text
+    assert vobject.readOne(text.decode()).vevent.summary.value == "Warranty ends: Café\\Nord \\N"
+
+
+def test_a_feed_without_warranties_still_holds_a_component_its_timezone():
+    text = calendar([], (30,), "Europe/Athens", OWNER, TODAY)
+
+    parsed = icalendar.Calendar.from_ical(text)
+    assert [component.name for component in parsed.subcomponents] == ["VTIMEZONE"]
+    assert str(parsed.subcomponents[0]["TZID"]) == "Europe/Athens"
+
+
+def test_a_huge_account_gets_the_soonest_warranties_within_the_size_cap():
+    name = "😀" * 200  # the longest store name, in 4-byte characters
+    warranties = [
+        FeedWarranty(f"{index:08d}", dt.date(2027, 1, 1) + dt.timedelta(days=index), name, 1, CHANGED)
+        for index in range(2000)
+    ]
+    text = calendar(warranties, (0, 1, 3, 7, 14, 30, 60, 90), "UTC", OWNER, TODAY)
+
+    assert len(text) <= MAX_FEED_BYTES
+    events = icalendar.Calendar.from_ical(text).walk("VEVENT")
+    assert 100 < len(events) < 2000
+    assert [event.decoded("DTSTART") for event in events] == [w.expiry for w in warranties[: len(events)]]

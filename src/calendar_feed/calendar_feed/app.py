@@ -42,7 +42,8 @@ def calendar_feed(feedFile: str) -> Response[str]:
     event = app.current_event
     feed = feeds.feed(feedFile, event.request_context.identity.source_ip or "", utc_now())
     headers = {"ETag": feed.etag, "Cache-Control": FEED_CACHE_CONTROL}
-    if feed.etag in _entity_tags(event.headers.get("If-None-Match") or event.headers.get("if-none-match")):
+    wanted = _entity_tags(event.headers.get("If-None-Match") or event.headers.get("if-none-match"))
+    if feed.etag in wanted or "*" in wanted:  # `*`: any version of a feed that exists
         return Response(status_code=304, headers=headers, body="")
     return Response(
         status_code=200, content_type="text/calendar; charset=utf-8", headers=headers, body=feed.body.decode()
@@ -59,7 +60,8 @@ def _public_base_url() -> str:
     and what precedes the route in the request's path (the stage on execute-api, a custom
     domain's base path)."""
     event = app.current_event
-    scheme = event.headers.get("X-Forwarded-Proto") or event.headers.get("x-forwarded-proto") or "https"
+    forwarded = event.headers.get("X-Forwarded-Proto") or event.headers.get("x-forwarded-proto")
+    scheme = forwarded if forwarded in ("http", "https") else "https"
     host = event.headers.get("Host") or event.headers.get("host") or ""
     full_path = event.request_context.path or event.path
     prefix = full_path[: len(full_path) - len(event.path)] if full_path.endswith(event.path) else ""

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from calendar_feed.feed_store import FeedStore
 from calendar_feed.ics import FeedWarranty, calendar
+from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError, RateLimitedError, VersionConflictError
 from receipt_vault.receipts.store import ReceiptStore
@@ -77,7 +78,8 @@ class CalendarFeedService:
         settings = UserSettings.from_item(settings_item)
         today = local_date(moment, settings.timezone)
         warranties = self.receipts.live_warranties(user_id, today.isoformat())
-        body = calendar(_feed_warranties(warranties), settings.reminder_offsets, settings.timezone)
+        owner = keys.user_digest(user_id)[:16]
+        body = calendar(_feed_warranties(warranties), settings.reminder_offsets, settings.timezone, owner, today)
         return Feed(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
     def _owner(self, feed_file: str) -> str | None:
