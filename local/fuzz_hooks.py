@@ -43,6 +43,7 @@ RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
     "POST /user/export": ("'from' must not be after 'to'",),
     "POST /receipts": (
         "Decimal input should have no more than",  # a quantity's digits: 12, 4 after the point
+        "Value error, an extended warranty ends on expiryDate or after months",  # exactly one
     ),
     "PUT /receipts/{receiptId}": (
         "receiptId in the body is not the receipt of the path",
@@ -51,6 +52,7 @@ RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "Value error, nested too deeply for a refinement",
         "a PUT never deletes a receipt",  # status deleted only as GET showed it
         "Decimal input should have no more than",
+        "Value error, an extended warranty ends on expiryDate or after months",
     ),
     "POST /receipts/{receiptId}/refine": (
         "nothing to refine",  # the request or the stored receipt holds text or an image

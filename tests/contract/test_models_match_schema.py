@@ -52,6 +52,7 @@ CONSTRAINTS = (
 # (method, path) for the query parameters of an operation.
 SCHEMA_OF: dict[str, str | tuple[str, str]] = {
     "LineItem": "LineItem",
+    "ExtendedWarranty": "ExtendedWarranty",
     "PossibleDuplicate": "PossibleDuplicate",
     "ReceiptCreate": "ReceiptCreate",
     "ReceiptUpdate": "ReceiptUpdate",

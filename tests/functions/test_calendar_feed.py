@@ -235,3 +235,48 @@ def test_the_same_receipt_id_in_two_accounts_is_two_events_with_two_uids(feeds, 
     [their_uid] = events_of(fetch(feeds, enable(feeds, user="user-b")))
 
     assert mine_uid == uid(mine) and their_uid == uid(mine, user="user-b") and mine_uid != their_uid
+
+
+# -- extended cover and void, as the feed shows them --------------------------------------------------
+
+
+def test_the_feed_shows_the_cover_in_force_and_drops_a_voided_warranty_until_it_is_active_again(feeds, crud):
+    today = utc_now().date()
+    body = {
+        "storeName": "MediaMarkt",
+        "purchaseDate": today.isoformat(),
+        "warrantyMonths": 12,
+        "extendedWarranty": {"provider": "CarePlus", "months": 36, "cost": "49.90", "reference": "CP-1"},
+    }
+    extended = crud.call("POST", "/receipts", body=body).body
+    voided = crud.call("POST", "/receipts", body={**body, "storeName": "Kotsovolos", "warrantyStatus": "void"}).body
+    feed_file = enable(feeds)
+
+    events = events_of(fetch(feeds, feed_file))
+
+    assert set(events) == {uid(extended)}
+    event = events[uid(extended)]
+    assert str(event["SUMMARY"]) == "Extended warranty ends: MediaMarkt"
+    assert event.decoded("DTSTART") > dt.date.fromisoformat(extended["warrantyExpiryDate"])
+    active = {**voided, "warrantyStatus": "active"}
+    path = {"receiptId": voided["receiptId"]}
+    assert crud.call("PUT", "/receipts/{receiptId}", path_parameters=path, body=active).status == 200
+    assert set(events_of(fetch(feeds, feed_file))) == {uid(extended), uid(voided)}
+
+
+@pytest.mark.parametrize(
+    "cover",
+    [
+        {"provider": "CarePlus"},
+        {"provider": "CarePlus", "months": 12, "expiryDate": "2030-01-01"},
+        {"provider": "CarePlus", "months": 601},
+        {"provider": "", "months": 12},
+        {"months": 12},
+        {"provider": "CarePlus", "months": 12, "insurer": "x"},
+    ],
+)
+def test_an_extended_cover_that_does_not_say_when_it_ends_is_a_400_and_nothing_is_written(crud, table, cover):
+    response = crud.call("POST", "/receipts", body={"storeName": "MediaMarkt", "extendedWarranty": cover})
+
+    assert_error_shape(response, 400, "VALIDATION_ERROR")
+    assert not [item for item in table.scan()["Items"] if item["SK"].startswith("RECEIPT#")]

@@ -331,3 +331,48 @@ def test_the_sweep_leaves_a_receipt_whose_warranty_was_extended_meanwhile(checke
 
     assert run(checker)["expired_removed"] == 0
     assert "warrantyPK" in table.get_item(Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt}"})["Item"]
+
+
+# -- extended cover and the warranty's own state -----------------------------------------------------
+
+
+def add_receipt(table, user: str, **fields: Any) -> str:
+    receipt_id = str(uuid.uuid4())
+    table.put_item(Item=new_receipt_item(user, receipt_id, ReceiptCreate(storeName="MediaMarkt", **fields), CREATED))
+    return receipt_id
+
+
+def test_an_extended_cover_is_reminded_when_it_ends_and_the_reminder_names_it(checker, table, applications):
+    [arn] = a_user(table, applications, "user-a")
+    manufacturer = days_from_run(7)
+    extended = add_receipt(
+        table,
+        "user-a",
+        warrantyExpiryDate=manufacturer.isoformat(),
+        userEditedFields=["warrantyExpiryDate"],
+        extendedWarranty={"provider": "CarePlus", "expiryDate": days_from_run(30).isoformat()},
+    )
+    plain = add_warranty(table, "user-a", days_from_run(1))
+
+    assert run(checker)["sent"] == 2
+
+    by_receipt = {message["data"]["receiptId"]: message for message in push.pushes(arn)}
+    assert set(by_receipt) == {extended, plain}  # not at the manufacturer's end: the extended cover holds
+    assert by_receipt[extended]["data"]["cover"] == "extended"
+    assert by_receipt[extended]["data"]["warrantyExpiryDate"] == days_from_run(30).isoformat()
+    assert "extended warranty" in by_receipt[extended]["notification"]["body"]
+    assert by_receipt[plain]["data"]["cover"] == "manufacturer"
+
+
+@pytest.mark.parametrize("state", ["void", "expired"])
+def test_a_void_or_expired_warranty_gets_no_reminder(checker, table, applications, state):
+    [arn] = a_user(table, applications, "user-a")
+    add_receipt(
+        table,
+        "user-a",
+        warrantyExpiryDate=days_from_run(7).isoformat(),
+        userEditedFields=["warrantyExpiryDate"],
+        warrantyStatus=state,
+    )
+
+    assert run(checker)["sent"] == 0 and push.pushes(arn) == []

@@ -9,6 +9,7 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
+from calendar_feed.feed_service import feed_warranties
 from calendar_feed.ics import MAX_FEED_BYTES, FeedWarranty, calendar, reminder_instant
 
 GOLDEN = Path(__file__).parents[1] / "data" / "calendar"
@@ -35,10 +36,39 @@ USERS = {
         (7, 0),
         [FeedWarranty("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", dt.date(2028, 2, 29), "Noel Leeming", 2, CHANGED)],
     ),
+    # UTC: from the index's items, as the service reads them: an extended cover that outlasts the
+    # manufacturer's (its event is the extended one's), a voided warranty (no event), and one
+    # without a store name.
     "utc": (
         "UTC",
         (30,),
-        [FeedWarranty("0c9e4b1a-6f2d-4a7e-8c3b-5d1f9e2a7c64", dt.date(2027, 6, 30), None, 7, CHANGED)],
+        feed_warranties(
+            [
+                {
+                    "receiptId": "0c9e4b1a-6f2d-4a7e-8c3b-5d1f9e2a7c64",
+                    "purchaseDate": "2026-06-30",
+                    "warrantyExpiryDate": "2027-06-30",
+                    "extendedWarranty": {"provider": "CarePlus", "months": 36, "cost": "49.90"},
+                    "storeName": "Apple Store",
+                    "serverVersion": 7,
+                    "updatedAt": "2026-11-30T08:15:00.000Z",
+                },
+                {
+                    "receiptId": "1d2e3f40-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+                    "warrantyExpiryDate": "2027-03-01",
+                    "warrantyStatus": "void",
+                    "storeName": "Voided",
+                    "serverVersion": 2,
+                    "updatedAt": "2026-11-30T08:15:00.000Z",
+                },
+                {
+                    "receiptId": "2e3f4051-6b7c-4d8e-9fa0-1b2c3d4e5f60",
+                    "warrantyExpiryDate": "2027-02-01",
+                    "serverVersion": 1,
+                    "updatedAt": "2026-11-30T08:15:00.000Z",
+                },
+            ]
+        ),
     ),
 }
 
@@ -146,3 +176,10 @@ def test_a_huge_account_gets_the_soonest_warranties_within_the_size_cap():
     events = icalendar.Calendar.from_ical(text).walk("VEVENT")
     assert 100 < len(events) < 2000
     assert [event.decoded("DTSTART") for event in events] == [w.expiry for w in warranties[: len(events)]]
+
+
+def test_the_utc_feed_shows_the_extended_cover_and_leaves_the_voided_warranty_out():
+    events = {str(event["SUMMARY"]): event for event in icalendar.Calendar.from_ical(feed("utc")).walk("VEVENT")}
+
+    assert set(events) == {"Extended warranty ends: Apple Store", "Warranty ends: a receipt"}
+    assert events["Extended warranty ends: Apple Store"].decoded("DTSTART") == dt.date(2029, 6, 30)

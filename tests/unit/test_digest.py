@@ -79,3 +79,17 @@ def test_over_a_leap_day_this_week_and_this_month_are_still_7_and_30_days():
 
     assert (summary.expiring_this_week, summary.expiring_this_month, summary.total_active) == (2, 3, 4)
     assert digest.iso_week(monday) == "2028-W09"
+
+
+def test_the_cover_in_force_counts_and_a_voided_warranty_does_not():
+    extended = {
+        **warranty("extended", -2),  # the manufacturer's cover ended two days ago...
+        "extendedWarranty": {"provider": "CarePlus", "expiryDate": (TODAY + dt.timedelta(days=3)).isoformat()},
+    }
+    voided = {**warranty("voided", 5), "warrantyStatus": "void"}
+
+    summary = digest.summarize([extended, voided], TODAY)
+
+    assert summary is not None  # ...the extended one holds
+    assert (summary.total_active, summary.expiring_this_week) == (1, 1)
+    assert summary.soonest.receipt_id == "extended"

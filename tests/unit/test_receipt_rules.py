@@ -133,3 +133,59 @@ def test_to_api_hides_keys_and_internal_attributes():
 
     assert not {"PK", "SK", "byDateSK", "statusPK", "createFingerprint", "byUpdatedSK"} & public.keys()
     assert public["receiptId"] == "r1"
+
+
+# -- the warranty in force ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ({"warrantyExpiryDate": "2027-01-01"}, ("2027-01-01", "manufacturer")),
+        (  # the later extended cover holds
+            {"warrantyExpiryDate": "2027-01-01", "extendedWarranty": {"provider": "X", "expiryDate": "2028-01-01"}},
+            ("2028-01-01", "extended"),
+        ),
+        (  # an extended cover ending first changes nothing
+            {"warrantyExpiryDate": "2027-01-01", "extendedWarranty": {"provider": "X", "expiryDate": "2026-06-01"}},
+            ("2027-01-01", "manufacturer"),
+        ),
+        (  # months after the purchase, clamped to the month's end like warrantyMonths
+            {"purchaseDate": "2024-02-29", "extendedWarranty": {"provider": "X", "months": 36}},
+            ("2027-02-28", "extended"),
+        ),
+        ({"extendedWarranty": {"provider": "X", "months": 36}}, (None, None)),  # no purchase date: no end
+        ({"warrantyExpiryDate": "2027-01-01", "warrantyStatus": "void"}, (None, None)),
+        (
+            {
+                "warrantyExpiryDate": "2027-01-01",
+                "warrantyStatus": "expired",
+                "extendedWarranty": {"provider": "X", "months": 99},
+            },
+            (None, None),
+        ),
+        ({"warrantyExpiryDate": "2027-01-01", "warrantyStatus": "active"}, ("2027-01-01", "manufacturer")),
+        ({}, (None, None)),
+    ],
+)
+def test_the_warranty_in_force_is_the_later_cover_unless_the_user_ended_it(content, expected):
+    assert rules.effective_warranty(content) == expected
+
+
+def test_the_indexes_follow_the_cover_in_force_and_a_void_warranty_leaves_them():
+    today = dt.date(2026, 12, 1)
+    extended = {"warrantyExpiryDate": "2026-12-31", "extendedWarranty": {"provider": "X", "expiryDate": "2029-03-01"}}
+
+    placement = layout.content_index_placement("r1", extended, today)
+    assert placement.set["warrantyJobKey"] == keys.expiry_job_pk("2029-03-01")
+    voided = layout.content_index_placement("r1", {**extended, "warrantyStatus": "void"}, today)
+    assert "warrantyJobKey" not in voided.set and "warrantyJobKey" in voided.remove
+
+
+@pytest.mark.parametrize(
+    "cover",
+    [{"provider": "X"}, {"provider": "X", "expiryDate": "2028-01-01", "months": 12}, {"provider": "X", "months": 0}],
+)
+def test_an_extended_cover_ends_one_way_exactly(cover):
+    with pytest.raises(ValueError, match="extended"):
+        ReceiptCreate(extendedWarranty=cover)

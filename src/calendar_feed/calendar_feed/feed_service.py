@@ -25,6 +25,7 @@ from calendar_feed.ics import FeedWarranty, calendar
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.errors import NotFoundError, RateLimitedError, VersionConflictError
+from receipt_vault.receipts.rules import effective_warranty
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.shapes import DynamoItem
 from receipt_vault.user_settings import UserSettings, local_date
@@ -79,7 +80,7 @@ class CalendarFeedService:
         today = local_date(moment, settings.timezone)
         warranties = self.receipts.live_warranties(user_id, today.isoformat())
         owner = keys.user_digest(user_id)[:16]
-        body = calendar(_feed_warranties(warranties), settings.reminder_offsets, settings.timezone, owner, today)
+        body = calendar(feed_warranties(warranties), settings.reminder_offsets, settings.timezone, owner, today)
         return Feed(body, f'"{hashlib.sha256(body).hexdigest()[:32]}"')
 
     def _owner(self, feed_file: str) -> str | None:
@@ -98,14 +99,21 @@ class CalendarFeedService:
         return NotFoundError("calendar feed not found")
 
 
-def _feed_warranties(items: Iterable[DynamoItem]) -> list[FeedWarranty]:
-    return [
-        FeedWarranty(
-            receipt_id=str(item["receiptId"]),
-            expiry=dt.date.fromisoformat(str(item["warrantyExpiryDate"])),
-            store_name=item.get("storeName"),
-            version=int(item["serverVersion"]),
-            changed_at=dt.datetime.fromisoformat(str(item["updatedAt"]).replace("Z", "+00:00")),
+def feed_warranties(items: Iterable[DynamoItem]) -> list[FeedWarranty]:
+    """The index's receipts as the feed shows them: the cover in force, and which one it is."""
+    warranties = []
+    for item in items:
+        ends, cover = effective_warranty(item)
+        if ends is None:
+            continue  # voided or ended by the user, not yet swept out of the index
+        warranties.append(
+            FeedWarranty(
+                receipt_id=str(item["receiptId"]),
+                expiry=dt.date.fromisoformat(ends),
+                store_name=item.get("storeName"),
+                version=int(item["serverVersion"]),
+                changed_at=dt.datetime.fromisoformat(str(item["updatedAt"]).replace("Z", "+00:00")),
+                extended=cover == "extended",
+            )
         )
-        for item in items
-    ]
+    return warranties

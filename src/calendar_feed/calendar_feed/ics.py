@@ -44,6 +44,7 @@ class FeedWarranty:
     store_name: str | None
     version: int
     changed_at: dt.datetime  # UTC
+    extended: bool = False  # the cover in force is an extended warranty
 
 
 class _Text(vText):  # type: ignore[misc]  # icalendar 6 has no types: vText is Any to mypy
@@ -93,12 +94,13 @@ def _event(warranty: FeedWarranty, days_before: list[int], timezone: str, owner:
     event.add("sequence", warranty.version)
     event.add("dtstart", warranty.expiry)
     event.add("dtend", warranty.expiry + dt.timedelta(days=1))
-    event.add("summary", _Text(f"Warranty ends: {warranty.store_name or 'a receipt'}"))
+    cover = "Extended warranty" if warranty.extended else "Warranty"
+    event.add("summary", _Text(f"{cover} ends: {warranty.store_name or 'a receipt'}"))
     event.add("transp", "TRANSPARENT")
     for days in days_before:
         alarm = Alarm()
         alarm.add("action", "DISPLAY")
-        alarm.add("description", _Text(_reminder_text(days)))  # the event's summary names the item
+        alarm.add("description", _Text(_reminder_text(days, warranty.extended)))  # the summary names the item
         # An absolute trigger must say so: TRIGGER's default value type is a DURATION.
         alarm.add("trigger", reminder_instant(warranty.expiry, days, timezone), parameters={"VALUE": "DATE-TIME"})
         event.add_component(alarm)
@@ -111,7 +113,8 @@ def reminder_instant(expiry: dt.date, days_before: int, timezone: str) -> dt.dat
     return local.astimezone(dt.UTC)
 
 
-def _reminder_text(days: int) -> str:
+def _reminder_text(days: int, extended: bool) -> str:
+    cover = "The extended warranty" if extended else "The warranty"
     if days == 0:
-        return "The warranty ends today"
-    return f"The warranty ends in {days} day{'s' if days != 1 else ''}"
+        return f"{cover} ends today"
+    return f"{cover} ends in {days} day{'s' if days != 1 else ''}"

@@ -81,7 +81,10 @@ class WarrantyChecker:
         for expiry in candidate_expiry_dates(run):
             for item in self.receipts.warranties_expiring_on(expiry.isoformat()):
                 user_id = keys.user_id_of(item["PK"])
-                by_user[user_id].append(Candidate(user_id, item["receiptId"], expiry, item.get("storeName")))
+                # The index projects the manufacturer's end: a partition of another day is the
+                # extended cover's (receipts.rules.effective_warranty).
+                cover = "manufacturer" if item.get("warrantyExpiryDate") == expiry.isoformat() else "extended"
+                by_user[user_id].append(Candidate(user_id, item["receiptId"], expiry, item.get("storeName"), cover))
         return by_user
 
     def _remind(

@@ -30,12 +30,14 @@ EXPIRED_LOOKBACK_DAYS = 7  # expiry days swept for warranties that ended while a
 
 @dataclass(frozen=True)
 class Candidate:
-    """A live warranty read from an EXPIRY# partition."""
+    """A live warranty read from an EXPIRY# partition: the partition's day is when the cover in
+    force ends (receipts.rules.effective_warranty), `cover` which cover that is."""
 
     user_id: str
     receipt_id: str
     expiry_date: dt.date
     store_name: str | None = None
+    cover: str = "manufacturer"
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,16 @@ class Reminder:
             title = "Warranty ends tomorrow"
         else:
             title = f"Warranty ends in {self.days_left} days"
+        which = "extended warranty" if self.candidate.cover == "extended" else "warranty"
         return Notification(
             title=title,
-            body=f"The warranty for {store} ends on {ends}.",
+            body=f"The {which} for {store} ends on {ends}.",
             data={
                 "type": "warrantyReminder",
                 "receiptId": self.candidate.receipt_id,
                 "offsetDays": str(self.offset_days),
                 "warrantyExpiryDate": self.candidate.expiry_date.isoformat(),
+                "cover": self.candidate.cover,
             },
         )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from receipt_vault.push import Notification
+from receipt_vault.receipts.rules import effective_warranty
 from receipt_vault.shapes import DynamoItem, JsonObject
 
 WEEK = dt.timedelta(days=7)
@@ -68,7 +69,10 @@ def summarize(warranties: Iterable[DynamoItem], today: dt.date) -> WarrantySumma
     values: dict[str, Decimal] = {}
     soonest: Soonest | None = None
     for receipt in warranties:
-        expiry = dt.date.fromisoformat(receipt["warrantyExpiryDate"])
+        ends, _ = effective_warranty(receipt)
+        if ends is None:
+            continue  # voided or ended by the user, not yet swept out of the index
+        expiry = dt.date.fromisoformat(ends)
         if expiry < today:
             continue  # ended, not yet swept out of the index
         total += 1

@@ -41,6 +41,13 @@ def _line_item(item: ItemView) -> DynamoItem:
     return line
 
 
+def _extended_warranty(cover: ItemView) -> DynamoItem:
+    form = {name: value for name, value in cover.items() if value is not None}
+    if isinstance(form.get("months"), Decimal):  # as DynamoDB hands numbers back
+        form["months"] = int(form["months"])
+    return form
+
+
 def _is_absent(value: DynamoValue) -> bool:
     return value is None or value == "" or value == []
 
@@ -55,6 +62,8 @@ def canonical_content(content: ItemView) -> DynamoItem:
             value = sorted(set(value))
         elif name == "items":
             value = [_line_item(item) for item in value]
+        elif name == "extendedWarranty":
+            value = _extended_warranty(value)
         elif isinstance(value, Decimal):  # warrantyMonths, as DynamoDB hands numbers back
             value = int(value) if value == value.to_integral_value() else value
         form[name] = value

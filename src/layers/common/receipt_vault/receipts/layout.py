@@ -27,6 +27,7 @@ from receipt_vault.receipts.rules import (
     check_size,
     content_as_stored,
     create_fingerprint,
+    effective_warranty,
     is_warranty_live,
     soft_delete_expiry,
     with_derived_fields,
@@ -69,7 +70,7 @@ def content_index_placement(receipt_id: str, content: DynamoItem, today: dt.date
             placement.set[attribute] = prefix(value) + date_suffix
         else:
             placement.remove.append(attribute)
-    expiry = content.get("warrantyExpiryDate")
+    expiry, _ = effective_warranty(content)
     if is_warranty_live(expiry, today):
         placement.set["warrantyExpiryKey"] = keys.warranty_sk(expiry, receipt_id)
         placement.set["warrantyJobKey"] = keys.expiry_job_pk(expiry)

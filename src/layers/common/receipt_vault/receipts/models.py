@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal, get_args
 
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from receipt_vault.model_base import (
     MAX_VERSION,
@@ -62,6 +62,10 @@ ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
 
 ClientStatus = Literal["active", "returned", "archived"]
 Status = Literal["active", "returned", "archived", "deleted"]
+# The warranty's own state, set by the user: `void` (the cover no longer holds, e.g. opened by an
+# unauthorised repairer) or `expired` (it is over early, e.g. the product was replaced). Either
+# takes the receipt out of the warranty indexes: no reminders, no calendar event.
+WarrantyStatus = Literal["active", "void", "expired"]
 
 # The merge tiers of API.md, defined here once as types; the tuples below, merge.py, the
 # contract test and the export derive from them.
@@ -71,7 +75,7 @@ ExtractableField = Literal[
     "warrantyMonths", "warrantyExpiryDate", "paymentMethod",
 ]  # fmt: skip
 # Tier 2, user-owned: the device's change wins. ocrRawText is the device's own reading.
-UserOwnedField = Literal["notes", "tags", "category", "status", "ocrRawText"]
+UserOwnedField = Literal["notes", "tags", "category", "status", "ocrRawText", "warrantyStatus", "extendedWarranty"]
 # Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
 ServerOwnedField = Literal[
     "receiptId", "serverVersion", "createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement",
@@ -120,6 +124,25 @@ class LineItem(InputModel):
         return Decimal(str(value)) if isinstance(value, int | float) else value
 
 
+class ExtendedWarranty(InputModel):
+    """Cover bought on top of the manufacturer's. It ends on `expiryDate`, or `months` after the
+    purchase date; the warranty in force is the later of the two covers."""
+
+    provider: ShortText
+    expiryDate: ExpiryDate | None = None
+    months: Annotated[int, Field(ge=1, le=600)] | None = None
+    cost: Money | None = None
+    reference: ShortText | None = None
+
+    _one_line = field_validator("provider", "reference", mode="before")(plain_text)
+
+    @model_validator(mode="after")
+    def _one_end(self) -> ExtendedWarranty:
+        if (self.expiryDate is None) == (self.months is None):
+            raise ValueError("an extended warranty ends on expiryDate or after months: give exactly one")
+        return self
+
+
 class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
@@ -134,6 +157,8 @@ class ReceiptFields(InputModel):
     paymentMethod: ShortText | None = None
     warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
     warrantyExpiryDate: ExpiryDate | None = None
+    warrantyStatus: WarrantyStatus | None = None  # absent: active
+    extendedWarranty: ExtendedWarranty | None = None
     notes: Notes | None = None
     tags: Annotated[list[ShortText], Field(max_length=MAX_TAGS)] | None = None
     ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None = None

@@ -45,6 +45,35 @@ def warranty_expiry_date(content: DynamoItem) -> str | None:
     return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
 
 
+# The warranty states that end the cover whatever its dates say.
+ENDED_WARRANTY_STATUSES = ("void", "expired")
+
+
+def extended_warranty_expiry(content: DynamoItem) -> str | None:
+    """When the extended cover ends: its date, or its months after the purchase."""
+    extended = content.get("extendedWarranty")
+    if not extended:
+        return None
+    if extended.get("expiryDate"):
+        return str(extended["expiryDate"])
+    months, purchased = extended.get("months"), content.get("purchaseDate")
+    if months is None or purchased is None:
+        return None
+    return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
+
+
+def effective_warranty(content: DynamoItem) -> tuple[str | None, str | None]:
+    """The warranty in force, as the indexes, the reminders, the digest and the calendar use it:
+    the later of the manufacturer's and the extended cover, and which one that is
+    (`manufacturer` or `extended`). None for a void or expired warranty, or none at all."""
+    if content.get("warrantyStatus") in ENDED_WARRANTY_STATUSES:
+        return None, None
+    base, extended = content.get("warrantyExpiryDate"), extended_warranty_expiry(content)
+    if extended is not None and (base is None or extended > base):
+        return extended, "extended"
+    return (base, "manufacturer") if base is not None else (None, None)
+
+
 def with_derived_fields(content: DynamoItem) -> DynamoItem:
     """The content as stored: derived fields recomputed, in the one stored form (content.py)."""
     derived = dict(content)
