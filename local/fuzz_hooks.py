@@ -26,6 +26,14 @@ import json
 import sys
 from typing import Any
 
+# A claim's consistency (receipts/models.py's Claim), which the contract's Claim states in words.
+CLAIM_RULES = (
+    "Value error, a claim has a closedAt only once closed",
+    "Value error, a claim closes on or after the day it opened",
+    "Value error, only a replaced or refunded claim can end the warranty",
+    "Value error, only a repaired claim with its closedAt extends the warranty",
+    "Value error, each claim has its own claimId",
+)
 # The 400's message, or one of its details' (a prefix), by operation: each a rule the contract
 # states in words.
 RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
@@ -44,6 +52,12 @@ RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
     "POST /receipts": (
         "Decimal input should have no more than",  # a quantity's digits: 12, 4 after the point
         "Value error, an extended warranty ends on expiryDate or after months",  # exactly one
+        *CLAIM_RULES,
+    ),
+    "POST /receipts/{receiptId}/claims": (*CLAIM_RULES, "a receipt holds at most 20 claims"),
+    "PATCH /receipts/{receiptId}/claims/{claimId}": (
+        *CLAIM_RULES,
+        "Value error, a field is changed or removed, not both",
     ),
     "PUT /receipts/{receiptId}": (
         "receiptId in the body is not the receipt of the path",
@@ -53,6 +67,7 @@ RULES_NO_SCHEMA_STATES: dict[str, tuple[str, ...]] = {
         "a PUT never deletes a receipt",  # status deleted only as GET showed it
         "Decimal input should have no more than",
         "Value error, an extended warranty ends on expiryDate or after months",
+        *CLAIM_RULES,
     ),
     "POST /receipts/{receiptId}/refine": (
         "nothing to refine",  # the request or the stored receipt holds text or an image

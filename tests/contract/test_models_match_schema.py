@@ -53,6 +53,9 @@ CONSTRAINTS = (
 SCHEMA_OF: dict[str, str | tuple[str, str]] = {
     "LineItem": "LineItem",
     "ExtendedWarranty": "ExtendedWarranty",
+    "Claim": "Claim",
+    "ClaimOpening": "ClaimOpening",
+    "ClaimChange": "ClaimChange",
     "PossibleDuplicate": "PossibleDuplicate",
     "ReceiptCreate": "ReceiptCreate",
     "ReceiptUpdate": "ReceiptUpdate",

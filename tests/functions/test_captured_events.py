@@ -49,6 +49,14 @@ API_SCENARIOS = {
         ("put_categories_duplicate", 400),
     ],
     "health": [("get_health", 200)],
+    "receipt_crud_claims": [
+        ("create_receipt", 201),
+        ("open_claim", 201),
+        ("open_claim", 200),  # its retry, with the same claimId
+        ("change_claim", 200),  # repaired: the cover extended
+        ("change_claim", 200),  # its retry: nothing to change
+        ("change_claim_of_another_user", 404),
+    ],
     "calendar_feed": [
         ("enable_calendar_feed", 201),
         ("enable_calendar_feed", 201),  # rotated
@@ -59,7 +67,7 @@ API_SCENARIOS = {
 }
 
 # Scenarios of a function other than the one they are named after (a fresh table each).
-FUNCTION_OF_SCENARIO = {"receipt_crud_duplicates": "receipt_crud"}
+FUNCTION_OF_SCENARIO = {"receipt_crud_duplicates": "receipt_crud", "receipt_crud_claims": "receipt_crud"}
 
 
 # The image path, in order: a receipt, upload URLs, uploads reaching the thumbnail generator,

@@ -449,3 +449,14 @@ def test_an_upload_in_flight_during_a_merge_follows_it_to_the_kept_receipt(crud,
     kept, other = get(crud, first["receiptId"]), get(crud, second["receiptId"])
     assert kept["imageKeys"] == [late] and other["imageKeys"] == [late]  # a restore keeps it too
     assert len(kept["thumbnailKeys"]) == 1 and flagged_ids(kept) == []
+
+
+def test_a_merge_never_takes_the_others_warranty_state_an_absent_one_is_active(crud):
+    first = create(crud)
+    second = create(crud, ocrRawText=ocr_noise(TEXT, 0.02, seed=1), warrantyStatus="void")
+    first = get(crud, first["receiptId"])
+    assert flagged_ids(first) == [second["receiptId"]]
+
+    kept = resolve(crud, first, second, "merge").body["receipt"]
+
+    assert "warrantyStatus" not in kept

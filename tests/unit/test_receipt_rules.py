@@ -189,3 +189,12 @@ def test_the_indexes_follow_the_cover_in_force_and_a_void_warranty_leaves_them()
 def test_an_extended_cover_ends_one_way_exactly(cover):
     with pytest.raises(ValueError, match="extended"):
         ReceiptCreate(extendedWarranty=cover)
+
+
+def test_an_active_warranty_status_is_stored_as_none_so_both_spellings_are_one_write():
+    from receipt_vault.receipts.content import canonical_content, content_hash
+
+    assert "warrantyStatus" not in canonical_content({"storeName": "X", "warrantyStatus": "active"})
+    assert content_hash(canonical_content({"storeName": "X", "warrantyStatus": "active"})) == content_hash(
+        canonical_content({"storeName": "X"})
+    )

@@ -113,7 +113,7 @@ def feed_warranties(items: Iterable[DynamoItem]) -> list[FeedWarranty]:
                 store_name=item.get("storeName"),
                 version=int(item["serverVersion"]),
                 changed_at=dt.datetime.fromisoformat(str(item["updatedAt"]).replace("Z", "+00:00")),
-                extended=cover == "extended",
+                extended=cover != "manufacturer",  # an extended cover, or a repair's extension
             )
         )
     return warranties

@@ -1,4 +1,4 @@
-"""receipt-crud: the /receipts routes, and the review of possible duplicates. Business rules live
+"""receipt-crud: the /receipts routes, the review of possible duplicates, and warranty claims. Business rules live
 in the common layer; the review's in duplicate_review.py."""
 
 from __future__ import annotations
@@ -6,8 +6,9 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
+from receipt_crud.claims import ClaimService
 from receipt_crud.duplicate_review import DuplicateReview
-from receipt_crud.models import DuplicatePairQuery, DuplicateResolution
+from receipt_crud.models import ClaimChange, ClaimOpening, DuplicatePairQuery, DuplicateResolution
 from receipt_vault.api import (
     build_api,
     current_user_id,
@@ -37,6 +38,7 @@ page_tokens = page_tokens_from_secret(settings.pagination_secret_arn, settings.r
 detector = duplicate_detector(table, observability.logger)
 receipts = ReceiptService(ReceiptStore(table), page_tokens, detector)
 review = DuplicateReview(ReceiptStore(table), DuplicateStore(table), detector, page_tokens)
+claims = ClaimService(ReceiptStore(table))
 
 
 @app.post("/receipts")
@@ -89,6 +91,17 @@ def resolve_duplicate_pair(receiptId: str, otherReceiptId: str) -> JsonObject:
     if decided:  # not a retry's answer
         metrics.add_metric(name="DuplicatePairsResolved", unit=MetricUnit.Count, value=1)
     return result
+
+
+@app.post("/receipts/<receiptId>/claims")
+def open_claim(receiptId: str) -> Response[str]:
+    receipt, added = claims.open(current_user_id(app), receiptId, parse_body(app, ClaimOpening), utc_now())
+    return Response(status_code=201 if added else 200, content_type="application/json", body=to_json(receipt))
+
+
+@app.patch("/receipts/<receiptId>/claims/<claimId>")
+def change_claim(receiptId: str, claimId: str) -> JsonObject:
+    return claims.change(current_user_id(app), receiptId, claimId, parse_body(app, ClaimChange), utc_now())
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)

@@ -156,7 +156,8 @@ def merged_content(kept: DynamoItem, other: DynamoItem) -> DynamoItem:
     taken = [
         name
         for name in CLIENT_WRITABLE_FIELDS
-        if name not in ("status", "userEditedFields")
+        # Not the warranty's state: on the kept receipt, none is a value too (active).
+        if name not in ("status", "userEditedFields", "warrantyStatus")
         and name not in content
         and name in theirs
         and (name != "warrantyExpiryDate" or name in edited_by_user)

@@ -4,7 +4,8 @@ Two writes that mean the same thing store the same thing, so a write that change
 recognised and writes nothing: on the item read before a push, and in the condition of a full
 update, which reads nothing first. The form:
 - absence has one spelling: a null, an empty string or an empty list is the field left out,
-  inside line items too (a line item never carries `unitPrice: null`);
+  inside line items, an extended cover and claims too (a line item never carries
+  `unitPrice: null`), and `warrantyStatus: active` is no status (absent is active);
 - `tags` and `userEditedFields` are sets: stored sorted, without duplicates;
 - a line item's quantity is a plain decimal: 2, 2.0 and 2.00 are all 2;
 - money stays the decimal string the client sent; whole numbers are ints, as sent.
@@ -41,10 +42,13 @@ def _line_item(item: ItemView) -> DynamoItem:
     return line
 
 
-def _extended_warranty(cover: ItemView) -> DynamoItem:
-    form = {name: value for name, value in cover.items() if value is not None}
-    if isinstance(form.get("months"), Decimal):  # as DynamoDB hands numbers back
-        form["months"] = int(form["months"])
+def _whole_numbers(record: ItemView) -> DynamoItem:
+    """A nested record (an extended cover, a claim) without absent fields, its counts as ints
+    (DynamoDB hands numbers back as Decimal)."""
+    form = {name: value for name, value in record.items() if value is not None}
+    for name, value in form.items():
+        if isinstance(value, Decimal):
+            form[name] = int(value)
     return form
 
 
@@ -56,14 +60,16 @@ def canonical_content(content: ItemView) -> DynamoItem:
     """The stored form of client-writable content (see the module's docstring)."""
     form: DynamoItem = {}
     for name, value in content.items():
-        if _is_absent(value):
+        if _is_absent(value) or (name == "warrantyStatus" and value == "active"):  # absent is active
             continue
         if name in SET_FIELDS:
             value = sorted(set(value))
         elif name == "items":
             value = [_line_item(item) for item in value]
         elif name == "extendedWarranty":
-            value = _extended_warranty(value)
+            value = _whole_numbers(value)
+        elif name == "claims":
+            value = [_whole_numbers(claim) for claim in value]
         elif isinstance(value, Decimal):  # warrantyMonths, as DynamoDB hands numbers back
             value = int(value) if value == value.to_integral_value() else value
         form[name] = value

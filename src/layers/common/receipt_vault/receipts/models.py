@@ -75,7 +75,9 @@ ExtractableField = Literal[
     "warrantyMonths", "warrantyExpiryDate", "paymentMethod",
 ]  # fmt: skip
 # Tier 2, user-owned: the device's change wins. ocrRawText is the device's own reading.
-UserOwnedField = Literal["notes", "tags", "category", "status", "ocrRawText", "warrantyStatus", "extendedWarranty"]
+UserOwnedField = Literal[
+    "notes", "tags", "category", "status", "ocrRawText", "warrantyStatus", "extendedWarranty", "claims",
+]  # fmt: skip
 # Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
 ServerOwnedField = Literal[
     "receiptId", "serverVersion", "createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement",
@@ -143,6 +145,54 @@ class ExtendedWarranty(InputModel):
         return self
 
 
+ClaimStatus = Literal["open", "approved", "rejected", "repaired", "replaced", "refunded"]
+# A claim's outcomes: closed, it has a closedAt; an ending one may end the warranty, a repair
+# may extend it.
+CLOSED_CLAIM_STATUSES = ("rejected", "repaired", "replaced", "refunded")
+WARRANTY_ENDING_OUTCOMES = ("replaced", "refunded")
+MAX_CLAIMS = 20
+
+
+class Claim(InputModel):
+    """A warranty claim, as the user records it. With `replaced` or `refunded` and `endsWarranty`,
+    the warranty is over; with `repaired` and `extendsWarrantyMonths`, the cover runs at least
+    that long after `closedAt`."""
+
+    claimId: ReceiptId
+    openedAt: IsoDate
+    status: ClaimStatus = "open"
+    reference: ShortText | None = None
+    notes: Notes | None = None
+    closedAt: IsoDate | None = None
+    cost: Money | None = None
+    endsWarranty: bool | None = None
+    extendsWarrantyMonths: Annotated[int, Field(ge=1, le=120)] | None = None
+
+    _one_line = field_validator("reference", mode="before")(plain_text)
+
+    @field_validator("notes", mode="before")
+    @classmethod
+    def _plain_paragraphs(cls, value: object) -> object:
+        return plain_text(value, multiline=True)
+
+    @field_validator("claimId")
+    @classmethod
+    def _canonical_id(cls, value: str) -> str:
+        return value.lower()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Claim:
+        if self.closedAt is not None and self.status not in CLOSED_CLAIM_STATUSES:
+            raise ValueError("a claim has a closedAt only once closed (rejected, repaired, replaced, refunded)")
+        if self.closedAt is not None and self.closedAt < self.openedAt:
+            raise ValueError("a claim closes on or after the day it opened")
+        if self.endsWarranty is not None and self.status not in WARRANTY_ENDING_OUTCOMES:
+            raise ValueError("only a replaced or refunded claim can end the warranty (endsWarranty)")
+        if self.extendsWarrantyMonths is not None and (self.status != "repaired" or self.closedAt is None):
+            raise ValueError("only a repaired claim with its closedAt extends the warranty (extendsWarrantyMonths)")
+        return self
+
+
 class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
@@ -159,6 +209,7 @@ class ReceiptFields(InputModel):
     warrantyExpiryDate: ExpiryDate | None = None
     warrantyStatus: WarrantyStatus | None = None  # absent: active
     extendedWarranty: ExtendedWarranty | None = None
+    claims: Annotated[list[Claim], Field(max_length=MAX_CLAIMS)] | None = None
     notes: Notes | None = None
     tags: Annotated[list[ShortText], Field(max_length=MAX_TAGS)] | None = None
     ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None = None
@@ -182,6 +233,13 @@ class ReceiptFields(InputModel):
     @classmethod
     def _deduplicate(cls, value: list[str] | None) -> list[str] | None:
         return list(dict.fromkeys(value)) if value is not None else None
+
+    @field_validator("claims")
+    @classmethod
+    def _one_claim_per_id(cls, value: list[Claim] | None) -> list[Claim] | None:
+        if value is not None and len({claim.claimId for claim in value}) != len(value):
+            raise ValueError("each claim has its own claimId")
+        return value
 
     def content(self) -> DynamoItem:
         """The client-writable fields set, status apart, ready to store (money as strings,

@@ -62,16 +62,41 @@ def extended_warranty_expiry(content: DynamoItem) -> str | None:
     return add_months(dt.date.fromisoformat(purchased), int(months)).isoformat()
 
 
+def repair_extension_expiry(content: DynamoItem) -> str | None:
+    """The latest end of cover a repair extended: its closedAt plus its extendsWarrantyMonths."""
+    ends = [
+        add_months(dt.date.fromisoformat(claim["closedAt"]), int(claim["extendsWarrantyMonths"])).isoformat()
+        for claim in content.get("claims") or ()
+        if claim.get("status") == "repaired" and claim.get("closedAt") and claim.get("extendsWarrantyMonths")
+    ]
+    return max(ends) if ends else None
+
+
 def effective_warranty(content: DynamoItem) -> tuple[str | None, str | None]:
     """The warranty in force, as the indexes, the reminders, the digest and the calendar use it:
-    the later of the manufacturer's and the extended cover, and which one that is
-    (`manufacturer` or `extended`). None for a void or expired warranty, or none at all."""
+    the latest of the manufacturer's cover, the extended cover and a repair's extension, and
+    which one that is (`manufacturer`, `extended` or `repair`). None for a warranty the user
+    voided or ended, or a claim ended (replaced or refunded, with endsWarranty), or none at all."""
     if content.get("warrantyStatus") in ENDED_WARRANTY_STATUSES:
         return None, None
-    base, extended = content.get("warrantyExpiryDate"), extended_warranty_expiry(content)
-    if extended is not None and (base is None or extended > base):
-        return extended, "extended"
-    return (base, "manufacturer") if base is not None else (None, None)
+    if any(
+        claim.get("status") in ("replaced", "refunded") and claim.get("endsWarranty")
+        for claim in content.get("claims") or ()
+    ):
+        return None, None
+    covers = [
+        (end, cover)
+        for end, cover in (
+            (content.get("warrantyExpiryDate"), "manufacturer"),
+            (extended_warranty_expiry(content), "extended"),
+            (repair_extension_expiry(content), "repair"),
+        )
+        if end is not None
+    ]
+    if not covers:
+        return None, None
+    latest = max(end for end, _ in covers)
+    return latest, next(cover for end, cover in covers if end == latest)  # a tie: the first cover
 
 
 def with_derived_fields(content: DynamoItem) -> DynamoItem:
