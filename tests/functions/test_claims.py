@@ -237,3 +237,29 @@ def test_the_export_carries_the_claims_and_the_cover_with_the_receipt(export_env
 
     [exported] = json.loads(exports.the_zip(export_id).read("receipts.json"))
     assert exported["claims"] == with_claim["claims"] and exported["extendedWarranty"]["provider"] == "CarePlus"
+
+
+@pytest.mark.parametrize("nested", ["claims", "extendedWarranty"])
+def test_a_pushed_null_inside_a_claim_or_a_cover_is_that_items_rejection_as_a_post_would_be(
+    crud, table, nested, monkeypatch
+):
+    monkeypatch.setenv("MAX_BATCH_SIZE", "25")
+    sync = ApiClient(load_function("sync_handler"))
+    receipt = a_receipt(crud)
+    before = stored(table, receipt)
+    value = (
+        [{"claimId": str(uuid.uuid4()), "openedAt": "2026-10-01", "reference": None}]
+        if nested == "claims"
+        else {"provider": "CarePlus", "months": 12, "cost": None}
+    )
+    item = {
+        "receiptId": receipt["receiptId"],
+        "serverVersion": receipt["serverVersion"],
+        "mutationId": "m-1",
+        nested: value,
+    }
+
+    [result] = sync.call("POST", "/sync/push", body={"items": [item]}).body["results"]
+
+    assert result["outcome"] == "rejected" and result["error"]["error"] == "VALIDATION_ERROR"
+    assert stored(table, receipt) == before

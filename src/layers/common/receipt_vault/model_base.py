@@ -60,3 +60,14 @@ def plain_text(value: object, multiline: bool = False) -> object:
     if isinstance(value, str) and (_UNSAFE.search(value) or (not multiline and _LINE_BREAKS.search(value))):
         raise ValueError("text may not hold control or bidi-override characters")
     return value
+
+
+def refuse_nulls(value: object) -> object:
+    """A nested record's fields are given or left out, never null, as its schema says: a push,
+    which API Gateway does not validate, must refuse what a POST's model refuses. For
+    `model_validator(mode="before")`."""
+    if isinstance(value, dict):
+        nulls = sorted(str(name) for name, item in value.items() if item is None)
+        if nulls:
+            raise ValueError(f"leave a field out rather than null: {', '.join(nulls)}")
+    return value

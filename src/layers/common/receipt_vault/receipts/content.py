@@ -4,8 +4,8 @@ Two writes that mean the same thing store the same thing, so a write that change
 recognised and writes nothing: on the item read before a push, and in the condition of a full
 update, which reads nothing first. The form:
 - absence has one spelling: a null, an empty string or an empty list is the field left out,
-  inside line items, an extended cover and claims too (a line item never carries
-  `unitPrice: null`), and `warrantyStatus: active` is no status (absent is active);
+  inside line items too (a line item never carries `unitPrice: null`; an extended cover's or a
+  claim's model refuses a null), and `warrantyStatus: active` is no status (absent is active);
 - `tags` and `userEditedFields` are sets: stored sorted, without duplicates;
 - a line item's quantity is a plain decimal: 2, 2.0 and 2.00 are all 2;
 - money stays the decimal string the client sent; whole numbers are ints, as sent.

@@ -19,6 +19,7 @@ from receipt_vault.model_base import (
     InputModel,
     VaultModel,
     plain_text,
+    refuse_nulls,
     trimmed,
 )
 from receipt_vault.shapes import DynamoItem, JsonObject
@@ -137,6 +138,7 @@ class ExtendedWarranty(InputModel):
     reference: ShortText | None = None
 
     _one_line = field_validator("provider", "reference", mode="before")(plain_text)
+    _no_nulls = model_validator(mode="before")(refuse_nulls)
 
     @model_validator(mode="after")
     def _one_end(self) -> ExtendedWarranty:
@@ -169,6 +171,7 @@ class Claim(InputModel):
     extendsWarrantyMonths: Annotated[int, Field(ge=1, le=120)] | None = None
 
     _one_line = field_validator("reference", mode="before")(plain_text)
+    _no_nulls = model_validator(mode="before")(refuse_nulls)
 
     @field_validator("notes", mode="before")
     @classmethod
