@@ -280,3 +280,20 @@ def test_an_extended_cover_that_does_not_say_when_it_ends_is_a_400_and_nothing_i
 
     assert_error_shape(response, 400, "VALIDATION_ERROR")
     assert not [item for item in table.scan()["Items"] if item["SK"].startswith("RECEIPT#")]
+
+
+def test_a_throttled_table_is_a_429_to_retry_and_the_old_feed_still_works(feeds, monkeypatch):
+    from botocore.exceptions import ClientError
+
+    old = enable(feeds)
+    client = feeds.table.client
+
+    def throttled(**_: Any) -> Any:
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "TransactWriteItems")
+
+    monkeypatch.setattr(client, "transact_write_items", throttled)
+    response = ApiClient(feeds).call("POST", FEED_SETTINGS)
+
+    assert_error_shape(response, 429, "RATE_LIMITED")
+    monkeypatch.undo()
+    assert fetch(feeds, old)["statusCode"] == 200  # nothing was rotated
