@@ -137,16 +137,30 @@ def test_alarms_ring_at_nine_local_across_a_dst_change_and_on_a_leap_day():
     assert dt.datetime(2027, 4, 1, 6, 0, tzinfo=dt.UTC) in triggers
 
 
-def test_an_edit_keeps_the_uid_and_raises_the_sequence():
-    timezone, offsets, [warranty, other] = USERS["athens"]
-    edited = FeedWarranty(warranty.receipt_id, dt.date(2027, 5, 2), warranty.store_name, 5, CHANGED)
+@pytest.mark.parametrize("user", sorted(USERS))
+def test_an_edit_keeps_the_uid_and_raises_the_sequence(user):
+    timezone, offsets, [warranty, *others] = USERS[user]
+    edited = FeedWarranty(
+        warranty.receipt_id, warranty.expiry + dt.timedelta(days=31), warranty.store_name, warranty.version + 1,
+        CHANGED + dt.timedelta(hours=1), warranty.extended,
+    )  # fmt: skip
 
-    before = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(feed("athens")).walk("VEVENT")}
-    after_text = calendar([edited, other], offsets, timezone, OWNER, TODAY)
-    after = {str(e["UID"]): int(e["SEQUENCE"]) for e in icalendar.Calendar.from_ical(after_text).walk("VEVENT")}
+    after_text = calendar([edited, *others], offsets, timezone, OWNER, TODAY)
 
-    assert set(before) == set(after)
-    assert after[uid(warranty)] > before[uid(warranty)]
+    for parse in (_icalendar_sequences, _vobject_sequences):
+        before, after = parse(feed(user)), parse(after_text)
+        assert set(before) == set(after)
+        assert after[uid(warranty)] > before[uid(warranty)]
+        assert all(after[key] == before[key] for key in before if key != uid(warranty))
+
+
+def _icalendar_sequences(text: bytes) -> dict[str, int]:
+    return {str(event["UID"]): int(event["SEQUENCE"]) for event in icalendar.Calendar.from_ical(text).walk("VEVENT")}
+
+
+def _vobject_sequences(text: bytes) -> dict[str, int]:
+    parsed = vobject.readOne(text.decode("utf-8"))
+    return {event.uid.value: int(event.sequence.value) for event in parsed.vevent_list}
 
 
 def test_a_literal_backslash_n_stays_text_and_never_becomes_a_line_break():
