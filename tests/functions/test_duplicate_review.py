@@ -432,7 +432,7 @@ def test_the_export_holds_what_detection_derived_and_what_the_user_decided(expor
     records = {record["receiptId"]: record for record in json.loads(exports.the_zip(export_id).read("duplicates.json"))}
     assert set(records) == {first["receiptId"], second["receiptId"]}
     mine = records[first["receiptId"]]
-    assert mine["fingerprints"]["contentKey"] == "mediamarkt athens|2026-11-22|129.99|EUR"
+    assert mine["fingerprints"]["contentKey"] == f"mediamarkt athens|{first['purchaseDate']}|129.99|EUR"
     assert mine["fingerprints"]["textSignature"]  # the MinHash of its OCR text
     assert mine["reviewDecisions"] == [
         f"{second['receiptId']} keep_both {first['serverVersion']}/{second['serverVersion']}"
