@@ -9,6 +9,7 @@ PY312_BIN := $(shell pyenv root 2>/dev/null)/versions/3.12.1/bin
 SHELL := bash
 PORT ?= 3000
 AWS_PORT ?= 5000
+SMTP_PORT ?= 2525
 HOST ?= 127.0.0.1
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= eu-west-1
@@ -63,7 +64,7 @@ $(CLIENT_INSTALLED): $(INSTALLED) $(OPENAPI_INSTALLED) api/openapi.yaml lint/con
 
 # The whole API on http://127.0.0.1:$(PORT), backed by an embedded AWS emulation; Ctrl-C stops it.
 dev: venv
-	$(BIN)/python -m local --host $(HOST) --port $(PORT) --aws-port $(AWS_PORT)
+	$(BIN)/python -m local --host $(HOST) --port $(PORT) --aws-port $(AWS_PORT) --smtp-port $(SMTP_PORT)
 
 # A fresh access token for the demo user of the running local stack.
 token: venv

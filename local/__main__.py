@@ -19,13 +19,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"API port (default {DEFAULT_PORT})")
     parser.add_argument("--aws-port", type=int, default=5000, help="AWS emulation port (default 5000)")
+    parser.add_argument("--smtp-port", type=int, default=2525, help="SMTP port, standing in for SES (default 2525)")
     parser.add_argument("--no-schedules", action="store_true", help="fire schedules only on demand")
     args = parser.parse_args(argv)
     # Powertools warns on every invocation that flushes no metric; locally that is only noise.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
 
     stack = LocalStack(
-        StackConfig(host=args.host, api_port=args.port, aws_port=args.aws_port, run_schedules=not args.no_schedules)
+        StackConfig(
+            host=args.host,
+            api_port=args.port,
+            aws_port=args.aws_port,
+            smtp_port=args.smtp_port,
+            run_schedules=not args.no_schedules,
+        )
     )
     stack.start()
     print(banner(stack), flush=True)
@@ -57,6 +64,7 @@ def banner(stack: LocalStack) -> str:
             f"  client config   {stack.api_url}/_local/config",
             f"  AWS emulation   {stack.aws_endpoint}            (moto: DynamoDB, S3, SQS, SNS, KMS, Cognito, ...)",
             f"  stand-ins       {stack.standins.url}            (Bedrock runtime, Textract)",
+            *_smtp_lines(stack),
             f"  user pool       {stack.user_pool_id}   client {stack.user_pool_client_id}",
             f"  demo user       {DEMO_USER['email']} / {DEMO_USER['password']}",
             f"  schedules       {schedules}   (POST {stack.api_url}/_local/schedules/<FunctionLogicalId>)",
@@ -69,6 +77,16 @@ def banner(stack: LocalStack) -> str:
             "",
         ]
     )
+
+
+def _smtp_lines(stack: LocalStack) -> list[str]:
+    smtp = stack.smtp
+    if smtp is None:
+        return []
+    domain = sorted(smtp.rule.recipient_domains)[0]
+    return [
+        f"  SMTP (SES)      {smtp.host}:{smtp.port}   (mail to r-...@{domain}: POST /user/inbound-address gives one)"
+    ]
 
 
 if __name__ == "__main__":

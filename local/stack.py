@@ -46,6 +46,7 @@ from local.runtime import UNRESERVED_LIMIT, FunctionError, LocalFunction, TooMan
 from local.sam_local_env import env_file
 from local.schedule_expressions import Schedule
 from local.servers import LocalHttpServer
+from local.smtp import LocalSmtpServer, ReceivingRule
 from local.standins import StandInServer
 from local.throttle import StageThrottle
 from local.token import access_token
@@ -54,6 +55,8 @@ from local.waf import WebAclRules
 from receipt_vault.shapes import JsonObject, JsonValue
 
 if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
     from local.iam.policy import RolePolicies
 
 DEMO_USER = {"email": "demo@receiptvault.local", "password": "Demo-Passw0rd!"}
@@ -65,6 +68,8 @@ LOCAL_PARAMETERS = {
     "ApnsSigningKeyParameterName": "/receiptvault/local/apns-signing-key",
     "ApnsKeyId": "LOCALKEY01",
     "ApnsTeamId": "LOCALTEAM1",
+    # Receipts by e-mail, through the local SMTP listener (local/smtp.py) standing in for SES.
+    "InboundMailDomain": "mail.receiptvault.localhost",
 }
 
 
@@ -73,6 +78,7 @@ class StackConfig:
     host: str = "127.0.0.1"
     api_port: int = 3000
     aws_port: int = 5000
+    smtp_port: int = 0  # SES receiving's stand-in; 0: any free port (`make dev` asks for 2525)
     region: str = "eu-west-1"
     template: Template | None = None  # default: template.yaml
     template_root: Path = PROJECT_ROOT  # CodeUri and ContentUri are relative to it
@@ -100,6 +106,7 @@ class _Running:
     standins: StandInServer
     triggers: Triggers
     gateway: Gateway | None = None
+    smtp: LocalSmtpServer | None = None  # only when the template receives mail
 
 
 class LocalStack:
@@ -127,6 +134,10 @@ class LocalStack:
     @property
     def triggers(self) -> Triggers:
         return self.running.triggers
+
+    @property
+    def smtp(self) -> LocalSmtpServer | None:
+        return self.running.smtp
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -177,6 +188,7 @@ class LocalStack:
         )
         if self.config.seed_demo_user:
             self._seed_demo_user()
+        self._running.smtp = self._smtp_server()
         triggers.start(run_schedules=self.config.run_schedules)
         threading.Thread(target=http.serve_forever, daemon=True).start()
         return self
@@ -185,6 +197,8 @@ class LocalStack:
         if self._running is None:
             return
         running, self._running = self._running, None
+        if running.smtp is not None:
+            running.smtp.stop()
         running.triggers.stop()
         for function in self.functions.values():
             function.stop()
@@ -242,6 +256,12 @@ class LocalStack:
             "thumbnailBaseUrl": f"{self.api_url}{LOCAL_CDN_PATH}",
             "functions": sorted(self.functions),
             "schedules": sorted(self.triggers.schedules),
+            # Where to send receipts by e-mail, as SES would receive them.
+            "smtp": (
+                {"host": self.smtp.host, "port": self.smtp.port, "domains": sorted(self.smtp.rule.recipient_domains)}
+                if self.smtp
+                else None
+            ),
             # The stack's clock (CLOCK_OFFSET_DAYS): scripts derive their dates from it.
             "clock": {"now": iso_timestamp(utc_now()), "offsetDays": clock_offset().days},
         }
@@ -371,6 +391,28 @@ class LocalStack:
                     )
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _smtp_server(self) -> LocalSmtpServer | None:
+        """SES receiving, as the template's receipt rule says: mail for its recipient domains is
+        stored in its S3 action's bucket under its prefix, and the bucket's event does the rest."""
+        for logical_id in self._logical_ids_of("AWS::SES::ReceiptRule"):
+            rule = self.resources.resolve(self.template["Resources"][logical_id]["Properties"]["Rule"])
+            action = next((action["S3Action"] for action in rule.get("Actions", []) if "S3Action" in action), None)
+            if not rule.get("Enabled", True) or action is None:
+                continue
+            bucket, s3 = str(action["BucketName"]), self.resources.client("s3")
+
+            def store(key: str, raw: bytes, bucket: str = bucket, s3: S3Client = s3) -> None:
+                s3.put_object(Bucket=bucket, Key=key, Body=raw)
+
+            receiving = ReceivingRule(
+                frozenset(str(domain).lower() for domain in rule.get("Recipients", [])),
+                str(action.get("ObjectKeyPrefix", "")),
+            )
+            server = LocalSmtpServer(store, receiving, host=self.config.host, port=self.config.smtp_port)
+            server.start()
+            return server
+        return None
 
     def _authorizer(self) -> CognitoAuthorizer:
         return CognitoAuthorizer(self.aws_endpoint, self.config.region, self.user_pool_id, {self.user_pool_client_id})

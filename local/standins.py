@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler
 from typing import cast
 from urllib.parse import unquote
 
+import pypdfium2
+
 from local.clock import iso_timestamp, utc_now
 from local.extraction import extract_receipt
 from local.servers import LocalHttpServer
@@ -107,13 +109,48 @@ def invoke_model(request: JsonObject) -> JsonObject:
     }
 
 
+# PDFium is not thread-safe, not even across documents, and the stand-in server answers each
+# connection on its own thread: one PDFium call at a time.
+_PDFIUM_LOCK = threading.Lock()
+
+
+def _pdf_text(document: bytes) -> str:
+    """The text of every page, pages joined by newlines; "" for a PDF that PDFium cannot read."""
+    with _PDFIUM_LOCK:
+        try:
+            pdf = pypdfium2.PdfDocument(document)
+        except pypdfium2.PdfiumError:
+            return ""
+        try:
+            pages: list[str] = []
+            for index in range(len(pdf)):
+                page = pdf[index]
+                try:
+                    textpage = page.get_textpage()
+                    try:
+                        pages.append(str(textpage.get_text_range()))
+                    finally:
+                        textpage.close()
+                finally:
+                    page.close()
+        except pypdfium2.PdfiumError:  # a page that does not load: the document is corrupt
+            return ""
+        finally:
+            pdf.close()  # here, under the lock, not whenever the garbage collector gets to it
+    return "\n".join(pages).replace("\r\n", "\n").replace("\r", "\n")
+
+
 def analyze_expense(document_bytes: bytes) -> JsonObject:
-    """AnalyzeExpense for a document whose text can be read; an image without text gives an
-    empty but well-formed result, as Textract does for a blank page."""
-    try:
-        text = document_bytes.decode("utf-8")
-    except UnicodeDecodeError:
-        text = ""
+    """AnalyzeExpense for a document whose text can be read: a PDF's text layer (all pages), or
+    bytes that are UTF-8 text. An image without text, or a corrupt PDF, gives an empty but
+    well-formed result, as Textract does for a blank page."""
+    if document_bytes.startswith(b"%PDF-"):
+        text = _pdf_text(document_bytes)
+    else:
+        try:
+            text = document_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            text = ""
     extraction = extract_receipt(text) if text.strip() else {}
 
     def field(kind: str, value: str) -> JsonObject:

@@ -84,6 +84,7 @@ def api_env(monkeypatch, table, pagination_secret) -> None:
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.setenv("CORS_ALLOWED_ORIGINS", f"{ALLOWED_ORIGIN},http://localhost:8080")
     monkeypatch.setenv("PAGINATION_SECRET_ARN", pagination_secret)
+    monkeypatch.setenv("INBOUND_MAIL_DOMAIN", "mail.receiptvault.test")  # receipts by e-mail: on
 
 
 def load_function(name: str) -> ModuleType:

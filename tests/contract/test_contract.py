@@ -126,6 +126,7 @@ def test_a_version_conflict_carries_the_current_item_typed():
         "registerDevice": "Error",  # the device list kept changing: nothing to carry
         "resolveDuplicatePair": "DuplicatePairConflict",
         "enableCalendarFeed": "Error",  # rotated concurrently twice: nothing to carry
+        "enableInboundAddress": "Error",  # likewise
         "openClaim": "ReceiptConflict",
         "changeClaim": "ReceiptConflict",
     }

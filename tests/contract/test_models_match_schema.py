@@ -52,6 +52,7 @@ CONSTRAINTS = (
 # (method, path) for the query parameters of an operation.
 SCHEMA_OF: dict[str, str | tuple[str, str]] = {
     "LineItem": "LineItem",
+    "EmailOrigin": "EmailOrigin",
     "ExtendedWarranty": "ExtendedWarranty",
     "Claim": "Claim",
     "ClaimOpening": "ClaimOpening",
@@ -149,7 +150,7 @@ def shape(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
         if len(others) == 1 and len(others) < len(alternatives):
             return {**shape(others[0], document), "nullable": True}
         raise AssertionError(f"anyOf beyond X | None: {schema}")
-    enum = schema.get("enum")
+    enum = [schema["const"]] if "const" in schema else schema.get("enum")  # pydantic: a one-value Literal
     kind = schema.get("type") or _type_of_values(enum)
     result: dict[str, Any] = {"type": kind, "nullable": nullable or (enum is not None and None in enum)}
     if enum is not None:

@@ -64,10 +64,20 @@ API_SCENARIOS = {
         ("revoke_calendar_feed", 204),
         ("revoke_calendar_feed", 204),  # nothing left to revoke
     ],
+    "user_settings_inbound": [
+        ("enable_inbound_address", 201),
+        ("enable_inbound_address", 201),  # rotated
+        ("disable_inbound_address", 204),
+        ("disable_inbound_address", 204),  # nothing left to disable
+    ],
 }
 
 # Scenarios of a function other than the one they are named after (a fresh table each).
-FUNCTION_OF_SCENARIO = {"receipt_crud_duplicates": "receipt_crud", "receipt_crud_claims": "receipt_crud"}
+FUNCTION_OF_SCENARIO = {
+    "receipt_crud_duplicates": "receipt_crud",
+    "receipt_crud_claims": "receipt_crud",
+    "user_settings_inbound": "user_settings",
+}
 
 
 # The image path, in order: a receipt, upload URLs, uploads reaching the thumbnail generator,
@@ -133,6 +143,13 @@ GDPR_SCENARIO = [
 ]
 QUEUE_CONSUMERS = {"export_handler"}
 
+# Receipts by e-mail: the S3 event of the message SES stored, then SES's own notification of the
+# same message (a rule's Lambda action), which finds it delivered already.
+INBOUND_SCENARIO = [
+    ("inbound_mail", "s3_message_stored", ["delivered:1"]),
+    ("inbound_mail", "ses_receipt_notification", ["already-delivered"]),
+]
+
 
 def test_every_captured_api_event_is_part_of_a_scenario():
     covered = {
@@ -140,7 +157,9 @@ def test_every_captured_api_event_is_part_of_a_scenario():
         for function, cases in API_SCENARIOS.items()
         for case, _ in cases
     }
-    scenarios = IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO + NOTIFICATION_SCENARIO + GDPR_SCENARIO
+    scenarios = (
+        IMAGE_SCENARIO + SYNC_SCENARIO + REFINE_SCENARIO + NOTIFICATION_SCENARIO + GDPR_SCENARIO + INBOUND_SCENARIO
+    )
     covered |= {f"{function}/{case}.json" for function, case, _ in scenarios}
     on_disk = {
         str(path.relative_to(EVENTS))
@@ -276,3 +295,25 @@ def test_captured_gdpr_events_replay_with_their_expected_outcome(api_env, export
             assert response == {"batchItemFailures": []}, (case, response)
         else:
             assert response["statusCode"] == expected, (case, response["body"])
+
+
+def test_captured_inbound_mail_events_replay_with_their_expected_outcome(api_env, images_bucket, monkeypatch):
+    from tests.support import emails
+    from tests.support.api_events import api_event
+
+    stored = json.loads((EVENTS / "inbound_mail" / "s3_message_stored.json").read_text())["Records"][0]["s3"]
+    bucket, key = stored["bucket"]["name"], stored["object"]["key"]
+    boto3.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    queue = boto3.client("sqs").create_queue(QueueName="receiptvault-refinement-dev")["QueueUrl"]
+    for name, value in {"INBOUND_BUCKET": bucket, "REFINEMENT_QUEUE_URL": queue, "MAX_MESSAGE_SIZE": "10485760",
+                        "INBOUND_DAILY_LIMIT": "100"}.items():  # fmt: skip
+        monkeypatch.setenv(name, value)
+    settings = load_function("user_settings")
+    enabled = settings.lambda_handler(api_event("POST", "/user/inbound-address", user="user-a"), lambda_context())
+    address = json.loads(enabled["body"])["address"]
+    raw = emails.pdf_invoice(recipient=address)
+    mail = load_function("inbound_mail")
+    for _, case, expected in INBOUND_SCENARIO:
+        boto3.client("s3").put_object(Bucket=bucket, Key=key, Body=raw)  # as SES stores it (again)
+        event = json.loads((EVENTS / "inbound_mail" / f"{case}.json").read_text())
+        assert mail.lambda_handler(event, lambda_context())["outcomes"] == expected, case

@@ -38,6 +38,7 @@ from receipt_vault.scheduled_jobs import RunIncompleteError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
 from tests.functions import test_calendar_feed as calendar
 from tests.functions import test_export as exports
+from tests.functions import test_inbound_mail as inbound
 from tests.functions import test_ocr_refine as ocr
 from tests.functions import test_platform_application as platform
 from tests.functions import test_presigned_url_generator as presigned
@@ -48,7 +49,7 @@ from tests.functions import test_user_settings as settings
 from tests.functions import test_warranty_checker as warranties
 from tests.functions import test_weekly_summary as digests
 from tests.functions.conftest import queued_messages
-from tests.support import images, push
+from tests.support import emails, images, push
 from tests.support.api_events import lambda_context
 from tests.support.bedrock import extraction, tool_answer
 
@@ -56,6 +57,7 @@ TEMPLATE = load_template()
 
 # Fixtures of the functions' own test modules, reused here under these names.
 export_env = exports.export_env
+inbound_env = inbound.inbound_env
 cloudformation, provisioner = platform.cloudformation, platform.provisioner
 cognito_user, distribution_id, deletion_client = deletion.cognito_user, deletion.distribution_id, deletion.deletion
 
@@ -426,6 +428,9 @@ def user_settings_scenario(request: pytest.FixtureRequest) -> None:
     device = settings.register(client).body["deviceId"]
     assert settings.register(client).status == 200  # the same token: its endpoint is read and kept
     assert client.call("DELETE", "/user/devices/{deviceId}", path_parameters={"deviceId": device}).status == 204
+    assert client.call("POST", "/user/inbound-address").status == 201
+    assert client.call("POST", "/user/inbound-address").status == 201  # rotated: the old lookup deleted
+    assert client.call("DELETE", "/user/inbound-address").status == 204
 
 
 def warranty_checker_scenario(request: pytest.FixtureRequest) -> None:
@@ -518,6 +523,19 @@ def calendar_feed_scenario(request: pytest.FixtureRequest) -> None:
     assert ApiClient(feeds).call("DELETE", calendar.FEED_SETTINGS).status == 204
 
 
+def inbound_mail_scenario(request: pytest.FixtureRequest) -> None:
+    env = request.getfixturevalue("inbound_env")
+    table = request.getfixturevalue("table")
+    mail = load_function("inbound_mail")
+    address = inbound.enable(ApiClient(load_function("user_settings")))
+    assert inbound.deliver(mail, emails.pdf_invoice(recipient=address)) == ["delivered:1"]
+    assert inbound.deliver(mail, emails.pdf_invoice(recipient=address)) == ["already-delivered"]
+    assert inbound.deliver(mail, emails.html_ride_receipt(recipient="r-" + "a" * 26 + "@" + inbound.DOMAIN)) == [
+        "discarded:unknown-recipient"
+    ]
+    assert len(inbound.receipts_of(table)) == 1 and queued_messages(env["queue"])
+
+
 def platform_application_scenario(request: pytest.FixtureRequest) -> None:
     responses = request.getfixturevalue("cloudformation")
     function = request.getfixturevalue("provisioner")
@@ -542,6 +560,7 @@ SCENARIOS: dict[str, tuple[Callable[[pytest.FixtureRequest], None], tuple[str, .
     "ocr-refine": (ocr_refine_scenario, ("OcrRefineFunction",)),
     "user-settings": (user_settings_scenario, ("UserSettingsFunction",)),
     "calendar-feed": (calendar_feed_scenario, ("CalendarFeedFunction",)),
+    "inbound-mail": (inbound_mail_scenario, ("InboundMailFunction",)),
     "warranty-checker": (warranty_checker_scenario, ("WarrantyCheckerFunction",)),
     "weekly-summary": (weekly_summary_scenario, ("WeeklySummaryFunction",)),
     "export": (export_scenario, ("ExportRequestFunction", "ExportHandlerFunction")),

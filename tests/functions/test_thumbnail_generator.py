@@ -269,3 +269,14 @@ def test_an_ignored_event_never_sets_up_s3(thumbnails):
 
     assert process(thumbnails, "any-bucket", key, size=10) == ["ignored"]
     assert not thumbnails.pipeline.s3.created  # the lazy S3 client was never created
+
+
+def test_an_html_original_received_by_email_gets_its_text_as_a_page_thumbnail(thumbnails, images_bucket, table):
+    receipt = put_receipt(table)
+    html = "<html><body><h1>Swift Rides</h1><table><tr><td>Total</td><td>€23.40</td></tr></table></body></html>"
+    key = upload(images_bucket["bucket"], receipt, html.encode(), "html")
+    assert process(thumbnails, images_bucket["bucket"], key) == ["generated"]
+    thumbnail, stored = thumbnail_of(images_bucket["bucket"], key)
+    assert thumbnail.size == (200, 300) and stored["ContentType"] == "image/jpeg"
+    item = table.get_item(Key={"PK": receipt["PK"], "SK": receipt["SK"]})["Item"]
+    assert item["imageKeys"] == [key] and len(item["imageFingerprints"][0]["dhash"]) == 16

@@ -12,6 +12,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from receipt_vault import keys
 from receipt_vault.dynamo import DynamoTable, UnprocessedItemsError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
 from tests.functions.conftest import EXPORTS_BUCKET, make_queue, queued_messages
@@ -19,6 +20,7 @@ from tests.support import cdn, images, push
 from tests.support.api_events import api_event, lambda_context
 
 EMAIL = "alice@example.com"
+INBOUND_BUCKET = "receiptvault-inbound-test"
 
 
 @pytest.fixture
@@ -44,6 +46,10 @@ def distribution_id(aws, monkeypatch) -> str:
 def deletion(api_env, exports_bucket, cognito_user, distribution_id, monkeypatch) -> ApiClient:
     queue = make_queue("receiptvault-account-deletion-test")
     monkeypatch.setenv("ACCOUNT_DELETION_QUEUE_URL", queue)
+    boto3.client("s3").create_bucket(
+        Bucket=INBOUND_BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    monkeypatch.setenv("INBOUND_BUCKET", INBOUND_BUCKET)
     client = ApiClient(load_function("user_deletion"))
     client.module.SAFETY_NET_DELAY_SECONDS = 0  # so the tests can receive the safety-net message at once
     client.queue = queue
@@ -87,7 +93,13 @@ def seed_everything(table, images_bucket, user_id: str) -> dict[str, Any]:
     s3.delete_object(Bucket=images_bucket["bucket"], Key=thumbnail)  # a delete marker
     s3.put_object(Bucket=EXPORTS_BUCKET, Key=f"exports/{user_id}/e1.zip", Body=b"zip")
     in_flight = s3.create_multipart_upload(Bucket=EXPORTS_BUCKET, Key=f"exports/{user_id}/e2.zip")["UploadId"]
-    return {"endpoints": endpoints, "upload": in_flight}
+    # Receipts by e-mail: the address (its lookup outside the partition) and a message not yet read.
+    table.put_item(Item={**keys.inbound_address_key(user_id), "tokenHash": "a" * 64})
+    table.put_item(Item={**keys.inbound_lookup_key("a" * 64), "userId": user_id})
+    raw_key = f"inbound/{uuid.uuid4().hex}"
+    s3.put_object(Bucket=INBOUND_BUCKET, Key=raw_key, Body=b"From: a shop")
+    table.put_item(Item={**keys.inbound_message_key(user_id, "d" * 40), "rawKey": raw_key, "status": "receiving"})
+    return {"endpoints": endpoints, "upload": in_flight, "raw_mail": raw_key}
 
 
 def seed_bystander(table, images_bucket) -> str:
@@ -104,6 +116,8 @@ def assert_nothing_left(table, images_bucket, user: dict[str, str], seeded: dict
     assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == []
     assert s3.list_objects_v2(Bucket=EXPORTS_BUCKET, Prefix=f"exports/{user['sub']}/").get("KeyCount") == 0
     assert s3.list_multipart_uploads(Bucket=EXPORTS_BUCKET).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=INBOUND_BUCKET).get("KeyCount") == 0  # the raw mail not yet read
+    assert not [i for i in table.scan()["Items"] if i["PK"].startswith(keys.INBOUND_ADDRESS_PREFIX)]
     with pytest.raises(ClientError, match="UserNotFoundException"):
         boto3.client("cognito-idp").admin_get_user(UserPoolId=user["pool"], Username=user["username"])
     assert all(push.endpoint(arn) is None for arn in seeded["endpoints"])
@@ -129,14 +143,22 @@ def test_a_confirmed_deletion_erases_every_trace_and_only_that_users(deletion, t
     status, body = delete_account(deletion, cognito_user, token_for(deletion, cognito_user))
 
     assert status == 202 and body["status"] == "completed"
-    assert body["counts"] == {"cognito": 1, "table": 6, "images": 5, "exports": 1, "endpoints": 2, "cdn": 1}
+    assert body["counts"] == {
+        "cognito": 1,
+        "inbound": 1,
+        "table": 9,
+        "images": 5,
+        "exports": 1,
+        "endpoints": 2,
+        "cdn": 1,
+    }
     assert_nothing_left(table, images_bucket, cognito_user, seeded)
     assert [i["PK"] for i in table.scan()["Items"] if i["PK"].startswith("USER#")] == ["USER#bystander"]
     assert (
         boto3.client("s3").get_object(Bucket=images_bucket["bucket"], Key=bystander_image)["Body"].read() == b"keep me"
     )
     audit = [line for line in logger.lines if line["message"] == "account erased"]
-    assert len(audit) == 1 and audit[0]["counts"]["table"] == 6 and audit[0]["user_hash"]
+    assert len(audit) == 1 and audit[0]["counts"]["table"] == 9 and audit[0]["user_hash"]
     assert cognito_user["sub"] not in json.dumps(audit) and EMAIL not in json.dumps(audit)
     assert len(queued_messages(deletion.queue)) == 1  # the safety net, which will find it done
 

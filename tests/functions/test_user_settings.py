@@ -67,6 +67,7 @@ def test_a_new_user_gets_the_defaults_at_version_0(user_settings):
         "timezone": "UTC",
         "locale": "en",
         "duplicateDetection": "flag",
+        "inboundAllowedSenders": [],
         "serverVersion": 0,
         "devices": [],
     }

@@ -268,7 +268,7 @@ def test_for_all_values_string_like_on_leading_keys_as_the_template_writes_it():
     """ActiveUserMarkers: PutItem only where every partition key written is ACTIVE#..."""
     [grant] = [
         s
-        for s in load_template()["Resources"]["UserSettingsRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        for s in load_template()["Resources"]["OcrRefineRole"]["Properties"]["Policies"][0]["PolicyDocument"][
             "Statement"
         ]
         if s.get("Sid") == "ActiveUserMarkers"

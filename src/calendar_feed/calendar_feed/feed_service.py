@@ -24,9 +24,10 @@ from calendar_feed.feed_store import FeedStore
 from calendar_feed.ics import FeedWarranty, calendar
 from receipt_vault import keys
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.errors import NotFoundError, RateLimitedError, VersionConflictError
+from receipt_vault.errors import NotFoundError, RateLimitedError
 from receipt_vault.receipts.rules import effective_warranty
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.secret_links import SecretLinks, secret_hash
 from receipt_vault.shapes import DynamoItem
 from receipt_vault.user_settings import UserSettings, local_date
 
@@ -42,39 +43,28 @@ class Feed:
     etag: str
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
 class CalendarFeedService:
     def __init__(self, store: FeedStore, receipts: ReceiptStore) -> None:
         self.store = store
         self.receipts = receipts
+        self.links = SecretLinks(store.links, lambda: secrets.token_urlsafe(TOKEN_BYTES))
 
     def enable(self, user_id: str, moment: dt.datetime) -> tuple[str, str]:
         """A new secret token for the user's feed, replacing (revoking) any earlier one; returns
         the token, shown this once, and when it was made."""
         now = iso_timestamp(moment)
-        for _ in range(2):  # a concurrent rotation moved the pointer: once more, from it
-            pointer = self.store.pointer(user_id)
-            token = secrets.token_urlsafe(TOKEN_BYTES)
-            if self.store.replace(user_id, (pointer or {}).get("tokenHash"), token_hash(token), now):
-                return token, now
-        raise VersionConflictError("the calendar feed changed meanwhile; try again", None)
+        return self.links.rotate(user_id, now), now
 
     def revoke(self, user_id: str) -> None:
         """No feed any more; revoking none is no error."""
-        for _ in range(2):
-            pointer = self.store.pointer(user_id)
-            if pointer is None or self.store.revoke(user_id, str(pointer["tokenHash"])):
-                return
+        self.links.revoke(user_id)
 
     def feed(self, feed_file: str, source: str, moment: dt.datetime) -> Feed:
         user_id = self._owner(feed_file)
         if user_id is None:
             raise self._unknown(source, moment)
         pointer, settings_item, erasing = self.store.feed_state(user_id)
-        if erasing or pointer is None or pointer.get("tokenHash") != token_hash(feed_file.removesuffix(FEED_SUFFIX)):
+        if erasing or pointer is None or pointer.get("tokenHash") != secret_hash(feed_file.removesuffix(FEED_SUFFIX)):
             raise self._unknown(source, moment)  # rotated, revoked, or the account is being erased
         settings = UserSettings.from_item(settings_item)
         today = local_date(moment, settings.timezone)
@@ -86,7 +76,7 @@ class CalendarFeedService:
     def _owner(self, feed_file: str) -> str | None:
         if not _FEED_FILE.fullmatch(feed_file):
             return None
-        return self.store.owner_of(token_hash(feed_file.removesuffix(FEED_SUFFIX)))
+        return self.store.links.owner_of(secret_hash(feed_file.removesuffix(FEED_SUFFIX)))
 
     def _unknown(self, source: str, moment: dt.datetime) -> Exception:
         hour = moment.replace(minute=0, second=0, microsecond=0)

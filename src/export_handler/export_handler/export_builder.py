@@ -6,6 +6,7 @@
     categories.json      the default and custom categories
     settings.json        reminder settings and registered devices (never their endpoints)
     duplicates.json      what duplicate detection derived from each receipt, and review decisions
+    inbound-mail.json    the inbound address's state, and the messages it received
     images/<receiptId>/<file>   the original images
 
 Receipts are read page by page, once per entry that needs them, and images are copied in
@@ -26,6 +27,7 @@ from export_handler.archive import ArchivedFile, ZipStream
 from export_handler.export_gateway import ExportGateway, MultipartUpload, StorageError
 from receipt_vault.clock import iso_timestamp
 from receipt_vault.dynamo import DynamoTable
+from receipt_vault.inbound_messages import inbound_mail_record
 from receipt_vault.json_codec import to_json
 from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import DynamoItem, JsonObject
@@ -141,6 +143,7 @@ class ExportBuilder:
             archive.add("categories.json", [_json_bytes(categories)])
             archive.add("settings.json", [_json_bytes(settings_view(SettingsStore(self.table).get(user_id)))])
             archive.add("duplicates.json", self._json_array(self._duplicate_records(user_id, date_from, date_to)))
+            archive.add("inbound-mail.json", [_json_bytes(inbound_mail_record(self.table, user_id))])
             receipt_count, images, missing = 0, 0, []
             for receipt in receipts():
                 receipt_count += 1

@@ -80,6 +80,68 @@ def thumbnail_and_dhash(data: bytes, extension: str, width: int, height: int, qu
     return output.getvalue(), dhash(image)
 
 
+def text_page_thumbnail_and_dhash(text: str, width: int, height: int, quality: int) -> tuple[bytes, str]:
+    """The thumbnail of a receipt that has only text (an HTML e-mail has no picture): its first
+    lines, wrapped to the page, in dark grey on white in Pillow's default font, as a `width` x
+    `height` JPEG, and the difference hash of that page. Empty text is a blank page; a character
+    the font lacks is drawn as its box. The page is drawn at twice the size and scaled down, so
+    that the small type stays legible."""
+    import unicodedata
+
+    _pillow()
+    from PIL import Image, ImageDraw, ImageFont
+
+    scale = 2
+    ink = 51  # #333333
+    page = Image.new("L", (width * scale, height * scale), 255)
+    font_size = max(6, round(min(width / 16, height / 22) * scale))
+    font = ImageFont.load_default(size=font_size)
+    margin = max(1, round(min(width, height) * scale * 0.06))
+    line_height = round(font_size * 1.3)
+    usable = max(1, page.width - 2 * margin)
+    room = max(0, (page.height - 2 * margin) // line_height)
+    # What fits on a page is a few hundred characters: the rest of the text is never measured.
+    # Controls, invisible format characters and lone surrogates are not drawn (not even as boxes).
+    shown = "".join(
+        " " if char == "\t" else char
+        for char in text[: room * 200].replace("\r\n", "\n").replace("\r", "\n")
+        if char in "\t\n" or unicodedata.category(char) not in ("Cc", "Cf", "Cs")
+    )
+
+    def fitting(words: str) -> int:
+        """How many leading characters of `words` fit on a line: at least one."""
+        low, high = 1, len(words)
+        while low < high:
+            middle = (low + high + 1) // 2
+            if font.getlength(words[:middle]) <= usable:
+                low = middle
+            else:
+                high = middle - 1
+        return low
+
+    lines: list[str] = []
+    for paragraph in shown.split("\n"):
+        remaining = " ".join(paragraph.split())
+        if not remaining and lines and lines[-1]:
+            lines.append("")  # a blank line, once
+        while remaining and len(lines) < room:
+            count = fitting(remaining[:200])
+            if count < len(remaining):  # break at the last space that fits, if any
+                space = remaining.rfind(" ", 0, count + 1)
+                count = space if space > 0 else count
+            lines.append(remaining[:count].rstrip())
+            remaining = remaining[count:].lstrip()
+        if len(lines) >= room:
+            break
+    draw = ImageDraw.Draw(page)
+    for index, line in enumerate(lines[:room]):
+        draw.text((margin, margin + index * line_height), line, fill=ink, font=font)
+    rendered = page.resize((width, height), Image.Resampling.LANCZOS)
+    output = io.BytesIO()
+    rendered.convert("RGB").save(output, "JPEG", quality=quality, optimize=True, progressive=True)
+    return output.getvalue(), dhash(rendered)
+
+
 def dhash(image: Image.Image) -> str:
     """The 64-bit difference hash of a picture (greyscale, 9 x 8, each pixel brighter than its
     right neighbour or not), as 16 hex digits: Pillow alone, the algorithm of `imagehash.dhash`."""

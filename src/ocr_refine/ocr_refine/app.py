@@ -1,9 +1,14 @@
-"""ocr-refine: POST /receipts/{receiptId}/refine turns OCR text into structured receipt data."""
+"""ocr-refine: POST /receipts/{receiptId}/refine turns OCR text into structured receipt data, and
+so does each request on the refinement queue, for a receipt received by e-mail (inbound_mail)."""
 
 from __future__ import annotations
 
+import json
+from typing import cast
+
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
 from ocr_refine.model_gateway import ModelGateway
@@ -15,6 +20,7 @@ from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.erasure import ErasedAccounts
+from receipt_vault.errors import ModelUnavailableError
 from receipt_vault.observability import setup_observability
 from receipt_vault.push import PushSender
 from receipt_vault.push_gateway import PushGateway
@@ -78,4 +84,35 @@ def refine(receiptId: str) -> JsonObject:
     )
 
 
-lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+api_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+
+@observability.logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def refine_queued(event: JsonObject, context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    """The queue's requests; one whose models were unavailable stays on the queue for a retry
+    (ReportBatchItemFailures), and after three receives goes to its DLQ."""
+    failures = []
+    for record in event["Records"]:
+        try:
+            request = json.loads(record["body"])
+            outcome = refinements.refine_received(
+                str(request["userId"]),
+                str(request["receiptId"]),
+                str(request["imageKey"]),
+                lambda: context.get_remaining_time_in_millis() / 1000,
+            )
+        except (ValueError, KeyError, TypeError):
+            outcome = "skipped:malformed-request"  # a poison message: retrying cannot fix it
+        except ModelUnavailableError:
+            outcome = "retry:models-unavailable"
+            failures.append({"itemIdentifier": record["messageId"]})
+        observability.logger.info("queued refinement", extra={"outcome": outcome})
+    return {"batchItemFailures": failures}
+
+
+def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject:
+    """API Gateway's requests, and the refinement queue's batches (SQS records)."""
+    if event.get("Records"):
+        return cast("JsonObject", refine_queued(event, context))
+    return api_handler(event, context)

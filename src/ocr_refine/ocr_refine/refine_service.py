@@ -40,6 +40,7 @@ from receipt_vault.errors import (
     ModelAnswerError,
     ModelUnavailableError,
     NotFoundError,
+    RateLimitedError,
     VersionConflictError,
 )
 from receipt_vault.images import ImageKey
@@ -54,6 +55,7 @@ from receipt_vault.shapes import DynamoItem, JsonObject
 MAX_IMAGE_EDGE = 1568  # the longest edge Claude uses without downscaling itself
 MIN_SECONDS_FOR_FALLBACK = 20.0  # a fallback call may take two attempts of 2 + 7 s
 MAX_APPLY_ATTEMPTS = 3
+TEXT_ONLY_ORIGINALS = ("pdf", "html")
 IMAGE_FORMATS = {"jpg": "jpeg", "png": "png", "webp": "webp"}
 
 
@@ -109,6 +111,40 @@ class RefineService:
         text = request.ocrRawText or receipt.get("ocrRawText") or ""
         if not text and image_key is None:
             raise BadRequestError("nothing to refine: send ocrRawText or an imageKey")
+        return self._refine(user_id, receipt, text, image_key, seconds_left)
+
+    def refine_received(
+        self, user_id: str, receipt_id: str, original_key: str, seconds_left: Callable[[], float]
+    ) -> str:
+        """A receipt received by e-mail (the inbound-mail function's request, from the queue):
+        refined once, from its own original and any text it came with. Returns the outcome; a
+        model that is unavailable raises, so the queue tries again later."""
+        image_key = ImageKey.parse(original_key)
+        if image_key is None or (image_key.user_id, image_key.receipt_id) != (user_id, receipt_id):
+            return "skipped:not-its-original"  # the queue is this stack's own; never trust it blindly
+        receipt = self.store.get(user_id, receipt_id)
+        if receipt is None or receipt["status"] == DELETED:
+            return "skipped:receipt-gone"
+        if (receipt.get("refinement") or {}).get("status") == "refined":
+            return "skipped:already-refined"  # a redelivered request, or the user refined it first
+        try:
+            self._refine(user_id, receipt, receipt.get("ocrRawText") or "", image_key, seconds_left)
+        except RateLimitedError:
+            return "skipped:daily-limit"  # the user may refine it from the app tomorrow
+        except ModelAnswerError:
+            return "failed:model-answer"  # marked failed on the receipt; another try would repeat it
+        except (NotFoundError, VersionConflictError):
+            return "skipped:receipt-changed"
+        return "refined"
+
+    def _refine(
+        self,
+        user_id: str,
+        receipt: DynamoItem,
+        text: str,
+        image_key: ImageKey | None,
+        seconds_left: Callable[[], float],
+    ) -> JsonObject:
         if self.quota is not None:  # before Textract or Bedrock is called
             self.quota.take(user_id, self.clock())
         if not text and image_key is not None:
@@ -179,8 +215,9 @@ class RefineService:
 
     def _image_for_model(self, image: ImageKey) -> tuple[str, bytes] | None:
         """The original, at most 1568 px on its long edge, decoded in bounded memory (the imaging
-        layer's code, as thumbnails are made); a PDF goes as Textract text only."""
-        if image.extension == "pdf":
+        layer's code, as thumbnails are made); a PDF goes as Textract text only, and an HTML
+        e-receipt as its own text."""
+        if image.extension in TEXT_ONLY_ORIGINALS:
             return None
         data = self.gateway.original(image.key)
         from receipt_imaging import UnusableImageError, fit_within

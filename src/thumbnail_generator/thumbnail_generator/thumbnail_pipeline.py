@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from receipt_imaging import UnusableImageError, thumbnail_and_dhash
+from receipt_imaging import UnusableImageError, text_page_thumbnail_and_dhash, thumbnail_and_dhash
 from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.duplicates.decisions import merged_into
 from receipt_vault.duplicates.detector import DuplicateDetector
-from receipt_vault.images import ORIGINAL, ImageKey
+from receipt_vault.html_text import visible_text
+from receipt_vault.images import HTML_ORIGINAL, ORIGINAL, ImageKey
 from receipt_vault.observability import hash_user_id
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
@@ -70,14 +71,14 @@ class ThumbnailPipeline:
         if original["ContentLength"] > self.settings.max_file_size:
             return self._refuse(bucket, key, "too-large")
         data = original["Body"].read()
+        page = (self.settings.thumbnail_width, self.settings.thumbnail_height, self.settings.thumbnail_quality)
         try:
-            thumbnail, picture_hash = thumbnail_and_dhash(
-                data,
-                image.extension,
-                self.settings.thumbnail_width,
-                self.settings.thumbnail_height,
-                self.settings.thumbnail_quality,
-            )
+            if image.extension == HTML_ORIGINAL:  # an e-receipt received by e-mail: its text, as a page
+                thumbnail, picture_hash = text_page_thumbnail_and_dhash(
+                    visible_text(data.decode("utf-8", "replace")), *page
+                )
+            else:
+                thumbnail, picture_hash = thumbnail_and_dhash(data, image.extension, *page)
         except UnusableImageError as error:
             return self._refuse(bucket, key, error.reason)
         fingerprint = {"sha256": hashlib.sha256(data).hexdigest(), "dhash": picture_hash}

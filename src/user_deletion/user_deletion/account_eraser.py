@@ -43,7 +43,8 @@ from user_deletion.erasure_store import COMPLETED, IN_PROGRESS, ErasureStore
 if TYPE_CHECKING:
     from aws_lambda_powertools import Logger
 
-STEPS = ("cognito", "table", "images", "exports", "endpoints", "cdn")
+# "inbound" before "table": the raw mail still to read is named by the user's INBOUND# items.
+STEPS = ("cognito", "inbound", "table", "images", "exports", "endpoints", "cdn")
 DATA_STEPS = STEPS[1:]  # what a sweep re-runs: everything but the Cognito user, gone for good
 JOB_RETENTION = dt.timedelta(days=30)
 # A step starts only with this much of the invocation left; the rest waits for the next run.
@@ -155,6 +156,10 @@ class AccountEraser:
         if not self.gateway.delete_user(job.get("username") or user_id):
             return 0  # deleted by an earlier run
         return 1
+
+    def _erase_inbound(self, user_id: str, job: DynamoItem) -> int:
+        """Raw messages received for the user and not yet read (read ones are deleted at once)."""
+        return self.gateway.delete_raw_mail(self.store.raw_mail_keys(user_id))
 
     def _erase_table(self, user_id: str, job: DynamoItem) -> int:
         return self.store.delete_user_partition(user_id)

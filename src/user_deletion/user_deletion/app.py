@@ -52,6 +52,7 @@ eraser = AccountEraser(
         settings.s3_bucket,
         settings.export_bucket,
         settings.thumbnail_distribution_id,
+        settings.inbound_bucket,
     ),
     utc_now,
     logger,

@@ -45,6 +45,7 @@ class ErasureGateway:
         images_bucket: str,
         exports_bucket: str,
         distribution_id: str,
+        inbound_bucket: str = "",
     ) -> None:
         self.cognito = cognito
         self.s3 = s3
@@ -54,6 +55,7 @@ class ErasureGateway:
         self.images_bucket = images_bucket
         self.exports_bucket = exports_bucket
         self.distribution_id = distribution_id
+        self.inbound_bucket = inbound_bucket  # empty: this deployment receives no mail
 
     def delete_user(self, username: str) -> bool:
         """AdminDeleteUser; False if the user is gone already (deleted by an earlier run)."""
@@ -68,6 +70,14 @@ class ErasureGateway:
     def delete_images(self, prefix: str) -> int:
         """Every version and delete marker under the prefix in the images bucket: how many."""
         return self._delete_every_version(self.images_bucket, prefix)
+
+    def delete_raw_mail(self, raw_keys: list[str]) -> int:
+        """These raw messages in the inbound bucket (unversioned), gone or not: how many."""
+        if not self.inbound_bucket:
+            return 0
+        for key in raw_keys:
+            self.s3.delete_object(Bucket=self.inbound_bucket, Key=key)
+        return len(raw_keys)
 
     def abort_export_uploads(self, prefix: str) -> None:
         """Abort every multipart upload in flight under the prefix in the exports bucket."""

@@ -7,6 +7,7 @@ from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 
 from receipt_vault import keys
 from receipt_vault.dynamo import DynamoTable
+from receipt_vault.secret_links import lookups_pointed_to
 from receipt_vault.shapes import DynamoItem
 
 QUERY_PAGE = 500
@@ -43,21 +44,22 @@ class ErasureStore:
         """A sweep ran: its time is kept, and the device snapshot it erased is forgotten."""
         self.table.update_item(keys.erasure_key(user_id), dict(stamp), ["endpointArns"], _exists())
 
+    def raw_mail_keys(self, user_id: str) -> list[str]:
+        """The raw messages the user's INBOUND# items name (inbound_mail)."""
+        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(keys.INBOUND_MESSAGE_PREFIX)
+        return [str(item["rawKey"]) for item in self.table.query_all(None, condition) if item.get("rawKey")]
+
     def delete_user_partition(self, user_id: str) -> int:
         """Every item of the user's partition, page by page until nothing is left, so that items
         written meanwhile go too, and the items outside it that it points to (a calendar feed's
-        token). Returns how many were deleted."""
+        token, an inbound address). Returns how many were deleted."""
         deleted = 0
         condition = Key("PK").eq(keys.user_pk(user_id))
         while True:
             items, _ = self.table.query(None, condition, limit=QUERY_PAGE)
             if not items:
                 return deleted
-            outside = [
-                keys.calendar_token_key(str(item["tokenHash"]))
-                for item in items
-                if item["SK"] == keys.CALENDAR_FEED_SK and item.get("tokenHash")
-            ]
+            outside = lookups_pointed_to(items)
             deleted += self.table.batch_delete([*outside, *({"PK": item["PK"], "SK": item["SK"]} for item in items)])
 
 

@@ -1,4 +1,5 @@
-"""user-settings: GET and PUT /user/settings, POST /user/devices, DELETE /user/devices/{deviceId}."""
+"""user-settings: GET and PUT /user/settings, POST /user/devices, DELETE /user/devices/{deviceId},
+POST and DELETE /user/inbound-address."""
 
 from __future__ import annotations
 
@@ -8,11 +9,14 @@ from receipt_vault.api import build_api, current_user_id, make_lambda_handler, p
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
+from receipt_vault.inbound_addresses import new_local_part
 from receipt_vault.observability import setup_observability
+from receipt_vault.secret_links import INBOUND_ADDRESS, SecretLinks, SecretLinkStore
 from receipt_vault.settings import UserSettingsApiSettings, load_settings
 from receipt_vault.settings_store import SettingsStore
 from receipt_vault.user_settings import SettingsView
 from user_settings.devices import DeviceRegistry
+from user_settings.inbound_address import InboundAddressService
 from user_settings.models import DeviceRegistration, SettingsUpdate
 from user_settings.push_endpoints import PushEndpoints
 from user_settings.settings_service import SettingsService
@@ -20,8 +24,12 @@ from user_settings.settings_service import SettingsService
 settings = load_settings(UserSettingsApiSettings)
 observability = setup_observability()
 app = build_api(settings, observability)
-store = SettingsStore(dynamodb_table(settings.table_name))
+table = dynamodb_table(settings.table_name)
+store = SettingsStore(table)
 user_settings = SettingsService(store)
+inbound_address = InboundAddressService(
+    SecretLinks(SecretLinkStore(table, INBOUND_ADDRESS), new_local_part), settings.inbound_mail_domain
+)
 devices = DeviceRegistry(
     # Only the device routes call SNS: the settings routes do not pay for its client.
     PushEndpoints(lazy_client("sns", settings.region)),
@@ -50,6 +58,18 @@ def register_device() -> Response[str]:
 @app.delete("/user/devices/<deviceId>")
 def remove_device(deviceId: str) -> Response[str]:
     devices.remove(current_user_id(app), deviceId)
+    return Response(status_code=204, content_type="application/json", body="")
+
+
+@app.post("/user/inbound-address")
+def enable_inbound_address() -> Response[str]:
+    address = inbound_address.enable(current_user_id(app), utc_now())
+    return Response(status_code=201, content_type="application/json", body=to_json(address))
+
+
+@app.delete("/user/inbound-address")
+def disable_inbound_address() -> Response[str]:
+    inbound_address.disable(current_user_id(app))
     return Response(status_code=204, content_type="application/json", body="")
 
 

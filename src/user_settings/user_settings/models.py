@@ -12,6 +12,8 @@ from receipt_vault.user_settings import (
     ALLOWED_REMINDER_OFFSETS,
     DEFAULT_DUPLICATE_DETECTION,
     LOCALE_PATTERN,
+    MAX_ALLOWED_SENDERS,
+    SENDER_ENTRY_PATTERN,
     TIMEZONE_PATTERN,
     DuplicateDetectionMode,
     is_known_timezone,
@@ -27,7 +29,16 @@ class SettingsUpdate(InputModel):
     timezone: Annotated[str, StringConstraints(max_length=64, pattern=TIMEZONE_PATTERN)]
     locale: Annotated[str, StringConstraints(max_length=35, pattern=LOCALE_PATTERN)]
     duplicateDetection: DuplicateDetectionMode = DEFAULT_DUPLICATE_DETECTION
+    inboundAllowedSenders: Annotated[
+        list[Annotated[str, StringConstraints(max_length=254, pattern=SENDER_ENTRY_PATTERN)]],
+        Field(max_length=MAX_ALLOWED_SENDERS, default_factory=list),
+    ]
     serverVersion: Annotated[StrictInt, Field(ge=0, le=MAX_VERSION)]
+
+    @field_validator("inboundAllowedSenders")
+    @classmethod
+    def _lower_case_once(cls, entries: list[str]) -> list[str]:
+        return list(dict.fromkeys(entry.lower() for entry in entries))
 
     @field_validator("reminderDaysBefore")
     @classmethod

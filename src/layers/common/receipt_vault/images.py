@@ -19,6 +19,9 @@ CONTENT_TYPE_EXTENSIONS = {
     "image/heif": "heif",
     "application/pdf": "pdf",
 }
+# A receipt received by e-mail may also have an HTML original (the e-receipt, sanitised): never
+# uploaded by a phone, so not among the types above.
+HTML_ORIGINAL = "html"
 ORIGINAL = "original"
 THUMBNAIL = "thumbnail"
 _IMAGE_KEY = re.compile(

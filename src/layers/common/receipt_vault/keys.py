@@ -13,11 +13,12 @@ Index attributes (see template.yaml, ReceiptVaultTable):
 Other items under a user: the settings (`META#SETTINGS`) and the notification ledger
 (`NOTIF#{receiptId}#{offsetDays}#{expiry}` per reminder, `NOTIF#DIGEST#{isoWeek}` per digest),
 the duplicate-detection fingerprints (`DUP#{lookupKey}#{receiptId}`, receipt_vault/duplicates) and
-the pairs flagged for review (`DUPPAIR#{receiptId}#{receiptId}`, the lower id first), and the
-calendar feed's pointer to its token (`META#CALENDAR_FEED`).
-Outside the users' partitions: a calendar feed's token, by its hash (`CALFEED#{sha256}`, pointing
-back to its user), and the count of unknown feed tokens a source sent in one hour
-(`CALMISS#{source hash}`).
+the pairs flagged for review (`DUPPAIR#{receiptId}#{receiptId}`, the lower id first), the
+calendar feed's pointer to its token (`META#CALENDAR_FEED`), the inbound e-mail address's pointer
+(`META#INBOUND_ADDRESS`), and one item per e-mail message received (`INBOUND#{message digest}`).
+Outside the users' partitions: a calendar feed's token and an inbound address, each by its hash
+(`CALFEED#{sha256}`, `INADDR#{sha256}`, pointing back to its user), and the count of unknown feed
+tokens a source sent in one hour (`CALMISS#{source hash}`).
 Free text inside a key is case-folded and escaped, so `#` in a category cannot break a prefix.
 """
 
@@ -219,3 +220,23 @@ def calendar_token_key(token_hash: str) -> dict[str, str]:
 
 def calendar_miss_key(source_hash: str, window: str) -> dict[str, str]:
     return {"PK": f"{CALENDAR_MISS_PREFIX}{source_hash}", "SK": window}
+
+
+# An inbound e-mail address: the same pair as a calendar feed's, keyed by the address's hash.
+INBOUND_ADDRESS_SK = "META#INBOUND_ADDRESS"
+INBOUND_ADDRESS_PREFIX = "INADDR#"
+INBOUND_MESSAGE_PREFIX = "INBOUND#"
+
+
+def inbound_address_key(user_id: str) -> dict[str, str]:
+    return {"PK": user_pk(user_id), "SK": INBOUND_ADDRESS_SK}
+
+
+def inbound_lookup_key(address_hash: str) -> dict[str, str]:
+    return {"PK": f"{INBOUND_ADDRESS_PREFIX}{address_hash}", "SK": "ADDRESS"}
+
+
+def inbound_message_key(user_id: str, message_digest: str) -> dict[str, str]:
+    """A message received for the user, by the digest of its Message-ID: makes a redelivery
+    idempotent, and names the raw object erasure must delete."""
+    return {"PK": user_pk(user_id), "SK": f"{INBOUND_MESSAGE_PREFIX}{message_digest}"}

@@ -62,6 +62,13 @@ def plain_text(value: object, multiline: bool = False) -> object:
     return value
 
 
+def as_plain_text(text: str, multiline: bool = True) -> str:
+    """Text from elsewhere (a received e-mail) made fit for a free-text field: what plain_text
+    refuses is dropped, and line breaks become spaces where the field is one line."""
+    text = _UNSAFE.sub("", text)
+    return text if multiline else " ".join(_LINE_BREAKS.sub(" ", text).split())
+
+
 def refuse_nulls(value: object) -> object:
     """A nested record's fields are given or left out, never null, as its schema says: a push,
     which API Gateway does not validate, must refuse what a POST's model refuses. For

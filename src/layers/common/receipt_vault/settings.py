@@ -143,10 +143,25 @@ class ThumbnailSettings(TableSettings):
 
 
 class UserSettingsApiSettings(TableApiSettings):
-    """user-settings: a platform without credentials in this deployment has an empty ARN."""
+    """user-settings: a platform without credentials in this deployment has an empty ARN, and a
+    deployment without receipts by e-mail an empty domain."""
 
     fcm_platform_application_arn: str = optional()
     apns_platform_application_arn: str = optional()
+    inbound_mail_domain: str = optional()
+
+
+class InboundMailSettings(TableSettings):
+    """inbound-mail: the raw messages SES stores, and where their receipts go."""
+
+    inbound_bucket: str = bounded(minimum=3)
+    s3_bucket: str = bounded(minimum=3)  # the images bucket: each receipt's original
+    kms_key_id: str = bounded(minimum=1)
+    inbound_mail_domain: str = bounded(minimum=3)
+    refinement_queue_url: str = bounded(minimum=1)
+    max_message_size: int = bounded(minimum=1)
+    max_file_size: int = bounded(minimum=1)  # one attachment, as an upload's limit
+    inbound_daily_limit: int = bounded(minimum=1, maximum=10000)  # messages per user and UTC day
 
 
 class ScheduledJobSettings(TableSettings):
@@ -175,6 +190,7 @@ class UserDeletionSettings(TableApiSettings):
 
     s3_bucket: str = bounded(minimum=3)
     export_bucket: str = bounded(minimum=3)
+    inbound_bucket: str = optional()  # empty without receipts by e-mail
     user_pool_id: str = bounded(minimum=1)
     account_deletion_queue_url: str = bounded(minimum=1)
     thumbnail_distribution_id: str = bounded(minimum=1)

@@ -22,6 +22,14 @@ DuplicateDetectionMode = Literal["flag", "off"]
 DUPLICATE_DETECTION_MODES: tuple[str, ...] = get_args(DuplicateDetectionMode)
 DEFAULT_DUPLICATE_DETECTION: DuplicateDetectionMode = "flag"
 
+# Receipts by e-mail: who may send them (receipt_vault/inbound_addresses.py). An entry is an
+# address or `@domain`; none means anyone who knows the address.
+SENDER_ENTRY_PATTERN = (
+    r"^(@|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@)"
+    r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+MAX_ALLOWED_SENDERS = 50
+
 # IANA names only (Area/Location, or UTC): no paths, no POSIX TZ strings.
 TIMEZONE_PATTERN = r"^(UTC|[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){1,2})$"
 LOCALE_PATTERN = r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8}){0,3}$"
@@ -66,6 +74,7 @@ class UserSettings:
     locale: str
     devices: dict[str, DynamoItem]
     duplicate_detection: str = DEFAULT_DUPLICATE_DETECTION
+    inbound_allowed_senders: tuple[str, ...] = ()
 
     @classmethod
     def from_item(cls, item: DynamoItem | None) -> UserSettings:
@@ -78,6 +87,7 @@ class UserSettings:
             locale=item.get("locale") or DEFAULT_LOCALE,
             devices=dict(item.get("devices") or {}),
             duplicate_detection=item.get("duplicateDetection") or DEFAULT_DUPLICATE_DETECTION,
+            inbound_allowed_senders=tuple(item.get("inboundAllowedSenders") or ()),
         )
 
 
@@ -98,6 +108,7 @@ class SettingsView(TypedDict):
     timezone: str
     locale: str
     duplicateDetection: str
+    inboundAllowedSenders: list[str]
     serverVersion: int
     devices: list[DeviceView]
 
@@ -112,6 +123,7 @@ def settings_view(item: DynamoItem | None) -> SettingsView:
         "timezone": settings.timezone,
         "locale": settings.locale,
         "duplicateDetection": settings.duplicate_detection,
+        "inboundAllowedSenders": list(settings.inbound_allowed_senders),
         "serverVersion": int((item or {}).get("serverVersion", 0)),
         "devices": sorted(
             (device_view(device_id, device) for device_id, device in settings.devices.items()),

@@ -119,7 +119,10 @@ def new_receipt_item(
     request: ReceiptCreate,
     moment: dt.datetime,
     mutation_id: str | None = None,
+    server_owned: DynamoItem | None = None,
 ) -> DynamoItem:
+    """`server_owned`: fields the server sets at creation (a received receipt's `source` and
+    `email`)."""
     now = iso_timestamp(moment)
     content = with_derived_fields(request.content())
     check_size(content)
@@ -140,6 +143,7 @@ def new_receipt_item(
         **placement.set,
         **warranty.set,
         **version_fields(receipt_id, 1, now),
+        **(server_owned or {}),
     }
     if mutation_id:
         item["mutations"] = [mutation_id]

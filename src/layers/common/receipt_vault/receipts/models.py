@@ -82,7 +82,7 @@ UserOwnedField = Literal[
 # Tier 1, server-owned: a device never writes them; a PUT may echo them back unchanged.
 ServerOwnedField = Literal[
     "receiptId", "serverVersion", "createdAt", "updatedAt", "deletedAt", "imageKeys", "thumbnailKeys", "refinement",
-    "possibleDuplicates",
+    "possibleDuplicates", "source", "email",
 ]  # fmt: skip
 # What userEditedFields may name: every field a user can edit (Literal flattens the two tiers).
 EditableField = Literal[ExtractableField, UserOwnedField]
@@ -265,6 +265,26 @@ class Refinement(VaultModel):
     problems: list[str] | None = None  # why the result is doubtful (refined), or why each model failed
 
 
+# Where a receipt came from: absent for the app's own captures, `email` for one received at the
+# user's inbound address (inbound_mail), with the message it came in.
+ReceiptSource = Literal["email"]
+AuthenticationResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
+
+
+class EmailOrigin(InputModel):
+    """The message a receipt came in: who sent it, about what, when, and what SES found of its
+    authenticity (the SPF, DKIM and DMARC results of SES's Authentication-Results header)."""
+
+    sender: str
+    senderName: str | None = None
+    subject: str | None = None
+    sentAt: str | None = None
+    receivedAt: str
+    spf: AuthenticationResult
+    dkim: AuthenticationResult
+    dmarc: AuthenticationResult
+
+
 DuplicateReason = Literal["same-image", "same-content", "similar-text", "similar-image"]
 
 
@@ -313,6 +333,8 @@ class ReceiptUpdate(ReceiptFields):
     thumbnailKeys: list[str] | None = None
     refinement: JsonObject | None = None  # as GET returned it, every key included
     possibleDuplicates: Annotated[list[PossibleDuplicate], Field(max_length=20)] | None = None
+    source: ReceiptSource | None = None
+    email: EmailOrigin | None = None
 
     @field_validator("refinement")
     @classmethod
@@ -365,6 +387,8 @@ class Receipt(ReceiptFields):
     thumbnailKeys: list[str] = Field(default_factory=list)
     refinement: Refinement | None = None
     possibleDuplicates: list[PossibleDuplicate] = Field(default_factory=list)
+    source: ReceiptSource | None = None
+    email: EmailOrigin | None = None
     serverVersion: int
     createdAt: str
     updatedAt: str

@@ -133,10 +133,11 @@ class ReceiptStore:
         request: ReceiptCreate,
         moment: dt.datetime,
         mutation_id: str | None = None,
+        server_owned: DynamoItem | None = None,
     ) -> WriteResult:
         """Put a new receipt unless one has this id; the result holds the new item, or the
         existing one."""
-        item = new_receipt_item(user_id, receipt_id, request, moment, mutation_id)
+        item = new_receipt_item(user_id, receipt_id, request, moment, mutation_id, server_owned)
         with failures_as_api_errors("the receipt"):
             return conditional_put(self.table, item, Attr("PK").not_exists())
 
