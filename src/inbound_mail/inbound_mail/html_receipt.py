@@ -1,22 +1,22 @@
-"""An HTML e-receipt, made safe to store and to show: the original of a receipt that came as
-HTML-only e-mail, and the visible text its refinement starts from.
+"""A receipt that came as HTML-only e-mail: its original, made safe to store and to show, and
+the visible text its refinement reads.
 
 The HTML is hostile input. What is kept renders the receipt and can do nothing else:
 - nh3 (the binding of the Rust sanitiser ammonia) decides what survives: formatting and table
-  markup, no script, style, frame, plugin, form, SVG or MathML, no event handler, no `style` or
-  `background` attribute (CSS `url()` loads remote content), links only to http(s) and mailto
+  markup; no script, style, frame, plugin, form, SVG or MathML, no event handler, no `style` or
+  `background` attribute (CSS `url()` loads remote content); links to http(s) and mailto only,
   with rel="noopener noreferrer nofollow";
-- nothing remote: an image shows only a `cid:` part or an inline `data:image/...;base64` PNG,
-  JPEG, GIF or WebP; any other image (a remote logo, a 1x1 tracking pixel) is removed whole;
-- the document declares a Content-Security-Policy that loads nothing but inline images, as a
-  second line for whoever renders it.
-Before nh3 sees it, the markup is rewritten well-formed by `_Normaliser`: html5ever, ammonia's
-parser, has no nesting limit (its scope checks make 100,000 nested tags take minutes) and
-re-opens the formatting elements an implicit close pops, for every paragraph after them (15 KB
-of markup measured as 640,000 elements, 12 MB, out). The rewrite keeps at most MAX_DEPTH open
-elements and MAX_OPEN_FORMATTING formatting ones, closes every element explicitly, in order, and
-closes itself what HTML closes implicitly (a `<p>` before a block, an `<li>` before the next),
-so html5ever has nothing to re-open. It keeps only what nh3 will allow, through the same checks.
+- nothing remote: an image shows a `cid:` part or an inline base64 PNG, JPEG, GIF or WebP, and
+  any other image (a remote logo, a 1x1 tracking pixel) is removed whole;
+- the document's Content-Security-Policy loads nothing but inline images: a second line for
+  whoever renders it.
+nh3 reads a rewrite of the markup (`_Normaliser`), because html5ever, ammonia's parser, has no
+nesting limit (its scope checks make 100,000 nested tags take over a minute) and re-opens the
+formatting elements an implicit close pops, for every paragraph after them (15 KB of markup came
+out as 640,000 elements, 12 MB). The rewrite is well-formed: at most MAX_DEPTH open elements and
+MAX_OPEN_FORMATTING formatting ones, each closed explicitly, innermost first, including where
+HTML closes implicitly (a `<p>` before a block, an `<li>` before the next), so that html5ever
+has nothing to re-open; and it keeps only what nh3 allows, through the same checks.
 """
 
 from __future__ import annotations

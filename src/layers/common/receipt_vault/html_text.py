@@ -301,6 +301,8 @@ class _TextCollector(MarkupReader):
                 self._preformatted += 1
         elif tag in _LINE_BLOCKS:
             self._writer().newline()
+        if self._page.full:  # a row laid out, or a line ended
+            self.stop()
 
     def end(self, tag: str) -> None:
         if self._hidden:
@@ -326,6 +328,8 @@ class _TextCollector(MarkupReader):
                 self._preformatted -= 1
         elif tag in _LINE_BLOCKS:
             self._writer().newline()
+        if self._page.full:
+            self.stop()
 
     def text(self, data: str) -> None:
         if self._hidden:
@@ -386,8 +390,6 @@ class _TextCollector(MarkupReader):
         else:
             for lines in cells:
                 table.parent.lines_of(lines)
-        if self._page.full:
-            self.stop()
 
     def _close_table(self) -> None:
         self._end_row()
