@@ -9,6 +9,7 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
+
 from calendar_feed.feed_service import feed_warranties
 from calendar_feed.ics import MAX_FEED_BYTES, FeedWarranty, calendar, reminder_instant
 

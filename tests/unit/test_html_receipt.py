@@ -17,8 +17,8 @@ from html.parser import HTMLParser
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from inbound_mail.html_receipt import ALLOWED_TAGS, MAX_DEPTH, receipt_text, sanitize_html
 
+from inbound_mail.html_receipt import ALLOWED_TAGS, MAX_DEPTH, receipt_text, sanitize_html
 from receipt_vault.html_text import MAX_EVENTS, MarkupReader, visible_text
 
 HEAD = (

@@ -6,7 +6,6 @@ from email.message import EmailMessage
 from email.policy import SMTP
 
 from inbound_mail.message_parser import Limits, parse_message
-
 from tests.support import emails
 
 LIMITS = Limits(max_file_size=10 * 1024 * 1024)
