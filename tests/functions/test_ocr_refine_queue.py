@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from tests.conftest import put_receipt
 from tests.functions.test_ocr_refine import script
@@ -122,6 +123,23 @@ def test_poison_messages_and_foreign_originals_are_dropped_without_calling_a_mod
 
 def test_a_receipt_deleted_before_its_refinement_is_left_alone(refine_fn, table, images_bucket):
     receipt, key = received(table, images_bucket, "pdf", b"%PDF-1.7", status="deleted")
+    bedrock = script(refine_fn)
+    assert queued(refine_fn, request(receipt, key)) == {"batchItemFailures": []}
+    assert bedrock.requests == []
+
+
+def test_an_original_the_thumbnail_generator_removed_as_unusable_is_dropped_not_retried(
+    refine_fn, table, images_bucket
+):
+    receipt, key = received(table, images_bucket, "pdf", b"%PDF-1.7 junk")
+    boto3.client("s3").delete_object(Bucket=images_bucket["bucket"], Key=key)  # dropped as corrupt
+
+    class GoneTextract:  # what Textract answers for an object that is not there
+        def analyze_expense(self, **call: Any) -> dict[str, Any]:
+            error = {"Error": {"Code": "InvalidS3ObjectException", "Message": "Unable to get object metadata"}}
+            raise ClientError(error, "AnalyzeExpense")
+
+    refine_fn.module.refinements.gateway.textract = GoneTextract()
     bedrock = script(refine_fn)
     assert queued(refine_fn, request(receipt, key)) == {"batchItemFailures": []}
     assert bedrock.requests == []

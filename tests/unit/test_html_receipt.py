@@ -634,3 +634,15 @@ def test_deep_nesting_needs_no_recursion() -> None:
     assert visible_text("<div><span>" * 40_000 + "bottom" + "</span></div>" * 40_000) == "bottom"
     assert visible_text("<table><tr><td>" * 30_000 + "bottom") == "bottom"
     assert visible_text("<noscript>" * 90_000 + "hidden") == ""
+
+
+def test_a_text_of_many_character_references_reaches_nh3_split_into_short_text_nodes():
+    """html5ever slows down quadratically on one text node of many references (`&#&#...`, which
+    an adversary sent to time the function out): the sanitiser splits it with empty spans."""
+    from inbound_mail.html_receipt import REFERENCES_PER_TEXT_NODE
+
+    sanitised = sanitize_html("<p>Total 1.00</p>" + "&#" * 20_000)
+    runs = sanitised.split("<span></span>")
+    assert len(runs) > 20_000 // REFERENCES_PER_TEXT_NODE
+    assert max(run.count("&") for run in runs) <= REFERENCES_PER_TEXT_NODE + 5
+    assert visible_text(sanitised).startswith("Total 1.00")

@@ -77,3 +77,82 @@ def test_every_golden_fixture_parses_without_raising():
     for name, build in emails.FIXTURES.items():
         parsed = parse_message(build(), LIMITS)
         assert isinstance(parsed.documents, list), name
+
+
+# -- what an adversary tried against the running stack ---------------------------------------------
+
+SES_TOP = (
+    "Return-Path: <{envelope}>\r\n"
+    "Received: from {helo} ({helo} [203.0.113.9]) by inbound-smtp.eu-west-1.amazonaws.com with SMTP id"
+    " {ses_id} for {recipient}; Sat, 14 Nov 2026 08:41:09 +0000 (UTC)\r\n"
+    "X-SES-Spam-Verdict: PASS\r\nX-SES-Virus-Verdict: PASS\r\n"
+    "Authentication-Results: amazonses.com; spf=pass (spfCheck: ok) client-ip=203.0.113.9;"
+    " envelope-from={envelope}; helo={helo}; dkim=none header.i=@evil.example; dmarc=none header.from=shop.example;\r\n"
+)
+
+
+def ses_top(
+    *, envelope: str = "x@evil.example", helo: str = "mx.evil.example", recipient: str = "r-me@in.example"
+) -> bytes:
+    return SES_TOP.format(envelope=envelope, helo=helo, recipient=recipient, ses_id="a" * 40).encode()
+
+
+BODY = emails.pdf_invoice(sender="Shop <billing@shop.example>", ses_headers=False)
+
+
+def test_a_result_the_sender_wrote_into_its_envelope_or_helo_is_not_ses_s():
+    for top in (ses_top(envelope="dkim=pass@evil.example"), ses_top(helo="mx.evil.example;dkim=pass;dmarc=pass")):
+        parsed = parse_message(top + BODY, LIMITS)
+        assert parsed.authentication["dkim"] == "none" and parsed.authentication["dmarc"] == "none"
+        assert not parsed.sender_proven
+
+
+def test_spf_for_the_senders_own_domain_proves_nothing_about_another_from():
+    parsed = parse_message(ses_top() + BODY, LIMITS)
+    assert parsed.authentication["spf"] == "pass" and not parsed.sender_proven
+    aligned = parse_message(ses_top(envelope="bounce@shop.example") + BODY, LIMITS)
+    assert aligned.sender_proven
+
+
+def test_an_encoded_word_is_never_decoded_inside_the_from_address():
+    forged = BODY.replace(
+        b"From: Shop <billing@shop.example>", b"From: =?us-ascii?q?billing=40shop=2Eexample?= <x@evil.example>"
+    )
+    assert parse_message(ses_top() + forged, LIMITS).origin.sender == "x@evil.example"
+    inside = BODY.replace(
+        b"From: Shop <billing@shop.example>", b"From: g:=?us-ascii?q?billing=40shop=2Eexample?=:x@evil.example"
+    )
+    assert parse_message(ses_top() + inside, LIMITS).origin.sender != "billing@shop.example"
+
+
+def test_encoded_words_in_mime_structure_make_the_message_unreadable_not_a_receipt():
+    encoded = BODY.replace(b"Content-Transfer-Encoding: base64", b"Content-Transfer-Encoding: =?us-ascii?q?base64?=")
+    parsed = parse_message(ses_top() + encoded, LIMITS)
+    assert parsed.documents == [] and "encoded-mime-header" in parsed.refused
+
+
+def test_a_helo_naming_another_recipient_does_not_route_the_message():
+    parsed = parse_message(ses_top(helo="evil for r-victim@in.example;") + BODY, LIMITS)
+    assert parsed.envelope_recipients == ["r-me@in.example"]
+
+
+def test_headers_and_nesting_that_break_the_email_package_never_raise():
+    broken = BODY.replace(b"Content-Type: text/plain", b"Content-Type: text/plain; a*", 1)
+    assert parse_message(ses_top() + broken, LIMITS).envelope_recipients == ["r-me@in.example"]
+    deep = (
+        b"Content-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"--b\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n" * 1200
+    )
+    assert parse_message(ses_top() + b"From: a@b.example\r\n" + deep, LIMITS).documents == []
+    groups = BODY.replace(b"To: ", b"Cc: g:;@\r\nTo: <a@x.example>, x@, ", 1)
+    assert isinstance(parse_message(groups, LIMITS).envelope_recipients, list)
+
+
+def test_without_a_message_id_two_messages_differ_and_one_message_under_lf_endings_is_one():
+    no_id = BODY.replace(b"Message-ID:", b"X-Old-Id:")
+    other_sender = no_id.replace(b"billing@shop.example", b"other@shop.example")
+    assert parse_message(ses_top() + no_id, LIMITS).digest != parse_message(ses_top() + other_sender, LIMITS).digest
+    lf = no_id.replace(b"\r\n", b"\n")
+    first = parse_message(ses_top() + lf, LIMITS).digest
+    again = parse_message(ses_top(helo="mx2.evil.example") + lf, LIMITS).digest
+    assert first == again

@@ -34,6 +34,12 @@ from receipt_vault.html_text import HIDDEN_ELEMENTS, MarkupReader, visible_text
 MAX_DEPTH = 100
 # Open formatting elements (b, i, font, a, ...), at most: what html5ever might re-open at once.
 MAX_OPEN_FORMATTING = 12
+# An image's alt text longer than this is cut: a description is a sentence, and html5ever slows
+# down quadratically on an attribute of many character references.
+MAX_ALT_CHARS = 1000
+# Character references in one text node, at most (see _Normaliser.text).
+REFERENCES_PER_TEXT_NODE = 500
+_REFERENCE = re.compile("&")
 # A link longer than this is dropped (the text stays): a tracking URL is a few hundred characters.
 MAX_URL_CHARS = 4096
 CONTENT_SECURITY_POLICY = (
@@ -136,7 +142,7 @@ def _attribute_value(tag: str, name: str, value: str) -> str | None:
         source = value.strip(" \t\n\r\f")
         return source if _IMAGE_SOURCE.fullmatch(source) else None
     if name in ("alt", "rel"):  # text; rel is nh3's own link_rel
-        return value
+        return value[:MAX_ALT_CHARS]
     stripped = value.strip()
     check = _VALUE_CHECKS.get(name)
     return stripped if check is not None and check(stripped) else None
@@ -191,6 +197,7 @@ class _Normaliser(MarkupReader):
     def __init__(self) -> None:
         super().__init__()
         self._out: list[str] = []
+        self._references = 0  # character references in the text since the last split
         self._stack: list[str] = []  # open elements, innermost last
         # Indices into _stack, innermost last: of the open elements by name, of the special
         # ones, of the scope boundaries and of the tables.
@@ -261,8 +268,18 @@ class _Normaliser(MarkupReader):
             self._close_through(index)
 
     def text(self, data: str) -> None:
-        if not self._dropped:
-            self._out.append(html_escaping.escape(data, quote=False))
+        if self._dropped:
+            return
+        escaped = html_escaping.escape(data, quote=False)
+        # html5ever (nh3's parser) slows down quadratically on one text node of many character
+        # references (`&#&#...`: minutes for a megabyte): an empty span splits it, invisibly.
+        start = 0
+        for reference in _REFERENCE.finditer(escaped):
+            self._references += 1
+            if self._references >= REFERENCES_PER_TEXT_NODE:
+                self._out.append(escaped[start : reference.start()] + "<span></span>")
+                start, self._references = reference.start(), 0
+        self._out.append(escaped[start:])
 
     def _start_table_part(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Tables as HTML builds them: a part outside a table is dropped, a cell outside a row

@@ -127,8 +127,7 @@ class Mailroom:
         allowed = settings.inbound_allowed_senders
         if allowed and not is_allowed_sender(message.origin.sender, allowed):
             return "sender-not-allowed"
-        authenticated = "pass" in (message.authentication["spf"], message.authentication["dkim"])
-        if allowed and not authenticated:
+        if allowed and not message.sender_proven:
             return "sender-not-authenticated"  # a From line anyone can write: an allow-list needs proof
         if not message.documents:
             return "no-receipt"

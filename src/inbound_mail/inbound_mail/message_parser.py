@@ -27,6 +27,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header, make_header
 from email.message import EmailMessage, Message
 from email.utils import parseaddr, parsedate_to_datetime
 
@@ -53,10 +54,22 @@ _FILENAME_EXTENSIONS = {"pdf": "pdf", "jpg": "jpg", "jpeg": "jpg", "png": "png",
 CONTENT_TYPES = {"pdf": "application/pdf", "jpg": "image/jpeg", "png": "image/png", "webp": "image/webp",
                  "heic": "image/heic", "heif": "image/heif", "html": "text/html; charset=utf-8"}  # fmt: skip
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1"}
-_AUTH_RESULT = re.compile(r"\b(spf|dkim|dmarc)=([a-z]+)", re.IGNORECASE)
+_AUTH_RESULT = re.compile(r"(spf|dkim|dmarc)=([a-z]+)\b", re.IGNORECASE)
 _RECEIVED_FOR = re.compile(r"\bfor\s+<?([^\s<>;]+@[^\s<>;]+)>?\s*;", re.IGNORECASE)
 _KNOWN_RESULTS = {"pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"}
 _CID = re.compile(r"""cid:([^\s"'<>)]+)""", re.IGNORECASE)
+
+
+MAX_NESTING = 30  # multiparts and messages inside one another, far beyond any real e-mail
+_STRUCTURAL_HEADERS = ("content-type", "content-transfer-encoding", "content-disposition")
+
+
+class UnreadableStructureError(Exception):
+    """A message whose MIME structure is not to be trusted: it holds no receipt."""
+
+
+def _encoded_structure(part: Message) -> bool:
+    return any(key.lower() in _STRUCTURAL_HEADERS and "=?" in str(value) for key, value in part.raw_items())
 
 
 @dataclass(frozen=True)
@@ -98,6 +111,7 @@ class ParsedMessage:
     authentication: dict[str, str]  # spf, dkim, dmarc: SES's results
     envelope_recipients: list[str]  # SES's Received header's, else To, Cc and the like
     origin: Origin  # the outer message's
+    sender_proven: bool = False  # the outer From is authenticated and aligned (_aligned)
     documents: list[ReceiptDocument] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # why parts were not taken, for the logs
     defects: int = 0
@@ -117,8 +131,30 @@ class ParsedMessage:
 
 
 def parse_message(raw: bytes, limits: Limits) -> ParsedMessage:
-    message = email.message_from_bytes(raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)  # noqa: S101 - policy.default makes EmailMessages
+    try:
+        message = email.message_from_bytes(raw, policy=policy.default)
+    except Exception:  # a header the policy's parsers choke on (IndexError, RecursionError, ...)
+        try:
+            return _unreadable(email.message_from_bytes(raw, policy=policy.compat32), raw)
+        except Exception:
+            return _unreadable(email.message_from_bytes(b"", policy=policy.compat32), raw)
+    return _parse(message, raw, limits)
+
+
+def _unreadable(message: Message, raw: bytes) -> ParsedMessage:
+    """A message whose structure cannot be read: who it was for, no receipt."""
+    return ParsedMessage(
+        message_id=_message_id(message, raw),
+        spam_verdict=_header(message, "X-SES-Spam-Verdict").upper() or "PASS",
+        virus_verdict=_header(message, "X-SES-Virus-Verdict").upper() or "PASS",
+        authentication=_authentication(_header(message, "Authentication-Results")),
+        envelope_recipients=_recipients(message),
+        origin=_origin(message),
+        refused=["unreadable-structure"],
+    )
+
+
+def _parse(message: EmailMessage, raw: bytes, limits: Limits) -> ParsedMessage:
     parsed = ParsedMessage(
         message_id=_message_id(message, raw),
         spam_verdict=_header(message, "X-SES-Spam-Verdict").upper() or "PASS",
@@ -127,51 +163,96 @@ def parse_message(raw: bytes, limits: Limits) -> ParsedMessage:
         envelope_recipients=_recipients(message),
         origin=_origin(message),
     )
-    _Walker(parsed, limits).read(message, parsed.origin)
+    parsed.sender_proven = _aligned(message, parsed.authentication, parsed.origin.sender)
+    try:
+        _Walker(parsed, limits).read(message, parsed.origin)
+    except UnreadableStructureError as refusal:
+        parsed.documents.clear()
+        parsed.refused.append(str(refusal))
+    except Exception:  # a structure the email package cannot walk: no receipt, never a crash
+        parsed.documents.clear()
+        parsed.refused.append("unreadable-structure")
     return parsed
 
 
 def _header(message: Message, name: str) -> str:
-    """The first header of that name, as text; a header too broken to decode counts as absent."""
+    """The first header of that name, decoded (RFC 2047), one line; "" when absent."""
+    values = _raw_headers(message, name)
+    return _decoded(values[0]) if values else ""
+
+
+def _raw_headers(message: Message, name: str) -> list[str]:
+    """Every header of that name as it came: the header registry's parsers are never run, as
+    hostile addresses and groups make them raise (IndexError, AttributeError, ...)."""
+    wanted = name.lower()
+    return [str(value) for key, value in message.raw_items() if key.lower() == wanted]
+
+
+def _decoded(raw: str) -> str:
+    unfolded = " ".join(raw.split())
     try:
-        value = message.get(name)
-    except Exception:  # the header registry's parsers raise on some hostile encodings
-        return ""
-    return str(value).strip() if value is not None else ""
+        return " ".join(str(make_header(decode_header(unfolded))).split())
+    except Exception:  # an encoded word of an unknown charset, broken base64, ...
+        return unfolded
 
 
 def _message_id(message: Message, raw: bytes) -> str:
     given = _header(message, "Message-ID").strip("<> \t")[:998]
     if given:
         return given.lower()
-    # No Message-ID: the message's own bytes, below SES's headers (which differ per delivery).
-    body_start = raw.find(b"\r\n\r\n")
-    return "sha256:" + hashlib.sha256(raw[body_start if body_start >= 0 else 0 :]).hexdigest()
+    # No Message-ID: what the sender wrote (From, To, Subject, Date, the body), line endings
+    # normalised; never SES's headers, which differ per delivery.
+    digest = hashlib.sha256()
+    for name in ("From", "To", "Cc", "Subject", "Date"):
+        digest.update(f"{name}:{'|'.join(_raw_headers(message, name))}\n".encode("utf-8", "surrogateescape"))
+    body = re.split(rb"\r?\n\r?\n", raw, maxsplit=1)
+    digest.update(body[1].replace(b"\r\n", b"\n") if len(body) > 1 else b"")
+    return "sha256:" + digest.hexdigest()
 
 
 def _authentication(header: str) -> dict[str, str]:
+    """SES's results, each from the segment that starts with it. The header also quotes what the
+    sender chose (envelope-from, helo), which may read `dkim=pass`: SES writes spf first, then
+    those, then dkim and dmarc, so spf's is the first segment of its name and the others' the last."""
     results = {"spf": "none", "dkim": "none", "dmarc": "none"}
-    if header.split(";", 1)[0].strip().lower() != "amazonses.com":
+    segments = [segment.strip() for segment in header.split(";")]
+    if not segments or segments[0].lower() != "amazonses.com":
         return results  # not SES's: whatever a sender wrote proves nothing
-    for method, result in _AUTH_RESULT.findall(header):
-        method, result = method.lower(), result.lower()
-        if result in _KNOWN_RESULTS and results[method] == "none":
-            results[method] = result
+    found: dict[str, list[str]] = {"spf": [], "dkim": [], "dmarc": []}
+    for segment in segments[1:]:
+        match = _AUTH_RESULT.match(segment)
+        if match:
+            found[match.group(1).lower()].append(match.group(2).lower())
+    for method, values in found.items():
+        value = (values[0] if method == "spf" else values[-1]) if values else "none"
+        results[method] = value if value in _KNOWN_RESULTS else "none"
     return results
+
+
+def _aligned(message: Message, authentication: dict[str, str], sender: str) -> bool:
+    """Whether the From address is proven: DMARC passed, or SPF passed for the From's own domain
+    (SES's Return-Path is the envelope sender). SPF passing for another domain proves nothing
+    about the From line."""
+    if authentication["dmarc"] == "pass":
+        return True
+    return_paths = _raw_headers(message, "Return-Path")
+    envelope_sender = parseaddr(return_paths[0])[1].lower() if return_paths else ""
+    domain = sender.rpartition("@")[2]
+    return bool(domain) and authentication["spf"] == "pass" and envelope_sender.rpartition("@")[2] == domain
 
 
 def _recipients(message: Message) -> list[str]:
     """SES's own Received header names the envelope recipient when there is one; with several it
     names none, and the To, Cc and Delivered-To headers are read instead."""
-    received = message.get_all("Received") or []
+    received = _raw_headers(message, "Received")
     if received:
-        match = _RECEIVED_FOR.search(str(received[0]))
-        if match:
-            return [match.group(1).lower()]
+        # The last `for`: SES's own, after the HELO name the sender chose (which may hold one).
+        matches = _RECEIVED_FOR.findall(received[0])
+        if matches:
+            return [matches[-1].lower()]
     values: list[str] = []
     for name in ("To", "Cc", "Delivered-To", "X-Original-To"):
-        for value in message.get_all(name) or []:
-            values.append(str(value))
+        values.extend(_decoded(value) for value in _raw_headers(message, name))
     found: list[str] = []
     for _, address in email.utils.getaddresses(values):
         if "@" in address and address.lower() not in found:
@@ -180,7 +261,13 @@ def _recipients(message: Message) -> list[str]:
 
 
 def _origin(message: Message) -> Origin:
-    name, address = parseaddr(_header(message, "From"))
+    # The address as written: RFC 2047 forbids encoded words in it, so none is decoded there (a
+    # From whose address decodes to an allowed sender's is an impostor's).
+    raw_from = _raw_headers(message, "From")
+    name, address = parseaddr(" ".join(raw_from[0].split()) if raw_from else "")
+    name = _decoded(name)
+    if "=?" in address or address.count("@") != 1:
+        address = ""
     sent_at: dt.datetime | None = None
     try:
         date = parsedate_to_datetime(_header(message, "Date"))
@@ -216,7 +303,13 @@ class _Walker:
             self.parsed.refused.append("too-many-receipts")
             del self.parsed.documents[self.limits.max_receipts :]
 
-    def _walk(self, part: EmailMessage, origin: Origin, depth: int) -> None:
+    def _walk(self, part: EmailMessage, origin: Origin, depth: int, nesting: int = 0) -> None:
+        if _encoded_structure(part):
+            # RFC 2047 forbids encoded words here; the email package decodes them anyway, and
+            # a scanner that does not (SES's) would read another structure: nothing is trusted.
+            raise UnreadableStructureError("encoded-mime-header")
+        if nesting > MAX_NESTING:
+            raise UnreadableStructureError("nested-too-deeply")
         self.parts += 1
         if self.parts > self.limits.max_parts:
             if "too-many-parts" not in self.parsed.refused:
@@ -229,12 +322,12 @@ class _Walker:
                 return
             for inner in part.iter_parts():
                 if isinstance(inner, EmailMessage):
-                    self._walk(inner, _origin(inner), depth + 1)
+                    self._walk(inner, _origin(inner), depth + 1, nesting + 1)
             return
         if part.is_multipart():
             for child in part.iter_parts():
                 if isinstance(child, EmailMessage):
-                    self._walk(child, origin, depth)
+                    self._walk(child, origin, depth, nesting + 1)
             return
         self._leaf(part, content_type, origin)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
+from receipt_vault.errors import NotFoundError
 from receipt_vault.shapes import JsonObject
 
 if TYPE_CHECKING:
@@ -63,7 +64,10 @@ class ModelGateway:
     def expense_text(self, key: str) -> str:
         """Server-side OCR (Textract AnalyzeExpense) of an original in the bucket: its summary
         fields as "LABEL: value" lines, then one "quantity item price" line per line item."""
-        response = self.textract.analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": key}})
+        try:
+            response = self.textract.analyze_expense(Document={"S3Object": {"Bucket": self.bucket, "Name": key}})
+        except ClientError as error:
+            raise _gone_or(error) from None
         lines = []
         for document in response.get("ExpenseDocuments", []):
             for summary in document.get("SummaryFields", []):
@@ -83,4 +87,18 @@ class ModelGateway:
 
     def original(self, key: str) -> bytes:
         """The bytes of an original in the bucket."""
-        return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        try:
+            return self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            raise _gone_or(error) from None
+
+
+# An original that is not there (any more): the thumbnail generator removed it as unusable, or
+# the receipt was deleted. Textract says so with InvalidS3ObjectException.
+ORIGINAL_GONE_CODES = ("NoSuchKey", "InvalidS3ObjectException", "404")
+
+
+def _gone_or(error: ClientError) -> Exception:
+    if error.response.get("Error", {}).get("Code") in ORIGINAL_GONE_CODES:
+        return NotFoundError("the image is gone")
+    return error
