@@ -18,6 +18,7 @@ from boto3.dynamodb.conditions import Key
 
 from receipt_vault import keys
 from tests.conftest import ApiClient, assert_error_shape, load_function
+from tests.functions import test_thumbnail_generator as thumbnail_tests
 from tests.functions.conftest import make_queue, queued_messages
 from tests.support import emails
 from tests.support.api_events import lambda_context
@@ -79,20 +80,7 @@ def store_raw(raw: bytes) -> str:
 
 
 def s3_event(key: str, size: int) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "eu-west-1",
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": INBOUND_BUCKET, "arn": f"arn:aws:s3:::{INBOUND_BUCKET}"},
-                    "object": {"key": key, "size": size, "eTag": "x", "sequencer": "0"},
-                },
-            }
-        ]
-    }
+    return thumbnail_tests.s3_event(INBOUND_BUCKET, key, size)  # S3's event, of the inbound bucket
 
 
 def deliver(mail, raw: bytes) -> list[str]:

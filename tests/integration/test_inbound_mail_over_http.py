@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import smtplib
-import time
 import urllib.request
 import uuid
 import zipfile
@@ -19,17 +18,8 @@ from typing import Any
 
 from local import example_client
 from tests.integration.conftest import http
+from tests.integration.test_erasure_two_phones import eventually
 from tests.support import emails
-
-
-def eventually(check: Any, timeout: float = 60.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.25)
-    return None
 
 
 def send(stack: Any, recipient: str, message: bytes) -> None:
@@ -69,7 +59,7 @@ def test_two_messages_become_two_refined_receipts_with_thumbnails_in_sync_and_ex
         ]
         return done if len(done) == 2 else None
 
-    receipts = eventually(both_done)
+    receipts = eventually(both_done, timeout=60)
     assert receipts, http(stack, "GET", "/receipts", token=token).body
     by_kind = {receipt["imageKeys"][0].rsplit(".", 1)[1]: receipt for receipt in receipts}
     assert set(by_kind) == {"pdf", "html"}
@@ -93,7 +83,7 @@ def test_two_messages_become_two_refined_receipts_with_thumbnails_in_sync_and_ex
         body = http(stack, "GET", f"/user/export/{queued['exportId']}", token=token).body
         return body if body["status"] in ("ready", "failed") else None
 
-    status = eventually(exported)
+    status = eventually(exported, timeout=60)
     assert status and status["status"] == "ready", status
     with urllib.request.urlopen(status["downloadUrl"], timeout=10) as response:
         archive = zipfile.ZipFile(io.BytesIO(response.read()))
