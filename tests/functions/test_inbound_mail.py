@@ -415,3 +415,18 @@ def test_other_objects_in_the_bucket_are_ignored(mail):
     assert mail.lambda_handler(s3_event("AMAZON_SES_SETUP_NOTIFICATION", 10), lambda_context())["outcomes"] == [
         "ignored"
     ]
+
+
+def test_an_attachment_with_the_right_first_bytes_but_a_corrupt_body_is_no_receipt(mail, user_settings, table):
+    address = enable(user_settings)
+    corrupt_png = b"\x89PNG\r\n\x1a\n" + b"junk" * 1000
+    raw = emails.zip_attachment(recipient=address)
+    raw = raw.replace(b"application/zip", b"image/png").replace(b"receipt.zip", b"receipt.png")
+    start = raw.index(b"receipt.png")
+    body_start = raw.index(b"\r\n\r\n", start) + 4
+    body_end = raw.index(b"\r\n--", body_start)
+    import base64
+
+    raw = raw[:body_start] + base64.encodebytes(corrupt_png).replace(b"\n", b"\r\n") + raw[body_end:]
+    assert deliver(mail, raw) == ["discarded:no-receipt"]
+    assert receipts_of(table) == []

@@ -6,8 +6,9 @@ the parts walked, the depth of forwarded messages, each attachment's size, the r
 
 Which parts become receipts:
 - each PDF or image attachment (JPEG, PNG, WebP, HEIC), its type checked by its first bytes, so a
-  zip named invoice.pdf is refused; an image the HTML body shows inline (`cid:`) is part of
-  that body, not a receipt of its own;
+  zip named invoice.pdf is refused, and an image is decoded once at a small scale (the imaging
+  layer), so a corrupt one never becomes a receipt without an image; an image the HTML body
+  shows inline (`cid:`) is part of that body, not a receipt of its own;
 - with no such attachment, the HTML body: an HTML-only e-receipt. Its original is the sanitised
   HTML (inline images embedded as data URIs), and its visible text goes to the refinement.
 A forwarded message (`message/rfc822`) is searched too, and its receipts carry the forwarded
@@ -32,6 +33,7 @@ from email.message import EmailMessage, Message
 from email.utils import parseaddr, parsedate_to_datetime
 
 from inbound_mail.html_receipt import sanitize_html
+from receipt_imaging import UnusableImageError, upright_dhash
 from receipt_vault.html_text import visible_text
 
 # The receipt types, by what their first bytes say.
@@ -353,6 +355,12 @@ class _Walker:
         if sniffed is None or _family(sniffed) != _family(declared):
             self.parsed.refused.append(f"mismatched-type:{declared}")
             return
+        if sniffed != "pdf":  # PDFium is not thread-safe: a PDF is left to the thumbnail generator
+            try:
+                upright_dhash(data, sniffed)  # decoded once, small: the thumbnail would fail on it
+            except UnusableImageError as unusable:
+                self.parsed.refused.append(f"unusable:{unusable.reason}")
+                return
         document = ReceiptDocument(sniffed, data, origin)
         content_id = _header(part, "Content-ID").strip("<>").lower()
         if content_id and disposition != "attachment" and sniffed != "pdf":
