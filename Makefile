@@ -109,8 +109,11 @@ fuzz: venv $(FUZZ_INSTALLED)
 
 test: lint unit fuzz
 
+# Then bytecode for every function and layer, compiled by the runtime's Python: Lambda cannot
+# write .pyc files, so without it every cold start compiles its imports (local/bytecode.py).
 build: venv
 	PATH="$(PY312_BIN):$$PATH" $(BIN)/sam build
+	PATH="$(PY312_BIN):$$PATH" python3.12 -m local.bytecode .aws-sam/build
 
 # Every benchmark under bench/, then bench/RESULTS.md: each figure against its same-run baseline.
 bench: venv

@@ -37,8 +37,8 @@ import boto3  # noqa: F401
 import botocore.session  # noqa: F401
 import pydantic  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics  # noqa: F401
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver  # noqa: F401
 
+import receipt_vault.rest  # noqa: F401  # every API function's resolver
 from local.runtime import EnvironmentSpec, LocalContext
 from receipt_vault.shapes import JsonObject, JsonValue
 

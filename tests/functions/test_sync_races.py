@@ -8,6 +8,7 @@ as DynamoDB is (local/emulation.py), so only the code's conditional writes decid
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ import pytest
 
 from receipt_vault.clock import utc_now
 from receipt_vault.receipts.models import ReceiptUpdate
+from sync_handler.sync_service import PUSH_WRITE_PARALLELISM
 from tests.conftest import ApiClient, load_function
 
 DEVICES = 12
@@ -140,3 +142,64 @@ def test_rest_updates_racing_at_one_version_let_exactly_one_win(crud, sync):
 
     assert sorted(statuses) == [200] + [409] * (DEVICES - 1)
     assert current(sync, receipt_id)["serverVersion"] == 2
+
+
+def test_a_push_writes_its_items_concurrently_and_each_lands_once(sync):
+    """Push's writes overlap, within their bound, while another device edits one of the pushed
+    receipts at the same version: every new receipt lands once, and the edit is merged or
+    refused, never lost."""
+    shared = a_receipt(sync)
+    lock = threading.Lock()
+    in_flight = peak = 0
+
+    def round_trip(**_: Any) -> None:  # the network's wait, during which the GIL is free
+        nonlocal in_flight, peak
+        with lock:
+            in_flight += 1
+            peak = max(peak, in_flight)
+        time.sleep(0.005)
+        with lock:
+            in_flight -= 1
+
+    events = sync.module.table.client.meta.events
+    for operation in ("PutItem", "UpdateItem", "TransactWriteItems"):
+        events.register(f"before-call.dynamodb.{operation}", round_trip)
+    fresh = [{"receiptId": str(uuid.uuid4()), "storeName": f"Store {n}"} for n in range(20)]
+    edit = {"receiptId": shared, "serverVersion": 1, "notes": "from the push", "mutationId": str(uuid.uuid4())}
+    rival = {"receiptId": shared, "serverVersion": 1, "storeName": "Aldi", "mutationId": str(uuid.uuid4())}
+
+    def device(index: int) -> Any:
+        if index == 0:
+            return sync.module.sync.push("user-a", sync.module.PushRequest(items=[*fresh, edit]))["results"]
+        return [pushed(sync, rival)]
+
+    batch, (other,) = all_at_once(2, device)
+
+    outcomes = {result["receiptId"]: result["outcome"] for result in batch}
+    assert [outcomes[item["receiptId"]] for item in fresh] == ["accepted"] * len(fresh)
+    assert {outcomes[shared], other["outcome"]} <= {"accepted", "merged"}
+    final = current(sync, shared)
+    assert (final["notes"], final["storeName"], final["serverVersion"]) == ("from the push", "Aldi", 3)
+    assert 1 < peak <= PUSH_WRITE_PARALLELISM + 1  # the rival device's own write may overlap too
+
+
+def test_a_push_reads_the_users_duplicate_setting_once_however_many_receipts_it_writes(sync):
+    reads: list[str] = []
+    sync.module.table.client.meta.events.register(
+        "before-parameter-build.dynamodb.GetItem", lambda params, **_: reads.append(params["Key"]["SK"]["S"])
+    )
+    items = [
+        {
+            "receiptId": str(uuid.uuid4()),
+            "storeName": f"Store {n}",
+            "purchaseDate": "2026-10-01",
+            "totalAmount": f"{n}.99",
+            "currency": "EUR",
+        }
+        for n in range(6)
+    ]
+
+    results = sync.module.sync.push("user-a", sync.module.PushRequest(items=items))["results"]
+
+    assert [result["outcome"] for result in results] == ["accepted"] * 6
+    assert len(reads) == 1, reads

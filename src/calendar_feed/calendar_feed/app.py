@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from calendar_feed.feed_service import FEED_SUFFIX, CalendarFeedService
 from calendar_feed.feed_store import FeedStore
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, to_json
@@ -12,6 +10,7 @@ from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.rest import Response
 from receipt_vault.settings import TableApiSettings, load_settings
 
 # A calendar app may keep the feed a few minutes (it is the user's own, so no shared cache may).

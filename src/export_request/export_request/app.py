@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.event_handler import Response
-
 from export_request.export_status import ExportService
 from export_request.models import ExportRequest
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
@@ -18,6 +16,7 @@ from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.export_jobs import ExportJobs
 from receipt_vault.observability import setup_observability
+from receipt_vault.rest import Response
 from receipt_vault.s3_presigner import S3Presigner, default_credentials
 from receipt_vault.settings import ExportRequestSettings, load_settings
 from receipt_vault.shapes import JsonObject

@@ -3,7 +3,6 @@ in the common layer; the review's in duplicate_review.py."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_crud.claims import ClaimService
@@ -26,6 +25,7 @@ from receipt_vault.pagination import page_tokens_from_secret
 from receipt_vault.receipts.models import ReceiptCreate, ReceiptListQuery, ReceiptUpdate, StatusChange
 from receipt_vault.receipts.service import ReceiptService
 from receipt_vault.receipts.store import ReceiptStore
+from receipt_vault.rest import Response
 from receipt_vault.settings import PaginatedApiSettings, load_settings
 from receipt_vault.shapes import JsonObject
 

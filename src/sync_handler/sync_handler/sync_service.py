@@ -9,9 +9,11 @@ never skipped; at worst the device sees it twice, and it applies a receipt by it
 the stored form, never as the string the client sent.
 
 Push: one BatchGetItem reads every pushed receipt, then each item is merged and written on its
-own, conditional on the version read. If another write lands in between, that item is merged
-again from what the failed write returned (at most MAX_WRITE_ATTEMPTS times); it never
-overwrites. Each item gets its own outcome, and a bad item never fails the batch.
+own, conditional on the version read. The items of a push name distinct receipts, so their writes
+run concurrently, at most PUSH_WRITE_PARALLELISM at a time, on the function's one (thread-safe)
+client: a push of 25 waits for about four round trips rather than 25. If another write lands in
+between, that item is merged again from what the failed write returned (at most
+MAX_WRITE_ATTEMPTS times); it never overwrites. Each item gets its own outcome, and a bad item never fails the batch.
 
 Exactly once: an item's `mutationId` is recorded on the receipt in the same conditional write
 as its change (a push that changes nothing records it alone), so a retry, from the same device
@@ -27,6 +29,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 
 from receipt_vault.clock import iso_timestamp, parse_instant
+from receipt_vault.concurrency import map_concurrently
 from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import ApiError, BadRequestError
 from receipt_vault.json_codec import to_json
@@ -49,6 +52,8 @@ from sync_handler.models import FullRequest, PullRequest, PushItem, PushRequest,
 SYNC_SAFETY_MARGIN = dt.timedelta(seconds=60)
 TOMBSTONE_WINDOW = dt.timedelta(days=30)  # soft-deleted receipts expire (TTL) after this
 MAX_WRITE_ATTEMPTS = 3
+# Below botocore's pool of 10 connections per client, so that no write waits for a connection.
+PUSH_WRITE_PARALLELISM = 8
 RESPONSE_BUDGET_BYTES = 4 * 1024 * 1024
 
 
@@ -142,15 +147,29 @@ class SyncService:
                 continue
             seen.add(receipt_id)
             accepted[index] = item.model_copy(update={"receiptId": receipt_id})
-        current = self.store.get_many(user_id, [item.receiptId for item in accepted.values()]) if accepted else {}
-        for index, item in accepted.items():
-            try:
-                results[index] = self._apply(user_id, item, current.get(item.receiptId), moment)
-            except ApiError as error:  # too large, or throttled: this item's outcome, not the batch's;
-                results[index] = _rejected(item.model_dump(include={"receiptId"}), error)  # retried (same mutationId)
+        if accepted:
+            current = self.store.get_many(user_id, [item.receiptId for item in accepted.values()])
+            duplicates = self.duplicates.for_one_request()
+
+            def outcome_of(item: PushItem) -> JsonObject:
+                try:
+                    return self._apply(user_id, item, current.get(item.receiptId), moment, duplicates)
+                except ApiError as error:  # too large, or throttled: this item's outcome, not the batch's;
+                    return _rejected(item.model_dump(include={"receiptId"}), error)  # retried (same mutationId)
+
+            outcomes = map_concurrently(outcome_of, accepted.values(), PUSH_WRITE_PARALLELISM)
+            for index, outcome in zip(accepted, outcomes, strict=True):
+                results[index] = outcome
         return {"results": results_within_budget(results, self.response_budget_bytes)}
 
-    def _apply(self, user_id: str, item: PushItem, server: DynamoItem | None, moment: dt.datetime) -> JsonObject:
+    def _apply(
+        self,
+        user_id: str,
+        item: PushItem,
+        server: DynamoItem | None,
+        moment: dt.datetime,
+        duplicates: DuplicateDetector,
+    ) -> JsonObject:
         changes = item.changes()
         mutation = item.mutationId
         for _ in range(MAX_WRITE_ATTEMPTS):
@@ -163,7 +182,7 @@ class SyncService:
                     return {"receiptId": item.receiptId, "outcome": "accepted", "serverVersion": None, "item": None}
                 result = self.store.create(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
                 if result.succeeded:
-                    return _outcome("accepted", self._examined(user_id, result.item or {}, moment))
+                    return _outcome("accepted", duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
                 server = result.item  # created meanwhile (by another device, or this push's twin)
                 continue
             if server["status"] == DELETED and changes.get("status") != DELETED:
@@ -183,14 +202,11 @@ class SyncService:
                 pushes = recorded_mutations(server.get("mutations"), mutation) if mutation else None
                 result = self.store.replace_content(user_id, server, merged, moment, mutations=pushes)
                 if result.succeeded:
-                    return _outcome(outcome, self._examined(user_id, result.item or {}, moment))
+                    return _outcome(outcome, duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it
         return _outcome("conflict", server or {}, "the receipt kept changing; pull and push again")
-
-    def _examined(self, user_id: str, receipt: DynamoItem, moment: dt.datetime) -> DynamoItem:
-        return self.duplicates.examine(user_id, receipt, iso_timestamp(moment))
 
 
 def _as_create(item: PushItem, changes: DynamoItem) -> ReceiptCreate:

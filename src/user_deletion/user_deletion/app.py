@@ -13,7 +13,6 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -25,6 +24,7 @@ from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.errors import BadRequestError, ForbiddenError
 from receipt_vault.observability import hash_user_id, setup_observability
+from receipt_vault.rest import Response
 from receipt_vault.settings import UserDeletionSettings, load_settings
 from receipt_vault.settings_store import SettingsStore
 from receipt_vault.shapes import JsonObject
@@ -84,7 +84,7 @@ def delete_account() -> Response[str]:
 
     if eraser.job(user_id) is not None:
         return _erasure_response(lambda: eraser.sweep(user_id, seconds_left), user_id)
-    token = app.current_event.headers.get(TOKEN_HEADER)  # case-insensitive in Powertools v3
+    token = app.current_event.headers.get(TOKEN_HEADER)  # the name's case does not matter
     if not token:
         raise BadRequestError("the X-Deletion-Token header is required; POST /user/account/deletion-token first")
     if not tokens.consume(user_id, token, utc_now()):

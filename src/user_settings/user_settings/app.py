@@ -3,14 +3,13 @@ POST and DELETE /user/inbound-address."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler import Response
-
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.inbound_addresses import new_local_part
 from receipt_vault.observability import setup_observability
+from receipt_vault.rest import Response
 from receipt_vault.secret_links import INBOUND_ADDRESS, SecretLinks, SecretLinkStore
 from receipt_vault.settings import UserSettingsApiSettings, load_settings
 from receipt_vault.settings_store import SettingsStore

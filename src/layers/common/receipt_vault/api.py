@@ -12,9 +12,8 @@ import json
 import re
 import time
 from collections.abc import Callable
-from typing import TypeAlias, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
@@ -24,6 +23,7 @@ from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.errors import ApiError, BadRequestError, NotFoundError, PayloadTooLargeError, UnauthorizedError
 from receipt_vault.json_codec import to_json as to_json  # re-exported: the functions' apps import it from here
 from receipt_vault.observability import Observability, hash_user_id
+from receipt_vault.rest import CORSConfig, Middleware, NextMiddleware, Response, RestResolver
 from receipt_vault.settings import ApiSettings
 from receipt_vault.shapes import JsonObject
 
@@ -58,7 +58,7 @@ def error_body(error: ApiError, request_id: str) -> dict[str, object]:
     }
 
 
-def build_api(settings: ApiSettings, observability: Observability) -> APIGatewayRestResolver:
+def build_api(settings: ApiSettings, observability: Observability) -> RestResolver:
     origins = list(settings.cors_allowed_origins)
     cors = CORSConfig(
         allow_origin=origins[0],
@@ -67,7 +67,8 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
         expose_headers=["Retry-After"],
         max_age=CORS_MAX_AGE_SECONDS,
     )
-    app = APIGatewayRestResolver(cors=cors, serializer=to_json, strip_prefixes=[CUSTOM_DOMAIN_BASE_PATH])
+    # Our own resolver, not Powertools' event handler, whose import cost every cold start (rest.py).
+    app = RestResolver(cors=cors, serializer=to_json, strip_prefixes=[CUSTOM_DOMAIN_BASE_PATH])
     logger = observability.logger
 
     def respond(error: ApiError) -> Response[str]:
@@ -79,34 +80,30 @@ def build_api(settings: ApiSettings, observability: Observability) -> APIGateway
             headers=error.headers(),
         )
 
-    # Powertools' exception_handler has no return type, so its decorator would make a handler
-    # untyped: each is registered by a call instead (the decorator returns the function as is).
+    # An exception's handler is the nearest of these along its MRO.
+    @app.exception_handler(ApiError)
     def handle_api_error(error: ApiError) -> Response[str]:
         logger.info("request rejected", extra={"error": error.code, "status": error.status_code})
         return respond(error)
 
-    app.exception_handler(ApiError)(handle_api_error)
-
+    @app.exception_handler(ValidationError)
     def handle_validation_error(error: ValidationError) -> Response[str]:
         return handle_api_error(BadRequestError("invalid request", details=validation_details(error)))
-
-    app.exception_handler(ValidationError)(handle_validation_error)
 
     @app.not_found
     def handle_unknown_route(_: Exception) -> Response[str]:
         return respond(NotFoundError("no such route"))
 
+    @app.exception_handler(Exception)
     def handle_unexpected_error(_: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return respond(ApiError("internal error"))
-
-    app.exception_handler(Exception)(handle_unexpected_error)
 
     return app
 
 
 def make_lambda_handler(
-    app: APIGatewayRestResolver,
+    app: RestResolver,
     observability: Observability,
     table_name: str | None = None,
     open_to_erased: frozenset[str] = frozenset(),
@@ -158,10 +155,10 @@ def with_security_headers(response: JsonObject) -> JsonObject:
     return response
 
 
-def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Callable[..., Response[str]]:
+def _refuse_erased_accounts(erased: ErasedAccounts, open_routes: frozenset[str]) -> Middleware:
     """A middleware of every route: nothing reaches an account whose erasure has started."""
 
-    def refuse_erased(app: APIGatewayRestResolver, next_middleware: Callable[..., Response[str]]) -> Response[str]:
+    def refuse_erased(app: RestResolver, next_middleware: NextMiddleware) -> Response[Any]:
         event = app.current_event
         subject = _claims(event.raw_event).get("sub")
         if subject and f"{event.http_method} {event.resource}" not in open_routes and erased.is_erased(str(subject)):
@@ -209,7 +206,7 @@ def _claims(event: JsonObject) -> JsonObject:
 _SUBJECT = re.compile(r"[0-9A-Za-z-]{1,128}")
 
 
-def current_user_id(app: APIGatewayRestResolver) -> str:
+def current_user_id(app: RestResolver) -> str:
     """The caller is always the access token's `sub`; a client never names a user id.
 
     API Gateway's Cognito authorizer has already checked the token. This guards against a
@@ -224,13 +221,13 @@ def current_user_id(app: APIGatewayRestResolver) -> str:
     return subject
 
 
-def current_username(app: APIGatewayRestResolver) -> str:
+def current_username(app: RestResolver) -> str:
     """The caller's Cognito username (the access token's `username`), which admin calls need."""
     claims = _claims(app.current_event.raw_event)
     return str(claims.get("username") or current_user_id(app))
 
 
-def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool = True) -> ModelT:
+def parse_body(app: RestResolver, model: type[ModelT], required: bool = True) -> ModelT:
     """The body as `model`; with required=False an absent body means `{}`.
 
     Strict, as API Gateway's JSON schema validation is: a number sent as a string, or a boolean
@@ -252,7 +249,7 @@ def parse_body(app: APIGatewayRestResolver, model: type[ModelT], required: bool 
         raise BadRequestError("invalid request body", details=validation_details(error)) from None
 
 
-def parse_json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+def parse_json_body(app: RestResolver, model: type[ModelT]) -> ModelT:
     """The body as `model`, parsed as plain JSON first: for a body whose parts are validated one
     by one (a push's items), so that what one item holds (nesting too deep for the strict
     parser, a lone surrogate) is that item's problem, never the whole request's."""
@@ -273,7 +270,7 @@ def parse_json_body(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
         raise BadRequestError("invalid request body", details=validation_details(error)) from None
 
 
-def parse_query(app: APIGatewayRestResolver, model: type[ModelT]) -> ModelT:
+def parse_query(app: RestResolver, model: type[ModelT]) -> ModelT:
     params = app.current_event.query_string_parameters or {}
     try:
         return model.model_validate(params)

@@ -11,6 +11,7 @@ kept, the failure is logged and counted, and the next change of the receipt exam
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
@@ -32,6 +33,20 @@ class DuplicateDetector:
         self.store = store
         self.detection_enabled = detection_enabled  # the user's setting, `flag` or `off`
         self.logger = logger
+
+    def for_one_request(self) -> DuplicateDetector:
+        """This detector for one request of one user (a push of many receipts): the user's
+        setting is read once, not once per receipt examined, even by concurrent examinations."""
+        lock = threading.Lock()
+        answers: dict[str, bool] = {}
+
+        def read_once(user_id: str) -> bool:
+            with lock:  # the others wait for the first read rather than making their own
+                if user_id not in answers:
+                    answers[user_id] = self.detection_enabled(user_id)
+                return answers[user_id]
+
+        return DuplicateDetector(self.store, read_once, self.logger)
 
     def examine(self, user_id: str, receipt: DynamoItem, now: str) -> DynamoItem:
         """Examine a receipt just written; returns it as it is now (with any new flag)."""
