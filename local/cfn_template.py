@@ -6,6 +6,7 @@ what runs locally cannot drift from what gets deployed.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeAlias, cast
@@ -61,6 +62,22 @@ def resources_of_type(template: Template, resource_type: str) -> dict[str, Templ
         for name, resource in template.get("Resources", {}).items()
         if resource.get("Type") == resource_type
     }
+
+
+# A Lambda proxy integration of the contract invokes its function's alias (AutoPublishAlias), so
+# a published version: `.../functions/${ReceiptCrudFunction.Alias}/invocations`.
+_INVOKED_ALIAS = re.compile(
+    r"arn:\$\{AWS::Partition\}:apigateway:\$\{AWS::Region\}:lambda:path/2015-03-31/functions/"
+    r"\$\{(\w+)\.Alias\}/invocations"
+)
+
+
+def integrated_function(operation: TemplateNode) -> str | None:
+    """The logical id of the function an OpenAPI operation's integration invokes (through its
+    alias); None for a mock integration or one that names no function's alias."""
+    uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
+    match = _INVOKED_ALIAS.fullmatch(uri.get("Fn::Sub", "")) if isinstance(uri, dict) else None
+    return match.group(1) if match else None
 
 
 def table_definition(template: Template, logical_id: str, table_name: str) -> Template:

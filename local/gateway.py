@@ -25,7 +25,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from local.auth import CognitoAuthorizer, TokenRejectedError
-from local.cfn_template import Template, TemplateNode
+from local.cfn_template import Template, TemplateNode, integrated_function
 from local.clock import utc_now
 from local.runtime import TooManyRequestsError
 from local.throttle import StageThrottle
@@ -37,7 +37,6 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "options", "head"}
 # A path's catch-all method: API Gateway routes to it every method the path does not declare.
 ANY_METHOD = "x-amazon-apigateway-any-method"
 REQUEST_VALIDATOR = "x-amazon-apigateway-request-validator"  # the API's default, or a method's own
-_INTEGRATION_FUNCTION = re.compile(r"\$\{(\w+)\.Arn\}")
 _OPENAPI_URI = "urn:receiptvault:openapi"
 
 
@@ -125,14 +124,12 @@ class Gateway:
             for method, operation in operations.items():
                 if method not in HTTP_METHODS and method != ANY_METHOD:
                     continue  # path-level `parameters`, `summary`, ...
-                integration = operation.get("x-amazon-apigateway-integration", {})
-                match = _INTEGRATION_FUNCTION.search(json.dumps(integration.get("uri", "")))
                 self.routes.append(
                     Route(
                         path,
                         "ANY" if method == ANY_METHOD else method.upper(),
                         resolve(operation),
-                        match.group(1) if match else None,
+                        integrated_function(operation),
                         _path_pattern(path),
                     )
                 )

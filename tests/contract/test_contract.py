@@ -8,7 +8,6 @@ Spectral, Redocly, openapi-typescript and openapi-python-client run in `make lin
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from typing import Any
@@ -20,6 +19,7 @@ from local.auth import TokenRejectedError
 from local.cfn_template import OPENAPI_PATH, load_template, load_yaml
 from local.gateway import Gateway
 from receipt_vault.receipts import models
+from tests.support.sam_transform import packaged_template, transformed
 
 OPENAPI = load_yaml(OPENAPI_PATH)
 SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]
@@ -256,30 +256,18 @@ def test_the_servers_are_the_local_stack_and_a_deployed_stage():
     assert deployed["variables"]["stage"]["default"] == stages["Default"]
 
 
-def test_the_template_transforms_with_the_contract_as_the_rest_apis_body(monkeypatch):
+def test_the_template_transforms_with_the_contract_as_the_rest_apis_body():
     """What CloudFormation does on deploy: AWS::Include puts the contract in DefinitionBody,
-    then the SAM transform makes the RestApi. Its Body is the contract, servers included, and
-    it is imported without a basepath parameter (`ignore`): the routes stay at the stage's root."""
+    then the SAM transform makes the RestApi. Its Body is the contract, servers included, with
+    each integration's `${Function.Alias}` resolved to the alias SAM publishes; it is imported
+    without a basepath parameter (`ignore`): the routes stay at the stage's root."""
     from openapi_spec_validator import validate
-    from samtranslator.translator.transform import transform
 
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
-    template = copy.deepcopy(load_template())
-    template["Resources"]["ReceiptVaultApi"]["Properties"]["DefinitionBody"] = load_yaml(OPENAPI_PATH)
-    for name, resource in template["Resources"].items():  # as `sam package` leaves them
-        if resource["Type"] == "AWS::Serverless::Function":
-            resource["Properties"]["CodeUri"] = f"s3://artifacts/{name}.zip"
-        elif resource["Type"] == "AWS::Serverless::LayerVersion":
-            resource["Properties"]["ContentUri"] = f"s3://artifacts/{name}.zip"
-
-    class NoManagedPolicies:
-        def load(self) -> dict[str, str]:
-            return {}
-
-    resources = transform(template, {"AWS::Region": "eu-west-1"}, NoManagedPolicies())["Resources"]
+    resources = transformed(packaged_template())
 
     [api] = [resource for resource in resources.values() if resource["Type"] == "AWS::ApiGateway::RestApi"]
-    assert api["Properties"]["Body"] == OPENAPI
+    contract_with_aliases = json.loads(re.sub(r"\$\{(\w+Function)\.Alias\}", r"${\1Aliaslive}", json.dumps(OPENAPI)))
+    assert api["Properties"]["Body"] == contract_with_aliases
     assert "basepath" not in {name.lower() for name in api["Properties"].get("Parameters", {})}
     validate(json.loads(json.dumps(api["Properties"]["Body"])))  # a valid OpenAPI 3.0 document
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from local.cfn_template import OPENAPI_PATH, load_template, load_yaml, resources_of_type
+from local.cfn_template import OPENAPI_PATH, integrated_function, load_template, load_yaml, resources_of_type
 from receipt_vault import errors
 from tests.docs.markdown_doc import DOCS, code_spans, links, section, table_rows
 
@@ -26,8 +26,8 @@ def _contract_routes() -> set[tuple[str, str, str]]:
     for path, operations in OPENAPI["paths"].items():
         for method, operation in operations.items():
             if method in HTTP_METHODS:
-                uri = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
-                function = re.search(r"\$\{(\w+)\.Arn\}", uri).group(1)
+                function = integrated_function(operation)
+                assert function, (method, path)
                 routes.add((method.upper(), path, _function_directory(function)))
     return routes
 

@@ -10,7 +10,14 @@ from typing import Any
 
 import pytest
 
-from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml, resources_of_type
+from local.cfn_template import (
+    OPENAPI_PATH,
+    PROJECT_ROOT,
+    integrated_function,
+    load_template,
+    load_yaml,
+    resources_of_type,
+)
 from receipt_vault import settings as settings_module
 
 TEMPLATE = load_template()
@@ -222,8 +229,8 @@ def _openapi_routes() -> dict[tuple[str, str], str]:
                 continue
             integration = operation["x-amazon-apigateway-integration"]
             if integration["type"] == "aws_proxy":
-                function = re.search(r"\$\{(\w+)\.Arn\}", integration["uri"]["Fn::Sub"]).group(1)
-                routes[(path, method)] = function
+                # Its function's alias, never $LATEST: only a published version has a snapshot.
+                routes[(path, method)] = integrated_function(operation)
     return routes
 
 

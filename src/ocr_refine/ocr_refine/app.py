@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import cast
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
@@ -15,7 +14,7 @@ from ocr_refine.model_gateway import ModelGateway
 from ocr_refine.models import RefineRequest
 from ocr_refine.refine_service import Models, RefineService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
-from receipt_vault.clients import lazy_client
+from receipt_vault.clients import lazy_client, new_client
 from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
@@ -54,7 +53,7 @@ table = dynamodb_table(settings.table_name)
 refinements = RefineService(
     ReceiptStore(table),
     ModelGateway(
-        boto3.client("bedrock-runtime", region_name=settings.region, config=BEDROCK_CONFIG),
+        new_client("bedrock-runtime", settings.region, BEDROCK_CONFIG),
         lazy_client("textract", settings.region),
         lazy_client("s3", settings.region),
         settings.s3_bucket,

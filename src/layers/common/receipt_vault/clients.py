@@ -9,12 +9,13 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import boto3
 from botocore.config import Config
 
 from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable
+from receipt_vault.snapstart import drops_connections_on_restore
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudfront import CloudFrontClient
@@ -67,7 +68,13 @@ def lazy_client(service: Literal["textract"], region: str | None, config: Config
 def lazy_client(service: str, region: str | None, config: Config = CLIENT_CONFIG) -> object:
     """A client of `service` in `region` (a function's `settings.region`), created on first use."""
     # The service is a plain str here; the overloads above give each call its client's type.
-    return LazyClient(lambda: boto3.client(service, region_name=region, config=config))  # type: ignore[call-overload]
+    return LazyClient(lambda: new_client(service, region, config))
+
+
+def new_client(service: str, region: str | None, config: Config = CLIENT_CONFIG) -> Any:
+    """A client created now, whose pooled connections a SnapStart restore drops (`snapstart`)."""
+    # The service is a plain str here; callers annotate the client type they asked for.
+    return drops_connections_on_restore(boto3.client(service, region_name=region, config=config))  # type: ignore[call-overload]
 
 
 def lazy_table(table_name: str) -> DynamoTable:

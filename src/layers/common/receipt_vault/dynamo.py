@@ -27,6 +27,7 @@ from botocore.exceptions import ClientError
 from receipt_vault.errors import ApiError, RateLimitedError
 from receipt_vault.json_codec import decimal_numbers
 from receipt_vault.shapes import DynamoItem
+from receipt_vault.snapstart import drops_connections_on_restore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -272,7 +273,7 @@ def _merge(request: Request, fields: Request) -> None:
 def dynamodb_table(table_name: str) -> DynamoTable:
     """boto3 honours AWS_ENDPOINT_URL(_DYNAMODB), which the local stack sets."""
     client = boto3.client("dynamodb", region_name=os.environ.get("REGION"), config=CLIENT_CONFIG)
-    return DynamoTable(client, table_name)
+    return DynamoTable(drops_connections_on_restore(client), table_name)
 
 
 @dataclass(frozen=True)

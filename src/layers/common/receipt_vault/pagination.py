@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from receipt_vault.errors import BadRequestError
 from receipt_vault.shapes import DynamoItem
+from receipt_vault.snapstart import on_restore
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -84,6 +85,7 @@ def secrets_manager_signing_key(secret_arn: str, client: SecretsManagerClient) -
         secret = client.get_secret_value(SecretId=secret_arn)["SecretString"]
         return secret.encode("utf-8")
 
+    on_restore(signing_key.cache_clear)  # a snapshot may be older than the secret's last rotation
     return signing_key
 
 
