@@ -91,6 +91,8 @@ def table_definition(template: Template, logical_id: str, table_name: str) -> Te
     }
     if properties.get("GlobalSecondaryIndexes"):
         definition["GlobalSecondaryIndexes"] = properties["GlobalSecondaryIndexes"]
+    if properties.get("StreamSpecification"):
+        definition["StreamSpecification"] = {"StreamEnabled": True, **properties["StreamSpecification"]}
     return definition
 
 

@@ -18,6 +18,13 @@ iteration". A test of a race against that would prove nothing, so each request t
 DynamoDB, answer included, runs under one lock, as one atomic step. It serialises requests to
 the emulator only, never invocations: the functions still race, and their conditional writes
 decide who wins.
+
+DynamoDB Streams are written and read as in AWS: a write that changes nothing in an item (an
+UpdateItem removing an attribute the item lacks, a PutItem of the same item) writes no stream
+record, where moto writes a MODIFY, and a function that tidies up after itself would trigger
+itself for ever; a shard iterator expires 15 minutes after it is handed out
+(ExpiredIteratorException), where moto keeps every one, and the local stream poller, with a
+GetRecords a second, would grow the process by about 150 MB a day.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import functools
 import ipaddress
 import json
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
@@ -138,6 +146,50 @@ def make_dynamodb_requests_atomic() -> None:
 
     if not getattr(DynamoHandler.call_action, "__atomic__", False):
         DynamoHandler.call_action = _atomic(DynamoHandler.call_action)  # type: ignore[method-assign]  # patches moto
+
+
+SHARD_ITERATOR_LIFETIME_SECONDS = 15 * 60
+_SHARD_ITERATORS = threading.Lock()
+
+
+def make_dynamodb_streams_faithful() -> None:
+    """Patch moto's DynamoDB Streams, once per process (idempotent): no record for a write that
+    changes nothing, and shard iterators that live SHARD_ITERATOR_LIFETIME_SECONDS."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamShard
+    from moto.dynamodbstreams.models import DynamoDBStreamsBackend, ShardIterator
+
+    if getattr(DynamoDBStreamsBackend.get_records, "__faithful__", False):
+        return
+    original_add = StreamShard.add
+    original_init, original_get_records = ShardIterator.__init__, DynamoDBStreamsBackend.get_records
+    issued: dict[str, float] = {}  # iterator ARN -> when it was handed out (monotonic)
+
+    def add(shard: StreamShard, old: Item | None, new: Item | None) -> None:
+        if old is not None and new is not None and old.to_json() == new.to_json():
+            return  # nothing changed: DynamoDB writes no record
+        original_add(shard, old, new)
+
+    def init(iterator: ShardIterator, *args: object, **kwargs: object) -> None:
+        original_init(iterator, *args, **kwargs)  # type: ignore[arg-type]  # moto's own arguments, passed on
+        issued[iterator.arn] = time.monotonic()
+
+    def get_records(backend: DynamoDBStreamsBackend, iterator_arn: str, limit: int) -> dict[str, object]:
+        with _SHARD_ITERATORS:
+            oldest = time.monotonic() - SHARD_ITERATOR_LIFETIME_SECONDS
+            # A copy: GetShardIterator adds to `issued` without the lock.
+            for arn in [arn for arn, at in list(issued.items()) if at < oldest]:
+                issued.pop(arn, None)
+                backend.shard_iterators.pop(arn, None)
+            if iterator_arn not in backend.shard_iterators:
+                raise JsonRESTError("ExpiredIteratorException", "Iterator expired")
+            return original_get_records(backend, iterator_arn, limit)
+
+    get_records.__faithful__ = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    StreamShard.add = add  # type: ignore[method-assign,assignment]  # patches moto
+    ShardIterator.__init__ = init  # type: ignore[method-assign,assignment]  # patches moto
+    DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign,assignment]  # patches moto
 
 
 def pin_distribution_id(created_id: str, logical_id: str) -> str:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from mypy_boto3_cloudfront.type_defs import CustomOriginConfigTypeDef
     from mypy_boto3_cognito_idp import CognitoIdentityProviderClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import BucketLocationConstraintType
@@ -79,6 +80,8 @@ class LocalResources:
     def client(self, service: Literal["cognito-idp"]) -> CognitoIdentityProviderClient: ...
     @overload
     def client(self, service: Literal["dynamodb"]) -> DynamoDBClient: ...
+    @overload
+    def client(self, service: Literal["dynamodbstreams"]) -> DynamoDBStreamsClient: ...
     @overload
     def client(self, service: Literal["kms"]) -> KMSClient: ...
     @overload
@@ -163,7 +166,7 @@ class LocalResources:
     def _table(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties["TableName"])
         client = self.client("dynamodb")
-        client.create_table(**table_definition(self.template, logical_id, name))
+        created = client.create_table(**table_definition(self.template, logical_id, name))["TableDescription"]
         ttl = properties.get("TimeToLiveSpecification")
         if ttl and ttl.get("Enabled"):
             client.update_time_to_live(
@@ -171,7 +174,8 @@ class LocalResources:
                 TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
             )
         arn = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
-        self._set(logical_id, name, Arn=arn)
+        stream = {"StreamArn": created["LatestStreamArn"]} if "LatestStreamArn" in created else {}
+        self._set(logical_id, name, Arn=arn, **stream)
 
     def _bucket(self, logical_id: str, properties: Template) -> None:
         name = self.resolve(properties["BucketName"])

@@ -13,6 +13,7 @@ import fnmatch
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import urllib.parse
@@ -38,7 +39,14 @@ from local.cfn_template import (
 )
 from local.clock import clock_offset, iso_timestamp, shift_emulated_cognito, utc_now
 from local.cognito import confirmation_codes, install_cognito_fidelity
-from local.emulation import StrictMotoServer, host_of, is_ip_address, make_dynamodb_requests_atomic, reset_emulation
+from local.emulation import (
+    StrictMotoServer,
+    host_of,
+    is_ip_address,
+    make_dynamodb_requests_atomic,
+    make_dynamodb_streams_faithful,
+    reset_emulation,
+)
 from local.gateway import MAX_BODY_BYTES, Gateway, HttpResponse
 from local.intrinsics import ACCOUNT_ID
 from local.provision import LOCAL_CDN_PATH, LocalResources
@@ -50,7 +58,7 @@ from local.smtp import LocalSmtpServer, ReceivingRule
 from local.standins import StandInServer
 from local.throttle import StageThrottle
 from local.token import access_token
-from local.triggers import QueueSource, ScheduleSource, Triggers
+from local.triggers import QueueSource, ScheduleSource, StreamSource, Triggers
 from local.waf import WebAclRules
 from receipt_vault.shapes import JsonObject, JsonValue
 
@@ -145,6 +153,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         shift_emulated_cognito()
         make_dynamodb_requests_atomic()
+        make_dynamodb_streams_faithful()
         install_cognito_fidelity(self.config.region)
         # The pool's and the app client's ids derive from their definitions, so they stay the
         # same from one run to the next: an app's Amplify configuration and env.json keep working.
@@ -378,6 +387,10 @@ class LocalStack:
                         events,
                         self.resources.resolve(rules),
                     )
+                elif kind == "DynamoDB":
+                    source = self._stream_source(logical_id, name, self.resources.resolve(properties))
+                    if source is not None:
+                        self.triggers.add_stream_source(self.resources.client("dynamodbstreams"), source)
                 elif kind in ("Schedule", "ScheduleV2"):
                     expression = properties.get("Schedule") or properties.get("ScheduleExpression")
                     payload = properties.get("Input")
@@ -389,6 +402,50 @@ class LocalStack:
                             json.loads(payload) if isinstance(payload, str) else None,
                         )
                     )
+
+    def _stream_source(self, logical_id: str, event: str, properties: TemplateNode) -> StreamSource | None:
+        """A DynamoDB event's mapping, or None when it is disabled. What the local poller does
+        not implement is refused, not ignored; STREAM_PROPERTIES_WITHOUT_EFFECT are accepted."""
+        where = f"{logical_id}.Events.{event}"
+        unknown = set(properties) - STREAM_PROPERTIES - set(STREAM_PROPERTIES_WITHOUT_EFFECT)
+        if unknown:
+            raise ValueError(f"{where}: {', '.join(sorted(unknown))} not implemented by the local stream poller")
+        if properties.get("Enabled", True) is False:
+            return None
+        if int(properties.get("ParallelizationFactor", 1)) != 1:
+            raise ValueError(f"{where}: only ParallelizationFactor 1 (one batch at a time per shard) is implemented")
+        stream = properties["Stream"]
+        if not isinstance(stream, str) or not re.fullmatch(r"arn:aws:dynamodb:[^:]+:\d+:table/[^/]+/stream/.+", stream):
+            raise ValueError(f"{where}: Stream is {stream!r}, not a stream ARN (does the table declare a stream?)")
+        responses = set(properties.get("FunctionResponseTypes", [])) - {"ReportBatchItemFailures"}
+        if responses:
+            raise ValueError(f"{where}: FunctionResponseTypes {sorted(responses)} not implemented")
+        destinations = properties.get("DestinationConfig", {})
+        if set(destinations) - {"OnFailure"}:
+            raise ValueError(f"{where}: a stream's DestinationConfig has OnFailure only")
+        on_failure = destinations.get("OnFailure")
+        queue_url = None
+        if on_failure is not None:
+            target = str(on_failure["Destination"])
+            if on_failure.get("Type", "SQS") != "SQS" or not target.startswith("arn:aws:sqs:"):
+                raise ValueError(f"{where}: only an SQS queue is implemented as the OnFailure destination")
+            queue_url = self.resources.client("sqs").get_queue_url(QueueName=target.rsplit(":", 1)[1])["QueueUrl"]
+        try:
+            return StreamSource(
+                logical_id,
+                self.functions[logical_id].arn,
+                stream,
+                batch_size=int(properties.get("BatchSize", 100)),
+                starting_position=properties["StartingPosition"],
+                filter_patterns=[str(f["Pattern"]) for f in properties.get("FilterCriteria", {}).get("Filters", [])],
+                report_item_failures="ReportBatchItemFailures" in properties.get("FunctionResponseTypes", []),
+                bisect_on_error=bool(properties.get("BisectBatchOnFunctionError", False)),
+                maximum_retry_attempts=int(properties.get("MaximumRetryAttempts", -1)),
+                maximum_record_age_seconds=int(properties.get("MaximumRecordAgeInSeconds", -1)),
+                on_failure_queue_url=queue_url,
+            )
+        except ValueError as refused:  # out of range, or a filter the poller cannot apply
+            raise type(refused)(f"{where}: {refused}") from refused
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -670,6 +727,29 @@ def _project_paths() -> tuple[Path, ...]:
             inside.append(path)
     return tuple(inside)
 
+
+# A DynamoDB event's properties the local stream poller implements (local/triggers.py), and
+# those it accepts though they change nothing that can be observed locally.
+STREAM_PROPERTIES = frozenset(
+    {
+        "Stream",
+        "StartingPosition",
+        "BatchSize",
+        "Enabled",
+        "FilterCriteria",
+        "FunctionResponseTypes",
+        "BisectBatchOnFunctionError",
+        "MaximumRetryAttempts",
+        "MaximumRecordAgeInSeconds",
+        "DestinationConfig",
+        "ParallelizationFactor",  # 1 only
+    }
+)
+STREAM_PROPERTIES_WITHOUT_EFFECT = {
+    "MaximumBatchingWindowInSeconds": "records are delivered as soon as a poll reads them",
+    "KmsKeyArn": "encrypts the filter criteria at rest in the mapping",
+    "MetricsConfig": "the mapping's CloudWatch metrics, which the local stack has none of",
+}
 
 # The headers CloudFront's managed response headers policies add, by policy id.
 MANAGED_RESPONSE_HEADERS: dict[str, list[tuple[str, str]]] = {

@@ -177,12 +177,16 @@ class ApiResponse:
 
 
 class ApiClient:
-    """Invokes one function's handler with API Gateway events."""
+    """Invokes one function's handler with API Gateway events; `before_each_call` runs first (the
+    table's stream delivered to duplicate-checker: its checks have run by the next request)."""
 
-    def __init__(self, module: ModuleType) -> None:
+    def __init__(self, module: ModuleType, before_each_call: Callable[[], object] | None = None) -> None:
         self.module = module
+        self.before_each_call = before_each_call
 
     def call(self, method: str, resource: str, **kwargs: Any) -> ApiResponse:
+        if self.before_each_call is not None:
+            self.before_each_call()
         response = self.module.lambda_handler(api_event(method, resource, **kwargs), lambda_context())
         body = json.loads(response["body"]) if response.get("body") else None
         headers = dict(response.get("headers") or {})

@@ -186,6 +186,7 @@ def function_for_code(template: Mapping[str, TemplateNode], code_dir: str) -> st
 
 # -- the Lambda service's own calls with the role -----------------------------------------------------
 
+SAMPLE_STREAM_LABEL = "2026-01-01T00:00:00.000"
 SAMPLE_LOG_STREAM = "2026/01/01/[$LATEST]0123456789abcdef0123456789abcdef"
 
 
@@ -193,9 +194,11 @@ def runtime_requests(template: Mapping[str, TemplateNode], function_logical_id: 
     """What the Lambda service does with the function's role, not its code: write the logs
     (CreateLogStream, PutLogEvents on its log group), send traces when Tracing is Active, poll
     an SQS event source (ReceiveMessage, DeleteMessage, GetQueueAttributes, as
-    AWSLambdaSQSQueueExecutionRole grants), and deliver to an asynchronous invocation's
-    destinations and dead-letter queue. A role without these fails silently in AWS (logs and
-    traces are lost, events dropped), so they are checked by tests rather than at invocation."""
+    AWSLambdaSQSQueueExecutionRole grants) or a DynamoDB stream (DescribeStream, GetRecords,
+    GetShardIterator, ListStreams, as AWSLambdaDynamoDBExecutionRole grants) and deliver to its
+    on-failure destination, and deliver to an asynchronous invocation's destinations and
+    dead-letter queue. A role without these fails silently in AWS (logs and traces are lost,
+    events dropped), so they are checked by tests rather than at invocation."""
     properties = _function_properties(template, function_logical_id)
     globals_ = template.get("Globals", {}).get("Function", {})
     region, account = resolve({"Ref": "AWS::Region"}), resolve({"Ref": "AWS::AccountId"})
@@ -210,6 +213,13 @@ def runtime_requests(template: Mapping[str, TemplateNode], function_logical_id: 
         if event.get("Type") == "SQS":
             queue = str(resolve(event["Properties"]["Queue"]))
             requests += [Request(f"sqs:{a}", queue) for a in ("ReceiveMessage", "DeleteMessage", "GetQueueAttributes")]
+        if event.get("Type") == "DynamoDB":
+            stream_arn = str(resolve(event["Properties"]["Stream"]))
+            reads = ("DescribeStream", "GetRecords", "GetShardIterator", "ListStreams")
+            requests += [Request(f"dynamodb:{a}", stream_arn) for a in reads]
+            on_failure = ((event["Properties"].get("DestinationConfig") or {}).get("OnFailure")) or {}
+            if on_failure:
+                requests += _delivery(on_failure.get("Type"), str(resolve(on_failure["Destination"])))
     destinations = ((properties.get("EventInvokeConfig") or {}).get("DestinationConfig") or {}).values()
     for destination in destinations:
         requests += _delivery(destination.get("Type"), str(resolve(destination["Destination"])))
@@ -295,7 +305,11 @@ class _Physical:
         physical = self.reference(logical)
         r, a = self.region, self.account
         derived: dict[str, dict[str, Callable[[], str]]] = {
-            "AWS::DynamoDB::Table": {"Arn": lambda: f"arn:aws:dynamodb:{r}:{a}:table/{physical}"},
+            "AWS::DynamoDB::Table": {
+                "Arn": lambda: f"arn:aws:dynamodb:{r}:{a}:table/{physical}",
+                # DynamoDB labels a stream with its creation time: any one stands for the real one.
+                "StreamArn": lambda: f"arn:aws:dynamodb:{r}:{a}:table/{physical}/stream/{SAMPLE_STREAM_LABEL}",
+            },
             "AWS::S3::Bucket": {
                 "Arn": lambda: f"arn:aws:s3:::{physical}",
                 "DomainName": lambda: f"{physical}.s3.amazonaws.com",

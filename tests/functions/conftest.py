@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import ApiClient, load_function
+from tests.conftest import TABLE_NAME, ApiClient, load_function
 from tests.support.bedrock import HAIKU, SONNET
+from tests.support.receipt_changes import ReceiptChanges
+
+
+@pytest.fixture
+def receipt_changes(api_env) -> ReceiptChanges:
+    """The table's stream and duplicate-checker: `deliver()` runs the checks pending."""
+    return ReceiptChanges(load_function("duplicate_checker"), TABLE_NAME)
 
 
 @pytest.fixture

@@ -28,8 +28,9 @@ RESOLVE = "/receipts/{receiptId}/duplicates/{otherReceiptId}"
 
 
 @pytest.fixture
-def crud(api_env) -> ApiClient:
-    return ApiClient(load_function("receipt_crud"))
+def crud(api_env, receipt_changes) -> ApiClient:
+    """receipt-crud, whose every request comes after the checks of the changes before it."""
+    return ApiClient(load_function("receipt_crud"), before_each_call=receipt_changes.deliver)
 
 
 @pytest.fixture
@@ -254,10 +255,11 @@ def test_a_merge_past_the_image_cap_is_a_400_and_changes_nothing(crud, table):
 
 
 @pytest.mark.parametrize("action", ["keep_both", "merge", "discard_other"])
-def test_a_retried_resolution_is_answered_as_the_first_and_writes_nothing(crud, table, action):
+def test_a_retried_resolution_is_answered_as_the_first_and_writes_nothing(crud, table, action, receipt_changes):
     first, second = a_pair(crud)
     done = resolve(crud, first, second, action)
     assert done.status == 200, done.body
+    receipt_changes.deliver()  # what the resolution's changes make the checker do
     after = [stored(table, receipt["receiptId"]) for receipt in (first, second)]
     calls = DynamoCalls(crud.module.table.client)
 
@@ -419,8 +421,8 @@ def test_a_receipt_is_not_its_own_duplicate(crud):
 # -- the user's data -------------------------------------------------------------------------------
 
 
-def test_the_export_holds_what_detection_derived_and_what_the_user_decided(export_env):
-    crud = ApiClient(load_function("receipt_crud"))
+def test_the_export_holds_what_detection_derived_and_what_the_user_decided(export_env, receipt_changes):
+    crud = ApiClient(load_function("receipt_crud"), before_each_call=receipt_changes.deliver)
     first, second = a_pair(crud, user=exports.USER)
     assert resolve(crud, first, second, "keep_both", user=exports.USER).status == 200
     export_id = (

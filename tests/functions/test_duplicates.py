@@ -1,6 +1,8 @@
-"""Duplicate detection through the functions that write receipts: receipt-crud, sync-handler and
-the thumbnail generator. A pair is flagged on both receipts, once; a write never fails for it;
-and one more image costs the same calls in an account of 10 receipts and one of 5,000."""
+"""Duplicate detection of what the functions that write receipts wrote (receipt-crud, sync-handler,
+ocr-refine and the thumbnail generator), by duplicate-checker from the table's stream. A pair is
+flagged on both receipts, once; a write never waits or fails for it; a failed check is retried
+and, failed for good, done at the receipt's next change; and one more image costs the same calls
+in an account of 10 receipts and one of 5,000."""
 
 from __future__ import annotations
 
@@ -23,14 +25,15 @@ RECEIPT = "/receipts/{receiptId}"
 
 
 @pytest.fixture
-def crud(api_env) -> ApiClient:
-    return ApiClient(load_function("receipt_crud"))
+def crud(api_env, receipt_changes) -> ApiClient:
+    """receipt-crud, whose every request comes after the checks of the changes before it."""
+    return ApiClient(load_function("receipt_crud"), before_each_call=receipt_changes.deliver)
 
 
 @pytest.fixture
-def sync(api_env, monkeypatch) -> ApiClient:
+def sync(api_env, monkeypatch, receipt_changes) -> ApiClient:
     monkeypatch.setenv("MAX_BATCH_SIZE", "25")
-    return ApiClient(load_function("sync_handler"))
+    return ApiClient(load_function("sync_handler"), before_each_call=receipt_changes.deliver)
 
 
 @pytest.fixture
@@ -39,10 +42,11 @@ def thumbnails(api_env, images_bucket):
 
 
 def create(crud: ApiClient, user: str = "user-a", **fields: Any) -> dict[str, Any]:
+    """A new receipt, as it is once checked."""
     body = {name: value for name, value in a_receipt(**{"ocrRawText": TEXT, **fields}).items() if value is not None}
     response = crud.call("POST", "/receipts", body=body, user=user)
     assert response.status == 201, response.body
-    return response.body
+    return get(crud, response.body["receiptId"], user=user)
 
 
 def get(crud: ApiClient, receipt_id: str, user: str = "user-a") -> dict[str, Any]:
@@ -105,9 +109,13 @@ def test_a_retried_create_flags_nothing_twice_and_moves_no_version(crud):
     body = a_receipt(ocrRawText=TEXT, receiptId=receipt_id)
     created = crud.call("POST", "/receipts", body=body)
     retried = crud.call("POST", "/receipts", body=body)  # the response was lost
+    again = crud.call("POST", "/receipts", body=body)
 
-    assert (created.status, retried.status) == (201, 200)
-    assert retried.body == created.body
+    assert (created.status, retried.status, again.status) == (201, 200, 200)
+    # The stored receipt, checked meanwhile: flagged once, one version on from the create.
+    assert retried.body == again.body == get(crud, receipt_id)
+    assert flagged_ids(retried.body) == [first["receiptId"]]
+    assert retried.body["serverVersion"] == created.body["serverVersion"] + 1
     assert get(crud, first["receiptId"])["serverVersion"] == first["serverVersion"] + 1
 
 
@@ -126,51 +134,86 @@ def test_a_get_put_round_trip_keeps_the_flags_and_an_edited_flag_is_a_400(crud):
     assert response.body["details"] == [{"field": "possibleDuplicates", "message": "differs from the stored value"}]
 
 
-def test_an_edit_that_changes_no_fact_costs_no_duplicate_check(crud, table):
+def test_an_edit_that_changes_no_fact_costs_no_duplicate_check(crud, table, receipt_changes):
     first = create(crud)
     calls = DynamoCalls(crud.module.receipts.store.table.client)
+    checks = DynamoCalls(receipt_changes.checker.table.client)
     body = {**first, "notes": "warranty card in the box"}
 
     assert crud.call("PUT", RECEIPT, path_parameters={"receiptId": first["receiptId"]}, body=body).status == 200
+    assert receipt_changes.deliver() == 1
     assert calls.counts == {"UpdateItem": 1}
+    # The checker reads the erasure marker and the receipt, and finds nothing to examine.
+    assert checks.counts == {"GetItem": 2}
 
 
-def test_a_failing_duplicate_check_never_fails_the_write(crud, table, monkeypatch, caplog):
-    create(crud)
-    store_table = crud.module.receipts.duplicates.store.table
+def throttled(*args, **kwargs):
+    raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
 
-    def throttled(*args, **kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Query")
 
-    monkeypatch.setattr(store_table, "query", throttled)
+def test_a_throttled_check_never_fails_the_write_and_its_retry_flags_the_pair(
+    crud, table, monkeypatch, receipt_changes
+):
+    first = create(crud)
+    checker_table = receipt_changes.checker.checks.detector.store.table
+    real_query = checker_table.query
+    failures = iter([True])  # the first lookup is throttled, the stream's retry is not
+    monkeypatch.setattr(
+        checker_table, "query", lambda *a, **k: throttled() if next(failures, False) else real_query(*a, **k)
+    )
+
     response = crud.call("POST", "/receipts", body=a_receipt(ocrRawText=TEXT))
+    assert response.status == 201 and "possibleDuplicates" not in response.body  # never waited for the check
+    receipt_changes.deliver()
 
-    assert response.status == 201 and "possibleDuplicates" not in response.body
+    assert flagged_ids(get(crud, response.body["receiptId"])) == [first["receiptId"]]
+    assert flagged_ids(get(crud, first["receiptId"])) == [response.body["receiptId"]]
+    assert receipt_changes.dead_letters() == []
+
+
+def test_a_check_that_fails_every_retry_goes_to_the_dlq_and_the_next_change_flags_it(
+    crud, table, monkeypatch, receipt_changes, caplog
+):
+    first = create(crud)
+    monkeypatch.setattr(receipt_changes.checker.checks.detector.store.table, "query", throttled)
+    response = crud.call("POST", "/receipts", body=a_receipt(ocrRawText=TEXT))
+    assert response.status == 201
+    receipt_changes.deliver()
+
+    # The first try and three retries, then the record's batch info in the DLQ, and the stream
+    # moves on; the receipt is kept, unflagged, and nothing of the failed check feeds the stream.
+    [dead] = receipt_changes.dead_letters()
+    assert dead["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert dead["DDBStreamBatchInfo"]["batchSize"] == 1
+    assert caplog.text.count("duplicate check failed") == 4
+    assert receipt_changes.deliver() == 0
     assert len([item for item in stored_items(table) if item["SK"].startswith("RECEIPT#")]) == 2
     monkeypatch.undo()
-    # The next change of the receipt examines it again, and finds the pair.
-    body = {**response.body, "notes": "again"}
-    again = crud.call("PUT", RECEIPT, path_parameters={"receiptId": response.body["receiptId"]}, body=body)
-    assert again.status == 200 and len(again.body["possibleDuplicates"]) == 1
+    # Nothing recorded as examined: the next change of the receipt examines it in full.
+    body = {**get(crud, response.body["receiptId"]), "notes": "again"}
+    assert crud.call("PUT", RECEIPT, path_parameters={"receiptId": response.body["receiptId"]}, body=body).status == 200
+    assert flagged_ids(get(crud, response.body["receiptId"])) == [first["receiptId"]]
 
 
-def test_two_devices_creating_the_same_receipt_at_once_still_see_each_other(api_env):
-    """Each writes its fingerprints before it looks for others', so the later look finds the pair."""
+def test_two_devices_creating_the_same_receipt_at_once_still_see_each_other(api_env, receipt_changes):
+    """Both writes reach the stream, whichever lands first: the later check finds the pair."""
     clients = [ApiClient(load_function("receipt_crud")) for _ in range(2)]
-    created: list[dict[str, Any]] = []
+    created: list[str] = []
     barrier = threading.Barrier(2)
 
     def enter(client: ApiClient) -> None:
         barrier.wait()
-        created.append(create(client))
+        response = client.call("POST", "/receipts", body=a_receipt(ocrRawText=TEXT))
+        created.append(response.body["receiptId"])
 
     threads = [threading.Thread(target=enter, args=(client,)) for client in clients]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    receipt_changes.deliver()
 
-    first, second = (get(clients[0], receipt["receiptId"]) for receipt in created)
+    first, second = (get(clients[0], receipt_id) for receipt_id in created)
     assert flagged_ids(first) == [second["receiptId"]] and flagged_ids(second) == [first["receiptId"]]
 
 
@@ -182,10 +225,11 @@ def test_a_push_from_a_second_phone_is_flagged_and_the_first_pulls_the_flag(crud
 
     [result] = sync.call("POST", "/sync/push", body={"items": [item]}).body["results"]
 
-    assert result["outcome"] == "accepted" and flagged_ids(result["item"]) == [first["receiptId"]]
+    assert result["outcome"] == "accepted"
     changed = sync.call("POST", "/sync/pull", body={"lastSyncTimestamp": pulled["syncTimestamp"]}).body
-    mine = next(receipt for receipt in changed["items"] if receipt["receiptId"] == first["receiptId"])
-    assert flagged_ids(mine) == [receipt_id]
+    by_id = {receipt["receiptId"]: receipt for receipt in changed["items"]}
+    assert flagged_ids(by_id[first["receiptId"]]) == [receipt_id]
+    assert flagged_ids(by_id[receipt_id]) == [first["receiptId"]]
 
 
 # -- images ----------------------------------------------------------------------------------------
@@ -232,20 +276,24 @@ def seed_account(table, user: str, receipts: int) -> None:
 
 @pytest.mark.parametrize("user", ["small", "large"])
 def test_one_new_image_costs_the_same_calls_in_an_account_of_10_and_of_5000(
-    user, crud, thumbnails, images_bucket, table
+    user, crud, thumbnails, images_bucket, table, receipt_changes
 ):
     seed_account(table, user, {"small": 10, "large": 5000}[user])
+    receipt_changes.skip()  # seeded as if checked long ago
     receipt = create(crud, user=user)
     key = upload(IMAGES_BUCKET, {"receiptId": receipt["receiptId"]}, photo(seed=3), "jpg", user=user)
     calls = DynamoCalls(thumbnails.pipeline.receipts.table.client)
+    checks = DynamoCalls(receipt_changes.checker.table.client)
 
     assert process(thumbnails, IMAGES_BUCKET, key) == ["generated"]
+    assert receipt_changes.deliver() == 2  # the image attached; the check's own record of it
 
-    # The receipt read and its image attached; the setting; the fingerprints written; one Query per
-    # lookup key (the image, the content, eight text bands), each bounded by its Limit; the
-    # receipt's record of its fingerprints.
-    assert calls.counts == {"GetItem": 2, "UpdateItem": 2, "BatchWriteItem": 1, "Query": 10}
-    assert all(params.get("Limit") == 11 for name, params in calls.requests if name == "Query")
+    assert calls.counts == {"GetItem": 1, "UpdateItem": 1}  # the receipt read, its image attached
+    # For each record, the erasure marker and the receipt read; for the image's: the setting, the
+    # receipt's record of its fingerprints, the fingerprints written, one Query per lookup key
+    # (the image, the content, eight text bands), each bounded by its Limit.
+    assert checks.counts == {"GetItem": 5, "UpdateItem": 1, "BatchWriteItem": 1, "Query": 10}
+    assert all(params.get("Limit") == 11 for name, params in checks.requests if name == "Query")
 
 
 # -- what the adversary found: flags follow the facts, stay capped, and never go stale -------------
@@ -261,9 +309,12 @@ def put(crud: ApiClient, receipt: dict[str, Any], **changes: Any) -> dict[str, A
 def test_an_edit_that_makes_the_facts_differ_takes_the_flag_off_both(crud):
     first, second = create(crud), create(crud)
 
-    edited = put(crud, second, totalAmount="500.00")
+    put(crud, second, totalAmount="500.00")
 
-    assert edited["possibleDuplicates"] == [] and get(crud, first["receiptId"])["possibleDuplicates"] == []
+    assert (
+        get(crud, second["receiptId"])["possibleDuplicates"] == []
+        and get(crud, first["receiptId"])["possibleDuplicates"] == []
+    )
 
 
 def test_deleting_one_of_a_pair_unflags_the_other_and_a_restore_checks_again(crud):
@@ -272,7 +323,8 @@ def test_deleting_one_of_a_pair_unflags_the_other_and_a_restore_checks_again(cru
     assert get(crud, first["receiptId"])["possibleDuplicates"] == []
 
     third = create(crud)
-    restored = crud.call("POST", f"{RECEIPT}/restore", path_parameters={"receiptId": second["receiptId"]}).body
+    assert crud.call("POST", f"{RECEIPT}/restore", path_parameters={"receiptId": second["receiptId"]}).status == 200
+    restored = get(crud, second["receiptId"])
 
     assert sorted(flagged_ids(restored)) == sorted([first["receiptId"], third["receiptId"]])
     assert second["receiptId"] in flagged_ids(get(crud, first["receiptId"]))  # both sides again
@@ -309,7 +361,7 @@ def test_a_stale_lookup_item_of_a_concurrent_edit_makes_no_false_flag(crud, tabl
     assert "possibleDuplicates" not in create(crud, totalAmount="11.00")
 
 
-def test_the_facts_a_refinement_fills_in_find_the_receipt_already_entered(refine_fn, table):
+def test_the_facts_a_refinement_fills_in_find_the_receipt_already_entered(refine_fn, table, receipt_changes):
     """An offline capture has only its OCR text; once refined, it has the facts of a receipt the
     user typed in on another phone."""
     from tests.functions.test_ocr_refine import ocr_receipt, refine, script
@@ -317,7 +369,7 @@ def test_the_facts_a_refinement_fills_in_find_the_receipt_already_entered(refine
 
     capture = ocr_receipt(table)
     answer = extraction()
-    typed = ApiClient(load_function("receipt_crud"))
+    typed = ApiClient(load_function("receipt_crud"), before_each_call=receipt_changes.deliver)
     facts = {
         "storeName": answer["merchant"],
         "purchaseDate": answer["date"],
@@ -330,7 +382,7 @@ def test_the_facts_a_refinement_fills_in_find_the_receipt_already_entered(refine
     refined = refine(refine_fn, capture["receiptId"])
 
     assert refined.status == 200, refined.body
-    assert flagged_ids(refined.body) == [entered["receiptId"]]
+    assert flagged_ids(get(typed, capture["receiptId"])) == [entered["receiptId"]]
     assert flagged_ids(get(typed, entered["receiptId"])) == [capture["receiptId"]]
 
 

@@ -151,10 +151,9 @@ def test_receipt_crud_without_put_item_cannot_create_a_receipt(api_env, table, r
 def test_sync_without_the_erasure_record_grant_serves_no_request(api_env, table, roles, capsys, monkeypatch):
     monkeypatch.setenv("MAX_BATCH_SIZE", "25")
     client = ApiClient(load_function("sync_handler"))
-    roles(without("SyncHandlerRole", "DuplicateFingerprints", "dynamodb:GetItem"))
+    roles(without("SyncHandlerRole", "ErasureMarker", "dynamodb:GetItem"))
 
-    # Its only GetItem: every request asks whether the account is erased (a DELETION# item), and
-    # a push's duplicate check reads the user's setting.
+    # Its only GetItem: every request asks whether the account is erased (a DELETION# item).
     harness.assert_error_shape(client.call("POST", "/sync/pull", body={}), 500, "INTERNAL_ERROR")
     assert_denied(capsys, "SyncHandlerRole", "dynamodb:GetItem")
 
@@ -296,7 +295,8 @@ def test_the_custom_resource_without_create_platform_application_fails_the_stack
 
 def receipt_crud_scenario(request: pytest.FixtureRequest) -> None:
     request.getfixturevalue("api_env")
-    client = ApiClient(load_function("receipt_crud"))
+    changes = request.getfixturevalue("receipt_changes")
+    client = ApiClient(load_function("receipt_crud"), before_each_call=changes.deliver)
     first = crud.create(client)
     crud.create(client, totalAmount="5.00")  # another receipt: a duplicate would move the first's version
     assert client.call("GET", crud.RECEIPT, path_parameters={"receiptId": first["receiptId"]}).status == 200
@@ -320,6 +320,17 @@ def receipt_crud_scenario(request: pytest.FixtureRequest) -> None:
         ).status
         == 200
     )
+
+
+def duplicate_checker_scenario(request: pytest.FixtureRequest) -> None:
+    request.getfixturevalue("api_env")
+    changes = request.getfixturevalue("receipt_changes")
+    client = ApiClient(load_function("receipt_crud"), before_each_call=changes.deliver)
+    first = crud.create(client)
+    second = crud.create(client)  # the same receipt again: looked up, flagged on both, listed
+    assert client.call("DELETE", crud.RECEIPT, path_parameters={"receiptId": second["receiptId"]}).status == 200
+    changes.deliver()  # deleted: its fingerprints forgotten, the pair taken off both
+    assert client.call("GET", crud.RECEIPT, path_parameters={"receiptId": first["receiptId"]}).status == 200
 
 
 def category_scenario(request: pytest.FixtureRequest) -> None:
@@ -556,6 +567,7 @@ SCENARIOS: dict[str, tuple[Callable[[pytest.FixtureRequest], None], tuple[str, .
     "health": (health_scenario, ("HealthFunction",)),
     "presigned-urls": (presigned_url_scenario, ("PresignedUrlGeneratorFunction",)),
     "thumbnails": (thumbnail_scenario, ("ThumbnailGeneratorFunction",)),
+    "duplicate-checker": (duplicate_checker_scenario, ("DuplicateCheckerFunction",)),
     "sync": (sync_scenario, ("SyncHandlerFunction",)),
     "ocr-refine": (ocr_refine_scenario, ("OcrRefineFunction",)),
     "user-settings": (user_settings_scenario, ("UserSettingsFunction",)),

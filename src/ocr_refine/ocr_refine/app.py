@@ -16,7 +16,6 @@ from ocr_refine.refine_service import Models, RefineService
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clients import lazy_client, new_client
 from receipt_vault.clock import utc_now
-from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.errors import ModelUnavailableError
@@ -68,7 +67,6 @@ refinements = RefineService(
         observability.logger,
     ),
     DailyQuota(table, "REFINE", settings.refine_daily_limit),
-    duplicate_detector(table, observability.logger),
 )
 
 

@@ -34,7 +34,6 @@ from ocr_refine.refinement import (
     receipt_fields,
 )
 from receipt_vault.clock import iso_timestamp
-from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import (
     BadRequestError,
     ModelAnswerError,
@@ -88,10 +87,8 @@ class RefineService:
         record: Callable[[str, float], None],
         push: PushSender | None = None,
         quota: DailyQuota | None = None,
-        duplicates: DuplicateDetector | None = None,
     ) -> None:
         self.quota = quota  # refinements per user and day: each calls Bedrock
-        self.duplicates = duplicates  # the refined facts may make a receipt another's duplicate
         self.store = store
         self.gateway = gateway
         self.models = models
@@ -253,11 +250,8 @@ class RefineService:
             result = self.store.replace_content(
                 user_id, current, content, self.clock(), server_owned={"refinement": refinement}
             )
-            if result.succeeded:
-                refined = result.item or {}
-                if self.duplicates is not None:
-                    refined = self.duplicates.examine(user_id, refined, iso_timestamp(self.clock()))
-                return to_api(refined)
+            if result.succeeded:  # duplicate-checker examines the refined facts from the stream
+                return to_api(result.item or {})
             if result.item is None:
                 raise NotFoundError("receipt not found")
             current = result.item  # the user (or a device) changed it meanwhile: apply to that

@@ -17,7 +17,6 @@ from receipt_vault.api import (
     to_json,
 )
 from receipt_vault.clock import utc_now
-from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.duplicates.store import DuplicateStore
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -35,9 +34,8 @@ metrics = observability.metrics
 app = build_api(settings, observability)
 table = dynamodb_table(settings.table_name)
 page_tokens = page_tokens_from_secret(settings.pagination_secret_arn, settings.region)
-detector = duplicate_detector(table, observability.logger)
-receipts = ReceiptService(ReceiptStore(table), page_tokens, detector)
-review = DuplicateReview(ReceiptStore(table), DuplicateStore(table), detector, page_tokens)
+receipts = ReceiptService(ReceiptStore(table), page_tokens)
+review = DuplicateReview(ReceiptStore(table), DuplicateStore(table), page_tokens)
 claims = ClaimService(ReceiptStore(table))
 
 

@@ -18,9 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from receipt_crud.models import DuplicatePairQuery, DuplicateResolution
-from receipt_vault.clock import iso_timestamp
 from receipt_vault.duplicates.decisions import OTHER_SIDE_OF, DuplicateAction, decision_record, has_decided
-from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.duplicates.store import DuplicateStore, PairSide
 from receipt_vault.errors import BadRequestError, NotFoundError, VersionConflictError
 from receipt_vault.images import MAX_IMAGES_PER_RECEIPT, ImageKey
@@ -49,12 +47,10 @@ class DuplicateReview:
         self,
         receipts: ReceiptStore,
         duplicates: DuplicateStore,
-        detector: DuplicateDetector,
         page_tokens: PageTokenCodec,
     ) -> None:
         self.receipts = receipts
         self.duplicates = duplicates
-        self.detector = detector
         self.page_tokens = page_tokens
 
     def list_pairs(self, user_id: str, query: DuplicatePairQuery) -> JsonObject:
@@ -111,22 +107,15 @@ class DuplicateReview:
             plan = plan_resolution(kept, other, request.action)
             result = self.duplicates.resolve_pair(user_id, plan.kept, plan.other, moment, soft_delete_expiry(moment))
             if result.succeeded:
-                return self._after_resolution(user_id, receipt_id, other_id, request.action, moment), True
+                return self._after_resolution(user_id, receipt_id, other_id, request.action), True
         raise VersionConflictError("the receipts changed during the review", None)
 
-    def _after_resolution(
-        self, user_id: str, receipt_id: str, other_id: str, action: DuplicateAction, moment: dt.datetime
-    ) -> JsonObject:
-        """The resolved pair as it is now. A receipt soft-deleted by it leaves detection (and its
-        other pairs), and a merged one is checked again with its new images and facts."""
+    def _after_resolution(self, user_id: str, receipt_id: str, other_id: str, action: DuplicateAction) -> JsonObject:
+        """The resolved pair as it is now. Through the table's stream, duplicate-checker then
+        takes a receipt soft-deleted by it out of detection (and its other pairs), and checks a
+        merged one again with its new images and facts."""
         current = self.receipts.get_many(user_id, [receipt_id, other_id])
-        kept, other = current[receipt_id], current[other_id]
-        now = iso_timestamp(moment)
-        if action != "keep_both":
-            other = self.detector.examine(user_id, other, now)
-        if action == "merge":
-            kept = self.detector.examine(user_id, kept, now)
-        return {"action": action, **_pair_view(kept, other)}
+        return {"action": action, **_pair_view(current[receipt_id], current[other_id])}
 
 
 def plan_resolution(kept: DynamoItem, other: DynamoItem, action: DuplicateAction) -> PlannedResolution:

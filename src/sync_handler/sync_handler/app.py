@@ -8,7 +8,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, parse_json_body
 from receipt_vault.clock import utc_now
-from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.pagination import page_tokens_from_secret
@@ -28,7 +27,6 @@ sync = SyncService(
     page_tokens_from_secret(settings.pagination_secret_arn, settings.region),
     settings.max_batch_size,
     utc_now,
-    duplicate_detector(table, observability.logger),
 )
 
 

@@ -14,6 +14,8 @@ run concurrently, at most PUSH_WRITE_PARALLELISM at a time, on the function's on
 client: a push of 25 waits for about four round trips rather than 25. If another write lands in
 between, that item is merged again from what the failed write returned (at most
 MAX_WRITE_ATTEMPTS times); it never overwrites. Each item gets its own outcome, and a bad item never fails the batch.
+A push costs one BatchGetItem and one conditional write per item; duplicate detection follows
+from the table's stream (duplicate-checker), off the push's path.
 
 Exactly once: an item's `mutationId` is recorded on the receipt in the same conditional write
 as its change (a push that changes nothing records it alone), so a retry, from the same device
@@ -30,7 +32,6 @@ from collections.abc import Callable, Mapping
 
 from receipt_vault.clock import iso_timestamp, parse_instant
 from receipt_vault.concurrency import map_concurrently
-from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import ApiError, BadRequestError
 from receipt_vault.json_codec import to_json
 from receipt_vault.pagination import PageTokenCodec
@@ -64,11 +65,9 @@ class SyncService:
         page_tokens: PageTokenCodec,
         max_batch_size: int,
         clock: Callable[[], dt.datetime],
-        duplicates: DuplicateDetector,
         response_budget_bytes: int = RESPONSE_BUDGET_BYTES,
     ) -> None:
         self.store = store
-        self.duplicates = duplicates  # examines every receipt whose content a push wrote
         self.page_tokens = page_tokens
         self.max_batch_size = max_batch_size
         self.clock = clock
@@ -149,11 +148,10 @@ class SyncService:
             accepted[index] = item.model_copy(update={"receiptId": receipt_id})
         if accepted:
             current = self.store.get_many(user_id, [item.receiptId for item in accepted.values()])
-            duplicates = self.duplicates.for_one_request()
 
             def outcome_of(item: PushItem) -> JsonObject:
                 try:
-                    return self._apply(user_id, item, current.get(item.receiptId), moment, duplicates)
+                    return self._apply(user_id, item, current.get(item.receiptId), moment)
                 except ApiError as error:  # too large, or throttled: this item's outcome, not the batch's;
                     return _rejected(item.model_dump(include={"receiptId"}), error)  # retried (same mutationId)
 
@@ -168,7 +166,6 @@ class SyncService:
         item: PushItem,
         server: DynamoItem | None,
         moment: dt.datetime,
-        duplicates: DuplicateDetector,
     ) -> JsonObject:
         changes = item.changes()
         mutation = item.mutationId
@@ -182,7 +179,7 @@ class SyncService:
                     return {"receiptId": item.receiptId, "outcome": "accepted", "serverVersion": None, "item": None}
                 result = self.store.create(user_id, item.receiptId, _as_create(item, changes), moment, mutation)
                 if result.succeeded:
-                    return _outcome("accepted", duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
+                    return _outcome("accepted", result.item or {})
                 server = result.item  # created meanwhile (by another device, or this push's twin)
                 continue
             if server["status"] == DELETED and changes.get("status") != DELETED:
@@ -201,8 +198,6 @@ class SyncService:
             else:
                 pushes = recorded_mutations(server.get("mutations"), mutation) if mutation else None
                 result = self.store.replace_content(user_id, server, merged, moment, mutations=pushes)
-                if result.succeeded:
-                    return _outcome(outcome, duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
             if result.succeeded:
                 return _outcome(outcome, result.item or {})
             server = result.item  # another write landed first: merge again from it

@@ -7,7 +7,6 @@ from urllib.parse import unquote_plus
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from receipt_vault.clients import lazy_client
-from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
 from receipt_vault.receipts.store import ReceiptStore
@@ -21,7 +20,6 @@ table = dynamodb_table(settings.table_name)
 pipeline = ThumbnailPipeline(
     lazy_client("s3", settings.region),
     ReceiptStore(table),
-    duplicate_detector(table, logger),
     settings,
     logger,
 )

@@ -10,6 +10,9 @@ deleted: no retry could fix it, and a receipt never holds files it does not list
 images per receipt bounds what a user can store). Transient failures (S3
 or DynamoDB errors) raise, so Lambda retries the event twice and then hands it to the
 thumbnail DLQ.
+
+The image's fingerprints go onto its receipt with the image; duplicate-checker examines them
+from the table's stream.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from receipt_imaging import UnusableImageError, text_page_thumbnail_and_dhash, thumbnail_and_dhash
 from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.duplicates.decisions import merged_into
-from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.html_text import visible_text
 from receipt_vault.images import HTML_ORIGINAL, ORIGINAL, ImageKey
 from receipt_vault.observability import hash_user_id
@@ -44,13 +46,11 @@ class ThumbnailPipeline:
         self,
         s3: S3Client,
         receipts: ReceiptStore,
-        duplicates: DuplicateDetector,
         settings: ThumbnailSettings,
         logger: Logger,
     ) -> None:
         self.s3 = s3  # clients.LazyClient: created on first use
         self.receipts = receipts
-        self.duplicates = duplicates
         self.settings = settings
         self.logger = logger
 
@@ -105,7 +105,6 @@ class ThumbnailPipeline:
         self._count("ThumbnailsGenerated")
         if not result.succeeded:
             return "already-done"
-        self.duplicates.examine(image.user_id, result.item or {}, now)
         self._follow_a_merge(image, result.item or {}, now, fingerprint)
         return "generated"
 
@@ -117,9 +116,7 @@ class ThumbnailPipeline:
         if kept_id is None:
             return
         moved = self.receipts.attach_image(image.user_id, kept_id, image.key, image.thumbnail.key, now, fingerprint)
-        if moved.succeeded:
-            self.duplicates.examine(image.user_id, moved.item or {}, now)
-        elif moved.item is not None and image.key not in moved.item.get("imageKeys", []):
+        if not moved.succeeded and moved.item is not None and image.key not in moved.item.get("imageKeys", []):
             self.logger.warning("the kept receipt is full: the image stays on the merged-away one")
 
     def _refuse(self, bucket: str, key: str, reason: str) -> str:

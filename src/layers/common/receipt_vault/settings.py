@@ -131,6 +131,10 @@ class ImageUrlSettings(TableApiSettings):
     thumbnail_cdn_domain: str = bounded(minimum=1)
 
 
+class DuplicateCheckerSettings(TableSettings):
+    """duplicate-checker."""
+
+
 class ThumbnailSettings(TableSettings):
     """thumbnail-generator."""
 

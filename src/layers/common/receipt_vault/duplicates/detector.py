@@ -5,8 +5,12 @@ the user's setting, one batch of fingerprint writes, one Query per lookup key (i
 eight text bands), one or two flag writes per match on each side, one update of the receipt,
 and one batch for the review list's pair items. A receipt whose fingerprints did not change
 since its last examination (an edit of its notes, a status change) costs none.
-Detection is advice, never a condition of storing a receipt: when it fails, the receipt is
-kept, the failure is logged and counted, and the next change of the receipt examines it again.
+Detection is advice, never a condition of storing a receipt: it runs after the write, from the
+table's stream (duplicate-checker). When it fails, the failure is logged and counted, and it
+raises: the stream delivers the change again. Every step is idempotent, and the receipt records
+its fingerprints as the last step, so a retry, or the next change of a receipt whose check
+failed every retry, examines it in full. A failed check writes nothing of its own: each write
+to a receipt comes back through the stream, and a failure that wrote would feed itself.
 """
 
 from __future__ import annotations
@@ -49,17 +53,16 @@ class DuplicateDetector:
         return DuplicateDetector(self.store, read_once, self.logger)
 
     def examine(self, user_id: str, receipt: DynamoItem, now: str) -> DynamoItem:
-        """Examine a receipt just written; returns it as it is now (with any new flag)."""
+        """Examine a receipt as it is now; returns it as it is after (with any new flag)."""
         try:
             return self._examine(user_id, receipt, now)
-        except Exception:  # advice only: the write it follows has succeeded and stays
+        except Exception:
             self.logger.exception("duplicate check failed")
-            self._check_again_next_time(user_id, receipt)
             with single_metric(
                 name="DuplicateCheckFailures", unit=MetricUnit.Count, value=1, namespace=METRIC_NAMESPACE
             ):
                 pass
-            return receipt
+            raise
 
     def _examine(self, user_id: str, receipt: DynamoItem, now: str) -> DynamoItem:
         receipt_id = str(receipt["receiptId"])
@@ -83,13 +86,13 @@ class DuplicateDetector:
         lookup_keys = fingerprints.lookup_keys()
         if previous == fingerprints.as_item() or not (lookup_keys or previous_keys or known):
             return receipt  # nothing a match depends on has changed, or nothing to match on
-        # The receipt's fingerprints first, then the lookup items, then the others': of two
-        # receipts written at once, the later query sees the other's items, and they are
-        # already what the other receipt records (a flag checks that). Kept while detection is
-        # off, so that turning it on again finds nothing stale.
-        self.store.remember_fingerprints(user_id, receipt_id, fingerprints)
+        # The lookup items first, then the others': the stream hands one user's changes over
+        # in order, one at a time, so a receipt written after another finds the other's items,
+        # which its own check has recorded (a flag checks that). Kept while detection is off, so
+        # that turning it on again finds nothing stale.
         self.store.replace_fingerprints(user_id, receipt_id, previous_keys, fingerprints)
         if not self.detection_enabled(user_id):
+            self.store.remember_fingerprints(user_id, receipt_id, fingerprints)
             return receipt
         candidates = self.store.candidates(user_id, lookup_keys, receipt_id)
         reviewed = set(receipt.get("resolvedDuplicates") or ())  # the user's decision stands
@@ -122,17 +125,11 @@ class DuplicateDetector:
             if mine.succeeded or other_id in (latest.get("possibleDuplicates") or {}):
                 flagged.append(other_id)
         self.store.replace_pairs(user_id, receipt_id, flagged, unflagged)
+        # Last: until the receipt records its fingerprints, its change is examined again.
+        self.store.remember_fingerprints(user_id, receipt_id, fingerprints)
         if flagged:
             with single_metric(
                 name="DuplicatesFlagged", unit=MetricUnit.Count, value=len(flagged), namespace=METRIC_NAMESPACE
             ):
                 pass
         return latest
-
-    def _check_again_next_time(self, user_id: str, receipt: DynamoItem) -> None:
-        """Forget the fingerprints a failed check may have recorded, so that the receipt's next
-        change is examined whatever it changes (its lookup keys stay, to be replaced then)."""
-        try:
-            self.store.clear_recorded_fingerprints(user_id, str(receipt["receiptId"]))
-        except Exception:  # the store is failing: the check's own failure is already logged
-            self.logger.warning("the failed duplicate check could not be reset")

@@ -105,12 +105,6 @@ class DuplicateStore:
             Attr("PK").exists(),
         )
 
-    def clear_recorded_fingerprints(self, user_id: str, receipt_id: str) -> None:
-        """Nothing recorded as examined: the receipt's next change is examined in full."""
-        conditional_update(
-            self.table, keys.receipt_key(user_id, receipt_id), {}, ["duplicateFingerprints"], Attr("PK").exists()
-        )
-
     def forget_fingerprints(self, user_id: str, receipt_id: str, lookup_keys: Iterable[str]) -> None:
         """A deleted receipt is nobody's candidate; restored, it is examined afresh."""
         self.table.batch_write([], [keys.duplicate_key(user_id, lookup, receipt_id) for lookup in lookup_keys])

@@ -5,7 +5,8 @@ depends on a fact the request does not carry (the current status on a full updat
 the warranty is live on reactivation), it assumes the common case in its condition. If the
 assumption was wrong, the failed write returns the current item, and the write is replanned
 once from that item, still conditional on the version. A concurrent writer therefore always
-meets a condition and never an overwrite.
+meets a condition and never an overwrite. Duplicate detection is not on this path: every
+receipt write reaches the table's stream, where duplicate-checker examines it.
 """
 
 from __future__ import annotations
@@ -13,8 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
-from receipt_vault.clock import iso_timestamp
-from receipt_vault.duplicates.detector import DuplicateDetector
 from receipt_vault.errors import BadRequestError, GoneError, NotFoundError, VersionConflictError
 from receipt_vault.json_codec import decimal_numbers, to_json
 from receipt_vault.pagination import PageTokenCodec
@@ -28,10 +27,9 @@ from receipt_vault.shapes import DynamoItem, DynamoValue, JsonObject, JsonValue
 
 
 class ReceiptService:
-    def __init__(self, store: ReceiptStore, page_tokens: PageTokenCodec, duplicates: DuplicateDetector) -> None:
+    def __init__(self, store: ReceiptStore, page_tokens: PageTokenCodec) -> None:
         self.store = store
         self.page_tokens = page_tokens
-        self.duplicates = duplicates  # examines every receipt whose content was written
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -62,7 +60,7 @@ class ReceiptService:
         result = self.store.create(user_id, receipt_id, request, moment)
         current = result.item or {}
         if result.succeeded:
-            return to_api(self.duplicates.examine(user_id, current, iso_timestamp(moment))), True
+            return to_api(current), True
         if current.get("createFingerprint") == rules.create_fingerprint(request):
             return to_api(current), False
         raise VersionConflictError("a receipt with this id already exists with other content", to_api(current))
@@ -92,7 +90,7 @@ class ReceiptService:
                 assumed_status=request.status is None,  # keep the stored status; assume it is `status`
             )
             if result.succeeded:
-                return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
+                return to_api(result.item or {})
             current = _explain_failed_write(result.item, request.serverVersion)
             differing = sorted(name for name, value in echoed.items() if not _same_value(current.get(name), value))
             if differing:
@@ -144,7 +142,7 @@ class ReceiptService:
         receipt_id = normalize_receipt_id(receipt_id)
         result = self.store.soft_delete(user_id, receipt_id, moment, rules.soft_delete_expiry(moment))
         if result.succeeded:
-            return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
+            return to_api(result.item or {})
         if result.item is None:
             raise NotFoundError("receipt not found")
         return to_api(result.item)  # already deleted: deleting again changes nothing
@@ -156,7 +154,7 @@ class ReceiptService:
         cutoff = rules.restore_cutoff(moment)
         result = self.store.restore(user_id, receipt_id, moment, deleted_after=cutoff, live_warranty=False)
         if result.succeeded:
-            return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
+            return to_api(result.item or {})
         current = result.item
         if current is None:
             raise NotFoundError("receipt not found")
@@ -167,7 +165,7 @@ class ReceiptService:
         result = self.store.restore(user_id, receipt_id, moment, deleted_after=cutoff, live_warranty=True)
         if not result.succeeded:
             raise VersionConflictError("the receipt changed during the restore", to_api(result.item or {}))
-        return to_api(self.duplicates.examine(user_id, result.item or {}, iso_timestamp(moment)))
+        return to_api(result.item or {})
 
 
 def _same_value(stored: DynamoValue, echoed: JsonValue) -> bool:
