@@ -38,7 +38,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from local.cfn_template import load_template, table_definition  # noqa: E402
-from local.emulation import make_dynamodb_requests_atomic  # noqa: E402
+from local.emulation import make_dynamodb_queries_read_one_partition, make_dynamodb_requests_atomic  # noqa: E402
 from local.inprocess import cold_start  # noqa: E402
 from receipt_vault.dynamo import serialize  # noqa: E402
 from receipt_vault.receipts.layout import new_receipt_item  # noqa: E402
@@ -63,6 +63,7 @@ def receipt_bodies(count: int) -> list[dict[str, Any]]:
 
 # Push's writes run in threads: moto's DynamoDB, like DynamoDB, must apply each request whole.
 make_dynamodb_requests_atomic()
+make_dynamodb_queries_read_one_partition()  # a Query costs its partition, not the table
 
 PUSH_TARGET = 2.0
 PULL_TARGET = 1.0
