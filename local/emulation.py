@@ -225,7 +225,27 @@ def make_dynamodb_streams_faithful() -> None:
                 raise JsonRESTError("ExpiredIteratorException", "Iterator expired")
             return original_get_records(backend, iterator_arn, limit)
 
+    from moto.dynamodb.models import DynamoDBBackend
+
+    original_transact = DynamoDBBackend.transact_write_items
+
+    def transact_write_items(backend: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:
+        # A cancelled transaction makes moto put back deep copies of its tables, streams and
+        # all: every reader's iterator would then follow a shard that no longer grows. Keep each
+        # table's live shard, without the records of the writes that were rolled back.
+        live = {name: (table, table.stream_shard) for name, table in backend.tables.items() if table.stream_shard}
+        lengths = {name: len(shard.items) for name, (_, shard) in live.items()}
+        try:
+            original_transact(backend, transact_items)
+        finally:
+            for name, (table, shard) in live.items():
+                restored = backend.tables.get(name)
+                if restored is not None and restored is not table:
+                    del shard.items[lengths[name] :]
+                    shard.table, restored.stream_shard = restored, shard
+
     get_records.__faithful__ = True  # type: ignore[attr-defined]  # a marker on the wrapper
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign,assignment]  # patches moto
     StreamShard.add = add  # type: ignore[method-assign,assignment]  # patches moto
     ShardIterator.__init__ = init  # type: ignore[method-assign,assignment]  # patches moto
     DynamoDBStreamsBackend.get_records = get_records  # type: ignore[method-assign,assignment]  # patches moto

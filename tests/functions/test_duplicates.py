@@ -407,3 +407,19 @@ def test_an_empty_echo_of_a_receipt_never_flagged_is_unchanged(crud):
 
     assert response.status == 200, response.body
     assert response.body["notes"] == "x"
+
+
+def test_with_detection_off_a_flag_still_comes_off_when_the_facts_differ(crud, table):
+    first, second = create(crud), create(crud)
+    assert flagged_ids(second) == [first["receiptId"]]
+    settings = {"PK": "USER#user-a", "SK": "META#SETTINGS", "serverVersion": 1}
+    table.put_item(Item={**settings, "duplicateDetection": "off"})
+
+    put(crud, first, totalAmount="77.00")
+
+    assert get(crud, first["receiptId"])["possibleDuplicates"] == []
+    assert get(crud, second["receiptId"])["possibleDuplicates"] == []
+    assert crud.call("GET", "/receipts/duplicates").body["items"] == []
+    table.put_item(Item={**settings, "duplicateDetection": "flag"})
+    third = create(crud)  # on again: the receipt that still has those facts is found
+    assert flagged_ids(third) == [second["receiptId"]]

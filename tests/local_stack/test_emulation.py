@@ -52,3 +52,44 @@ def _race(client, writers: int, readers: int) -> list[str]:
 
     with ThreadPoolExecutor(writers + readers) as pool:
         return list(pool.map(one, range(writers + readers)))
+
+
+def test_a_cancelled_transaction_leaves_the_stream_readable_and_without_its_writes():
+    from local.emulation import make_dynamodb_streams_faithful
+
+    make_dynamodb_streams_faithful()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        arn = client.create_table(
+            TableName="s",
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "PK", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+        )["TableDescription"]["LatestStreamArn"]
+        streams = boto3.client("dynamodbstreams", region_name="eu-west-1")
+        shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+        iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+            "ShardIterator"
+        ]
+        client.put_item(TableName="s", Item={"PK": {"S": "a"}})
+        try:
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "s", "Item": {"PK": {"S": "b"}}}},
+                    {
+                        "Put": {
+                            "TableName": "s",
+                            "Item": {"PK": {"S": "a"}},
+                            "ConditionExpression": "attribute_not_exists(PK)",
+                        }
+                    },
+                ]
+            )
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "TransactionCanceledException"
+        client.put_item(TableName="s", Item={"PK": {"S": "c"}})
+
+        read = streams.get_records(ShardIterator=iterator)
+        # The first put and the last, read through the iterator taken before; nothing of "b".
+        assert [record["dynamodb"]["Keys"]["PK"]["S"] for record in read["Records"]] == ["a", "c"]

@@ -91,10 +91,10 @@ class DuplicateDetector:
         # which its own check has recorded (a flag checks that). Kept while detection is off, so
         # that turning it on again finds nothing stale.
         self.store.replace_fingerprints(user_id, receipt_id, previous_keys, fingerprints)
-        if not self.detection_enabled(user_id):
-            self.store.remember_fingerprints(user_id, receipt_id, fingerprints)
-            return receipt
-        candidates = self.store.candidates(user_id, lookup_keys, receipt_id)
+        # Off: no candidate is looked for and nothing new is flagged, but the flags the receipt
+        # holds still follow its facts (each one checked against the other receipt alone).
+        enabled = self.detection_enabled(user_id)
+        candidates = self.store.candidates(user_id, lookup_keys, receipt_id) if enabled else {}
         reviewed = set(receipt.get("resolvedDuplicates") or ())  # the user's decision stands
         verdicts = {
             other_id: verdict
@@ -114,7 +114,11 @@ class DuplicateDetector:
             unflagged.append(other_id)
         flagged: list[str] = []
         best_first = sorted(verdicts.items(), key=lambda pair: (-pair[1].score, pair[0]))
-        for other_id, verdict in [pair for pair in best_first if pair[0] not in known][:MAX_NEW_FLAGS_PER_CHECK]:
+        # The likeliest first, past any that cannot take the flag (full, say), until enough are
+        # flagged: a receipt of many identical ones still finds the others with room.
+        for other_id, verdict in [pair for pair in best_first if pair[0] not in known]:
+            if len(flagged) == MAX_NEW_FLAGS_PER_CHECK:
+                break
             theirs = self.store.flag(user_id, other_id, receipt_id, verdict, now, fingerprints=candidates[other_id])
             if not theirs.succeeded and (
                 theirs.item is None or receipt_id not in theirs.item.get("possibleDuplicates", {})
