@@ -423,3 +423,25 @@ def test_with_detection_off_a_flag_still_comes_off_when_the_facts_differ(crud, t
     table.put_item(Item={**settings, "duplicateDetection": "flag"})
     third = create(crud)  # on again: the receipt that still has those facts is found
     assert flagged_ids(third) == [second["receiptId"]]
+
+
+def test_a_poison_record_fails_alone_and_the_rest_of_its_batch_is_checked(crud, receipt_changes, table):
+    from tests.support.api_events import lambda_context
+
+    receipt = crud.call("POST", "/receipts", body=a_receipt(ocrRawText=TEXT)).body
+    good = {
+        "eventName": "INSERT",
+        "dynamodb": {
+            "Keys": {"PK": {"S": "USER#user-a"}, "SK": {"S": f"RECEIPT#{receipt['receiptId']}"}},
+            "SequenceNumber": "2",
+            "StreamViewType": "KEYS_ONLY",
+        },
+        "eventSource": "aws:dynamodb",
+    }
+    poison = {**good, "dynamodb": {"Keys": {"PK": {"S": "USER#user-a"}}, "SequenceNumber": "1"}}
+
+    response = receipt_changes.checker.lambda_handler({"Records": [poison, good]}, lambda_context("duplicate-checker"))
+
+    assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    stored = table.get_item(Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt['receiptId']}"})["Item"]
+    assert stored["duplicateFingerprints"]  # the good record was examined
