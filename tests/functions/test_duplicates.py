@@ -143,8 +143,9 @@ def test_an_edit_that_changes_no_fact_costs_no_duplicate_check(crud, table, rece
     assert crud.call("PUT", RECEIPT, path_parameters={"receiptId": first["receiptId"]}, body=body).status == 200
     assert receipt_changes.deliver() == 1
     assert calls.counts == {"UpdateItem": 1}
-    # The checker reads the erasure marker and the receipt, and finds nothing to examine.
-    assert checks.counts == {"GetItem": 2}
+    # The checker reads the erasure marker and the receipt, finds nothing to examine, and asks
+    # about erasure once more (one that began meanwhile would take back what a check wrote).
+    assert checks.counts == {"GetItem": 3}
 
 
 def throttled(*args, **kwargs):
@@ -289,10 +290,10 @@ def test_one_new_image_costs_the_same_calls_in_an_account_of_10_and_of_5000(
     assert receipt_changes.deliver() == 2  # the image attached; the check's own record of it
 
     assert calls.counts == {"GetItem": 1, "UpdateItem": 1}  # the receipt read, its image attached
-    # For each record, the erasure marker and the receipt read; for the image's: the setting, the
-    # receipt's record of its fingerprints, the fingerprints written, one Query per lookup key
-    # (the image, the content, eight text bands), each bounded by its Limit.
-    assert checks.counts == {"GetItem": 5, "UpdateItem": 1, "BatchWriteItem": 1, "Query": 10}
+    # For each record, the erasure marker (before and after) and the receipt read; for the
+    # image's: the setting, the receipt's record of its fingerprints, the fingerprints written,
+    # one Query per lookup key (the image, the content, eight text bands), each bounded by its Limit.
+    assert checks.counts == {"GetItem": 7, "UpdateItem": 1, "BatchWriteItem": 1, "Query": 10}
     assert all(params.get("Limit") == 11 for name, params in checks.requests if name == "Query")
 
 
@@ -445,3 +446,27 @@ def test_a_poison_record_fails_alone_and_the_rest_of_its_batch_is_checked(crud, 
     assert response == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     stored = table.get_item(Key={"PK": "USER#user-a", "SK": f"RECEIPT#{receipt['receiptId']}"})["Item"]
     assert stored["duplicateFingerprints"]  # the good record was examined
+
+
+def test_an_erasure_that_begins_during_a_check_leaves_no_fingerprint_behind(crud, receipt_changes, table, monkeypatch):
+    """The check looked (no erasure), then the erasure wrote its marker and swept the partition,
+    then the check wrote its lookup items: its second look takes them back."""
+    from receipt_vault import keys
+    from receipt_vault.duplicates.detector import DuplicateDetector
+
+    crud.call("POST", "/receipts", body=a_receipt(ocrRawText=TEXT))
+    examine = DuplicateDetector.examine
+
+    def erased_meanwhile(detector, user_id, receipt, now):
+        table.put_item(Item={**keys.erasure_key(user_id), "status": "in_progress"})
+        for item in stored_items(table):  # the erasure's sweep, before the check writes
+            if item["PK"] == f"USER#{user_id}":
+                table.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+        written = examine(detector, user_id, receipt, now)
+        assert any(item["SK"].startswith("DUP#") for item in stored_items(table))  # the race, happening
+        return written
+
+    monkeypatch.setattr(DuplicateDetector, "examine", erased_meanwhile)
+    receipt_changes.deliver()
+
+    assert [item["SK"] for item in stored_items(table) if item["PK"] == "USER#user-a"] == []

@@ -11,6 +11,7 @@ from duplicate_checker.receipt_checks import ReceiptChecks
 from receipt_vault import keys
 from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
+from receipt_vault.duplicates.store import DuplicateStore
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.observability import hash_user_id, setup_observability
@@ -21,7 +22,9 @@ from receipt_vault.shapes import JsonObject
 settings = load_settings(DuplicateCheckerSettings)
 logger, tracer, metrics = setup_observability()
 table = dynamodb_table(settings.table_name)
-checks = ReceiptChecks(ReceiptStore(table), ErasedAccounts(table), duplicate_detector(table, logger), utc_now)
+checks = ReceiptChecks(
+    ReceiptStore(table), DuplicateStore(table), ErasedAccounts(table), duplicate_detector(table, logger), utc_now
+)
 # Partial batch responses: the stream resumes at the first failed record, not at the batch's start.
 batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 

@@ -164,6 +164,16 @@ class DuplicateStore:
             Attr(f"possibleDuplicates.{other_id}").exists(),
         )
 
+    def forget_everything(self, user_id: str) -> int:
+        """Every fingerprint and pair item of the user, deleted (an erasure began during a check,
+        which may have written some after the erasure's own sweep); how many there were."""
+        prefix = keys.DUPLICATE_PREFIX.rstrip("#")  # DUP#... and DUPPAIR#...
+        condition = Key("PK").eq(keys.user_pk(user_id)) & Key("SK").begins_with(prefix)
+        found = [{"PK": item["PK"], "SK": item["SK"]} for item in self.table.query_all(None, condition)]
+        if found:
+            self.table.batch_write([], found)
+        return len(found)
+
     def replace_pairs(self, user_id: str, receipt_id: str, flagged: Iterable[str], unflagged: Iterable[str]) -> None:
         """The review list's items of a receipt's pairs: added for the pairs just flagged on both
         sides, removed for those just taken off. One batch; none when nothing changed."""
