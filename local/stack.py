@@ -43,6 +43,7 @@ from local.emulation import (
     StrictMotoServer,
     host_of,
     is_ip_address,
+    make_dynamodb_items_linear_to_build,
     make_dynamodb_queries_read_one_partition,
     make_dynamodb_requests_atomic,
     make_dynamodb_streams_faithful,
@@ -155,6 +156,7 @@ class LocalStack:
         shift_emulated_cognito()
         make_dynamodb_requests_atomic()
         make_dynamodb_queries_read_one_partition()
+        make_dynamodb_items_linear_to_build()
         make_dynamodb_streams_faithful()
         install_cognito_fidelity(self.config.region)
         # The pool's and the app client's ids derive from their definitions, so they stay the

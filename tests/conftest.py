@@ -38,13 +38,18 @@ from moto import mock_aws  # noqa: E402 (after the credentials above)
 
 from local import iam  # noqa: E402
 from local.cfn_template import load_template, table_definition, ttl_attribute  # noqa: E402
-from local.emulation import make_dynamodb_queries_read_one_partition, make_dynamodb_requests_atomic  # noqa: E402
+from local.emulation import (  # noqa: E402
+    make_dynamodb_items_linear_to_build,
+    make_dynamodb_queries_read_one_partition,
+    make_dynamodb_requests_atomic,
+)
 from local.inprocess import cold_start  # noqa: E402
 from receipt_vault.clock import utc_now  # noqa: E402
 from tests.support.api_events import api_event, lambda_context  # noqa: E402
 
 make_dynamodb_requests_atomic()  # as DynamoDB is: a race is decided by the code's conditions
 make_dynamodb_queries_read_one_partition()  # as DynamoDB is: a Query's cost is its partition's
+make_dynamodb_items_linear_to_build()  # as DynamoDB is: an item's cost grows with its size, not its square
 iam.install()  # every handler call below runs under its function's role (load_function)
 
 TABLE_NAME = "ReceiptVault-test"
