@@ -191,8 +191,9 @@ def make_dynamodb_items_linear_to_build() -> None:
     """Patch moto's Item, once per process (idempotent): moto checks the 400 KB item limit on
     every attribute it adds, each time sizing every attribute already added, so building an item
     of n attributes sizes n²/2 of them (about 1 ms of a 25-attribute receipt's PutItem). The
-    item is now sized once, whole: the same limit, the same ItemSizeTooLarge, and as the sizes
-    only add up, the same items refused."""
+    patch keeps a running total instead: attributes are still wrapped and sized one by one, in
+    order, and the item is refused at the same attribute, so the same items are refused with
+    the same error, a malformed attribute after the limit included (it is never looked at)."""
     from moto.dynamodb.exceptions import ItemSizeTooLarge
     from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.utilities import bytesize
@@ -204,10 +205,13 @@ def make_dynamodb_items_linear_to_build() -> None:
 
     def init(item: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
         original_init(item, hash_key, range_key, {})
-        values = {key: DynamoType(value) for key, value in attrs.items()}
-        if sum(bytesize(key) + value.size() for key, value in values.items()) > limit:
-            raise ItemSizeTooLarge
-        dict.update(item.attrs, values)  # later changes go through LimitedSizeDict's own check
+        wrapped, size = {}, 0
+        for key, value in attrs.items():
+            wrapped[key] = DynamoType(value)
+            size += bytesize(key) + wrapped[key].size()
+            if size > limit:
+                raise ItemSizeTooLarge
+        dict.update(item.attrs, wrapped)  # later changes go through LimitedSizeDict's own check
 
     init.__linear__ = True  # type: ignore[attr-defined]  # a marker on the wrapper
     Item.__init__ = init  # type: ignore[method-assign,assignment]  # patches moto

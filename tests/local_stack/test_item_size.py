@@ -65,8 +65,19 @@ def many_kinds(padding: int) -> dict:
         many_kinds(LIMIT - 60),
         many_kinds(LIMIT - 50),
         {"PK": {"S": "a"}, **{f"attribute{index:03}": {"S": "v" * 1400} for index in range(300)}},
+        # Over the limit before a malformed value (an empty one, which boto3 lets through in a
+        # map): refused for its size, as moto refuses it, which never reads the rest.
+        {"PK": {"S": "a"}, "big": {"S": "x" * LIMIT}, "zz": {"M": {"q": {}}}},
     ],
-    ids=["at-the-limit", "one-byte-over", "mixed-under", "mixed-near", "mixed-over", "300-attributes-over"],
+    ids=[
+        "at-the-limit",
+        "one-byte-over",
+        "mixed-under",
+        "mixed-near",
+        "mixed-over",
+        "300-attributes-over",
+        "over-then-malformed",
+    ],
 )
 def test_a_put_is_refused_exactly_when_moto_s_own_check_refuses_it(table, item):
     try:
