@@ -28,9 +28,8 @@ def _cold_start(data: dict[str, Any]) -> list[Row]:
     it, and the largest imports, so that a regression names its cause."""
     baseline = f"{data['baseline_ms']} ms (import boto3 + a client)"
     rows: list[Row] = []
-    if "floor" in data:
-        floor = data["floor"]
-        figure = "cold start floor: boto3 + a pydantic model + Powertools Logger, Metrics, Tracer; no project code"
+    for floor in data.get("floors", {}).values():
+        figure = f"cold start floor: {floor['what']}; no project code"
         rows.append((figure, f"{floor['ms']} ms", baseline, f"{floor['ratio']:.2f}", ""))
     for row in data["functions"]:
         largest = ", ".join(f"{package} {ms:.0f}" for package, ms in list(row["imports_ms"].items())[:3])
