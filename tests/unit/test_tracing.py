@@ -63,7 +63,7 @@ def _run_traced_invocation() -> tuple[str, list[dict]]:
         AWS_XRAY_DAEMON_ADDRESS=f"127.0.0.1:{daemon.getsockname()[1]}",
     )
     try:
-        child = subprocess.run(
+        child = subprocess.run(  # noqa: S603 (this interpreter, a fixed script)
             [sys.executable, "-c", CHILD], env=environment, capture_output=True, text=True, timeout=60
         )
         assert child.returncode == 0, child.stderr
