@@ -21,8 +21,8 @@ rounds' ratios: pairing samples that close in time cancels the drift of a noisy 
 
 Then one more import per handler under `-X importtime` gives the breakdown by top-level package
 (self time summed), so a regression names its cause. Floors are timed alongside, paired the same
-way: the baseline plus a pydantic model and Powertools' Logger, Metrics and Tracer, from
-the common layer, without any project code: what the libraries alone cost, together and each.
+way: the baseline plus a model and Powertools' Logger, Metrics and Tracer, from the common
+layer, without any function's code: what the libraries alone cost, together and each.
 
 Usage: python bench/cold_start.py [--runs N] [--json PATH]. Exits 1 if a deployed handler
 exceeds 1.30x, or if a read-only tree was written to.
@@ -67,27 +67,23 @@ print(time.perf_counter() - started)
 """
 BASELINE_CODE = _TIMED.format(libraries="")
 
-# The libraries every API function needs, used as the project uses them, and none of its code:
-# boto3 and its client, a pydantic model built on first use (receipt_vault.model_base), and
+# What every API function needs, used as the project uses it, and none of its functions' code:
+# boto3 and its client, a model (receipt_vault.validation, from the common layer), and
 # Powertools' Logger, Metrics and Tracer (botocore patched, as receipt_vault.observability sets
-# it up). What no cut in the project's own code can go below. Each library is also timed alone on
+# it up). What no cut in a function's own code can go below. Each part is also timed alone on
 # top of the baseline, so the output shows what each one takes of the limit's margin.
-_PYDANTIC_MODEL = """
-import pydantic
-class Body(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(defer_build=True)
-    name: str
+_MODEL = """
+from receipt_vault.validation import Model, Text, field
+class Body(Model):
+    name: str = field(Text())
 """
 _POWERTOOLS = """
 from aws_lambda_powertools import Logger, Metrics, Tracer
 Logger(), Metrics(), Tracer(patch_modules=("botocore",))
 """
 FLOORS = {
-    "floor": (
-        "the baseline + a deferred pydantic model + Powertools Logger, Metrics, Tracer",
-        _PYDANTIC_MODEL + _POWERTOOLS,
-    ),
-    "floor/pydantic": ("the baseline + a deferred pydantic model", _PYDANTIC_MODEL),
+    "floor": ("the baseline + a model + Powertools Logger, Metrics, Tracer", _MODEL + _POWERTOOLS),
+    "floor/model": ("the baseline + a model (receipt_vault.validation)", _MODEL),
     "floor/powertools": ("the baseline + Powertools Logger, Metrics, Tracer", _POWERTOOLS),
 }
 
@@ -293,7 +289,7 @@ def main() -> int:
     }
     print(f"baseline: import boto3 + one client = {baseline * 1000:.0f} ms")
     for figures in floors.values():
-        print(f"floor: {figures['what']} = {figures['ms']} ms, {figures['ratio']:.2f}x (no project code)")
+        print(f"floor: {figures['what']} = {figures['ms']} ms, {figures['ratio']:.2f}x (no function's code)")
     print()
     print(
         f"| function | with bytecode (ms) | ratio | within {LIMIT:.2f}x | source only (ms) | ratio "

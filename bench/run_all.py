@@ -29,7 +29,7 @@ def _cold_start(data: dict[str, Any]) -> list[Row]:
     baseline = f"{data['baseline_ms']} ms (import boto3 + a client)"
     rows: list[Row] = []
     for floor in data.get("floors", {}).values():
-        figure = f"cold start floor: {floor['what']}; no project code"
+        figure = f"cold start floor: {floor['what']}; no function's code"
         rows.append((figure, f"{floor['ms']} ms", baseline, f"{floor['ratio']:.2f}", ""))
     for row in data["functions"]:
         largest = ", ".join(f"{package} {ms:.0f}" for package, ms in list(row["imports_ms"].items())[:3])

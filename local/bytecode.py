@@ -2,7 +2,7 @@
 
 Lambda extracts a function and its layers into read-only /var/task and /opt, so Python can
 write no `.pyc` there: unless the package ships bytecode, every cold start compiles botocore,
-Powertools, pydantic and the project's own modules again. `sam build` ships none: its Python
+Powertools and the project's own modules again. `sam build` ships none: its Python
 workflow leaves `__pycache__` out of the copied source and unpacks dependencies from wheels
 without compiling them. `sam package` then zips every file with a 1980 timestamp, so bytecode
 that checks the source's modification time would always look stale.

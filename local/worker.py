@@ -1,7 +1,7 @@
 """Lambda execution environments: processes that each load one function and run its invocations.
 
 `python -m local.worker <fd>` is the stack's zygote: it imports the libraries every function
-uses (boto3, pydantic, Powertools) once, then forks an environment whenever the stack sends it
+uses (boto3, Powertools) once, then forks an environment whenever the stack sends it
 one end of a pipe. A cold start so costs what the function's own code costs. (multiprocessing's
 fork server would re-import the parent's main module into every environment.) Each environment
 then becomes the function's sandbox, as Lambda builds it:
@@ -35,10 +35,10 @@ from multiprocessing.connection import Connection
 # for the function's own modules. They read no configuration at import.
 import boto3  # noqa: F401
 import botocore.session  # noqa: F401
-import pydantic  # noqa: F401
 from aws_lambda_powertools import Logger, Metrics  # noqa: F401
 
-import receipt_vault.rest  # noqa: F401  # every API function's resolver
+import receipt_vault.rest  # every API function's resolver
+import receipt_vault.validation  # noqa: F401  # every API function's models
 from local.runtime import EnvironmentSpec, LocalContext
 from receipt_vault.shapes import JsonObject, JsonValue
 

@@ -1,11 +1,11 @@
-"""Each pydantic request model in src/ against its schema in api/openapi.yaml, field by field.
+"""Each request model in src/ against its schema in api/openapi.yaml, field by field.
 
 Both stay: API Gateway validates a body against the schema before a function runs, and the
 function validates it again with its model (locally, and for what no schema can say). They must
 agree on every field's name, type, required, limits (minLength, maxLength, minimum, maximum,
 minItems, maxItems, uniqueItems, pattern), enum and nullability.
 
-Nullability. A model field `X | None = None` is pydantic's optional field; where API Gateway
+Nullability. A model field `optional(...)` (`X | None`, default None) may be left out or null; where API Gateway
 validates the body first, an explicit null never reaches the model, and the schema (draft 4,
 which has no `nullable`) refuses it. So nullability is compared only where the gateway does not
 validate the body, the push items (POST /sync/push has the params-only validator), whose null
@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
-from pydantic.json_schema import GenerateJsonSchema
 
 from local.cfn_template import OPENAPI_PATH, PROJECT_ROOT, load_template, load_yaml
 from receipt_vault.model_base import InputModel
+from receipt_vault.validation import Model, ValidationError
 
 OPENAPI = load_yaml(OPENAPI_PATH)
 SCHEMAS: dict[str, Any] = OPENAPI["components"]["schemas"]
@@ -84,10 +83,10 @@ NOT_A_BODY = {
 UNVALIDATED_BY_THE_GATEWAY = {"SyncPushItem"}
 
 
-def request_models() -> dict[str, type[BaseModel]]:
+def request_models() -> dict[str, type[Model]]:
     """Every InputModel subclass in src/, by class name: the functions' packages and the layers
     (app.py apart, which reads its function's environment when imported)."""
-    found: dict[str, type[BaseModel]] = {}
+    found: dict[str, type[Model]] = {}
     for source in sorted((PROJECT_ROOT / "src").rglob("*.py")):
         if source.name == "app.py" or "InputModel" not in source.read_text(encoding="utf-8"):
             continue
@@ -115,14 +114,6 @@ MODELS = request_models()
 # -- one shape for both sides -----------------------------------------------------------------
 
 
-class _ContractJsonSchema(GenerateJsonSchema):
-    """A Decimal as the number it is in a body: the models refuse a string for one (LineItem's
-    quantity), though pydantic's JSON Schema would allow it."""
-
-    def decimal_schema(self, schema: Any) -> dict[str, Any]:
-        return self.float_schema(schema)
-
-
 def _resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
     """A schema with its $ref followed and its allOf parts merged."""
     while "$ref" in schema:
@@ -140,17 +131,17 @@ def _resolve(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]
 
 
 def shape(schema: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
-    """What a schema accepts, in one form for OpenAPI's schemas and pydantic's JSON Schema:
+    """What a schema accepts, in one form for OpenAPI's schemas and the models' JSON Schema:
     type, nullable, enum, the CONSTRAINTS, and recursively items, properties and required."""
     schema = _resolve(schema, document)
     nullable = bool(schema.get("nullable"))
     alternatives = schema.get("anyOf")
-    if alternatives:  # pydantic's Optional: anyOf [X, null]
+    if alternatives:  # a model's optional field: anyOf [X, null]
         others = [option for option in alternatives if option.get("type") != "null"]
         if len(others) == 1 and len(others) < len(alternatives):
             return {**shape(others[0], document), "nullable": True}
         raise AssertionError(f"anyOf beyond X | None: {schema}")
-    enum = [schema["const"]] if "const" in schema else schema.get("enum")  # pydantic: a one-value Literal
+    enum = [schema["const"]] if "const" in schema else schema.get("enum")  # a one-value enum
     kind = schema.get("type") or _type_of_values(enum)
     result: dict[str, Any] = {"type": kind, "nullable": nullable or (enum is not None and None in enum)}
     if enum is not None:
@@ -172,8 +163,8 @@ def _type_of_values(enum: list[Any] | None) -> str:
     return {"str": "string", "int": "integer", "bool": "boolean"}.get(kinds.pop(), "any") if len(kinds) == 1 else "any"
 
 
-def model_shape(model: type[BaseModel]) -> dict[str, Any]:
-    document = model.model_json_schema(by_alias=True, mode="validation", schema_generator=_ContractJsonSchema)
+def model_shape(model: type[Model]) -> dict[str, Any]:
+    document = model.model_json_schema()
     return shape(document, document)
 
 
@@ -194,7 +185,7 @@ def schema_shape(target: str | tuple[str, str]) -> dict[str, Any]:
 # -- constraints enforced by validators, each shown by probes ----------------------------------
 
 
-def _accepts(model: type[BaseModel], body: dict[str, Any]) -> bool:
+def _accepts(model: type[Model], body: dict[str, Any]) -> bool:
     try:
         model.model_validate_json(json.dumps(body), strict=True)
     except ValidationError:
@@ -212,14 +203,14 @@ def _settings(offsets: list[int]) -> dict[str, Any]:
     }
 
 
-def _probe_reminder_offsets(model: type[BaseModel], schema: dict[str, Any]) -> None:
+def _probe_reminder_offsets(model: type[Model], schema: dict[str, Any]) -> None:
     allowed = _resolve(schema["items"], OPENAPI)["enum"]
     assert all(_accepts(model, _settings([offset])) for offset in allowed)
     assert not any(_accepts(model, _settings([offset])) for offset in (2, 5, 31, 365, -1))
     assert not _accepts(model, _settings([allowed[0], allowed[0]]))  # uniqueItems
 
 
-def _probe_instants(model: type[BaseModel], schema: dict[str, Any]) -> None:
+def _probe_instants(model: type[Model], schema: dict[str, Any]) -> None:
     pattern = re.compile(schema["pattern"])
     samples = [
         "2026-03-01T10:15:30.123Z",
@@ -238,14 +229,14 @@ def _probe_instants(model: type[BaseModel], schema: dict[str, Any]) -> None:
         assert bool(pattern.search(sample)) == _accepts(model, {"lastSyncTimestamp": sample}), sample
 
 
-def _probe_batch_size(_: type[BaseModel], schema: dict[str, Any]) -> None:
+def _probe_batch_size(_: type[Model], schema: dict[str, Any]) -> None:
     """SyncService refuses a push of more than MAX_BATCH_SIZE items (400); the items themselves
     are validated one by one, by PushItem (compared with SyncPushItem below)."""
     sync_function = load_template()["Resources"]["SyncHandlerFunction"]["Properties"]
     assert int(sync_function["Environment"]["Variables"]["MAX_BATCH_SIZE"]) == schema["maxItems"]
 
 
-def _probe_refinement(model: type[BaseModel], schema: dict[str, Any]) -> None:
+def _probe_refinement(model: type[Model], schema: dict[str, Any]) -> None:
     """The echoed refinement must equal the stored one (else 400), so the model takes it as any
     object; the schema describes the stored one."""
     echoed = {"model": "m", "confidence": 0.9, "fieldConfidence": {"storeName": 0.8}, "needsReview": False}
@@ -253,7 +244,7 @@ def _probe_refinement(model: type[BaseModel], schema: dict[str, Any]) -> None:
     assert set(echoed) < set(schema["properties"])
 
 
-def _probe_status_never_null(model: type[BaseModel], schema: dict[str, Any]) -> None:
+def _probe_status_never_null(model: type[Model], schema: dict[str, Any]) -> None:
     """A null removes a push item's field, but a receipt always has a status: the model's
     validator refuses an explicit null, which its declared shape (optional) cannot say."""
     receipt_id = "0b6f2a53-0d7e-4b53-9b3f-3f0c2a9f6a11"

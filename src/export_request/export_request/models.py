@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-
 from receipt_vault.model_base import InputModel
-from receipt_vault.receipts.models import IsoDate
+from receipt_vault.receipts.models import ISO_DATE
+from receipt_vault.validation import optional
 
 
 class ExportRequest(InputModel):
     """An optional purchase-date range; without one, everything."""
 
-    from_: IsoDate | None = Field(default=None, alias="from")
-    to: IsoDate | None = None
+    from_: str | None = optional(ISO_DATE, alias="from")
+    to: str | None = optional(ISO_DATE)

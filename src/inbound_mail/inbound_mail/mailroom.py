@@ -20,8 +20,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import ValidationError
-
 from inbound_mail.inbound_store import DELIVERED, InboundStore
 from inbound_mail.mail_gateway import MailGateway
 from inbound_mail.message_parser import Limits, ParsedMessage, ReceiptDocument, parse_message
@@ -36,6 +34,7 @@ from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.secret_links import SecretLinks
 from receipt_vault.user_settings import UserSettings, local_date
+from receipt_vault.validation import ValidationError
 
 # The namespace of received receipts' ids (uuid5): stable across redeliveries of one message.
 RECEIVED_IDS = uuid.UUID("6f2b6a52-2f4e-4c55-9d0e-8f3f0c1b7a90")

@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import StringConstraints, field_validator
-
-from receipt_vault.model_base import SEVERAL_LINES, InputModel, plain_text
-from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES
+from receipt_vault.model_base import SEVERAL_LINES, InputModel
+from receipt_vault.receipts.models import MAX_OCR_TEXT_BYTES, paragraphs
+from receipt_vault.validation import Text, optional
 
 
 class RefineRequest(InputModel):
-    ocrRawText: (
-        Annotated[str, StringConstraints(min_length=1, max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None
-    ) = None
-    imageKey: Annotated[str, StringConstraints(min_length=1, max_length=300)] | None = None
-
-    @field_validator("ocrRawText", mode="before")
-    @classmethod
-    def _readable(cls, value: object) -> object:  # what the model reads is held to what a receipt may store
-        return plain_text(value, multiline=True)
+    # What the model reads is held to what a receipt may store.
+    ocrRawText: str | None = optional(
+        Text(min_length=1, max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES), before=paragraphs
+    )
+    imageKey: str | None = optional(Text(min_length=1, max_length=300))

@@ -18,12 +18,11 @@ import re
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
-
-from pydantic import ConfigDict, Field, ValidationError, field_validator
+from typing import TYPE_CHECKING
 
 from receipt_vault.model_base import VaultModel
 from receipt_vault.shapes import DynamoItem, JsonObject, JsonValue
+from receipt_vault.validation import Integer, ListOf, MapOf, Nested, Number, Text, ValidationError, field, optional
 
 if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime.type_defs import ConverseResponseTypeDef
@@ -84,7 +83,7 @@ def _money(value: object) -> str | None:
         raise ValueError(f"not an amount: {value!r}") from None
 
 
-Confidence = Annotated[float, Field(ge=0, le=1)]
+CONFIDENCE = Number(ge=0, le=1)
 
 
 # The answer's types are checked here, its limits not: a value that breaks a limit of what a
@@ -93,46 +92,35 @@ Confidence = Annotated[float, Field(ge=0, le=1)]
 
 
 class ExtractedItem(VaultModel):
-    model_config = ConfigDict(extra="ignore")
+    description: str = field(Text())
+    quantity: float | None = optional(Number())
+    unitPrice: str | None = optional(Text(), before=_money)
+    totalPrice: str | None = optional(Text(), before=_money)
 
-    description: str
-    quantity: float | None = None
-    unitPrice: str | None = None
-    totalPrice: str | None = None
 
-    _amounts = field_validator("unitPrice", "totalPrice", mode="before")(_money)
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _iso_date(value: str) -> str:
+    dt.date.fromisoformat(value)
+    return value
 
 
 class Extraction(VaultModel):
     """The model's answer, as the tool schema describes it."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    merchant: str | None = None
-    date: str | None = None
-    currency: str | None = None
-    total: str | None = None
-    tax: str | None = None
-    tip: str | None = None
-    items: list[ExtractedItem] = Field(default_factory=list)
-    paymentMethod: str | None = None
-    warrantyMonths: int | None = None
-    confidence: Confidence
-    fieldConfidence: dict[str, Confidence] = Field(default_factory=dict)
-
-    _amounts = field_validator("total", "tax", "tip", mode="before")(_money)
-
-    @field_validator("currency", mode="before")
-    @classmethod
-    def _upper(cls, value: object) -> object:
-        return value.strip().upper() if isinstance(value, str) else value
-
-    @field_validator("date")
-    @classmethod
-    def _iso_date(cls, value: str | None) -> str | None:
-        if value is not None:
-            dt.date.fromisoformat(value)
-        return value
+    merchant: str | None = optional(Text())
+    date: str | None = optional(Text(), after=_iso_date)
+    currency: str | None = optional(Text(), before=_upper)
+    total: str | None = optional(Text(), before=_money)
+    tax: str | None = optional(Text(), before=_money)
+    tip: str | None = optional(Text(), before=_money)
+    items: list[ExtractedItem] = field(ListOf(Nested(ExtractedItem)), default_factory=list)
+    paymentMethod: str | None = optional(Text())
+    warrantyMonths: int | None = optional(Integer())
+    confidence: float = field(CONFIDENCE)
+    fieldConfidence: dict[str, float] = field(MapOf(CONFIDENCE), default_factory=dict)
 
 
 TOOL_SPEC = {
@@ -256,8 +244,6 @@ def receipt_fields(extraction: Extraction) -> DynamoItem:
 
 def _invalid_fields(fields: Mapping[str, object]) -> set[str]:
     """The fields that ReceiptFields, the model of what a client may write, refuses."""
-    from pydantic import ValidationError
-
     from receipt_vault.receipts.models import ReceiptFields
 
     invalid = set()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, NotRequired, TypedDict, get_args
-
-from pydantic import Field, StringConstraints, field_validator
+from typing import Literal, NotRequired, TypedDict, get_args
 
 from receipt_vault.images import CONTENT_TYPE_EXTENSIONS
 from receipt_vault.model_base import ONE_LINE, InputModel, plain_text
+from receipt_vault.validation import Integer, OneOf, Text, field, optional
 
 ContentType = Literal["image/jpeg", "image/png", "image/webp", "image/heic", "image/heif", "application/pdf"]
 # The largest upload the contract allows (its model refuses more, a 400); MAX_FILE_SIZE may only
@@ -17,13 +16,11 @@ assert set(get_args(ContentType)) == set(CONTENT_TYPE_EXTENSIONS)  # noqa: S101 
 
 
 class UploadUrlRequest(InputModel):
-    contentType: ContentType
-    contentLength: Annotated[int, Field(ge=1, le=MAX_UPLOAD_BYTES)]
-    fileName: Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=ONE_LINE)] | None = None
-
+    contentType: ContentType = field(OneOf(get_args(ContentType)))
+    contentLength: int = field(Integer(ge=1, le=MAX_UPLOAD_BYTES))
     # A name with control or bidi characters is refused, not cleaned; any other name is kept,
     # spelled in ASCII for the S3 metadata.
-    _plain = field_validator("fileName", mode="before")(plain_text)
+    fileName: str | None = optional(Text(min_length=1, max_length=255, pattern=ONE_LINE), before=plain_text)
 
 
 class UploadUrl(TypedDict):

@@ -14,8 +14,6 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
-from pydantic import ValidationError
-
 from receipt_crud.models import ClaimChange, ClaimOpening
 from receipt_vault.api import validation_details
 from receipt_vault.errors import BadRequestError, NotFoundError, VersionConflictError
@@ -25,6 +23,7 @@ from receipt_vault.receipts.rules import normalize_receipt_id, to_api
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.shapes import DynamoItem, JsonObject
+from receipt_vault.validation import ValidationError
 
 
 class ClaimService:

@@ -16,7 +16,6 @@ from typing import Any, TypeAlias, TypeVar
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
 
 from receipt_vault.active_users import active_users_for
 from receipt_vault.erasure import ErasedAccounts
@@ -26,8 +25,9 @@ from receipt_vault.observability import Observability, hash_user_id
 from receipt_vault.rest import CORSConfig, Middleware, NextMiddleware, Response, RestResolver
 from receipt_vault.settings import ApiSettings
 from receipt_vault.shapes import JsonObject
+from receipt_vault.validation import Model, ValidationError
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound=Model)
 # An API function's handler: API Gateway's proxy event in, the proxy response out.
 ApiHandler: TypeAlias = Callable[[JsonObject, LambdaContext], JsonObject]
 

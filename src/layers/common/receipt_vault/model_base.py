@@ -1,23 +1,23 @@
-"""Base classes for the pydantic models of the layer."""
+"""Base classes for the models of the layer (receipt_vault.validation), and the text rules they share."""
 
 from __future__ import annotations
 
 import re
+from typing import ClassVar
 
-from pydantic import BaseModel, ConfigDict
-
-
-class VaultModel(BaseModel):
-    """Validators are built on first use (`defer_build`): a function serving several routes
-    pays at cold start only for the models of the route it serves."""
-
-    model_config = ConfigDict(defer_build=True)
+from receipt_vault.validation import Extra, Model
 
 
-class InputModel(VaultModel):
+class VaultModel(Model):
+    """What the service reads back (a stored record, a model's answer): unknown fields are dropped."""
+
+    extra: ClassVar[Extra] = "ignore"
+
+
+class InputModel(Model):
     """A request body or query: unknown fields are errors, never silently dropped."""
 
-    model_config = ConfigDict(extra="forbid")
+    extra: ClassVar[Extra] = "forbid"
 
 
 # Never meant in a receipt: C0 controls other than tab and newlines, DEL, C1 controls, the bidi
@@ -32,9 +32,9 @@ _LINE_BREAKS = re.compile("[\t\n\r]")
 
 # The same rule as patterns, which the models of trimmed and free-text fields declare and
 # api/openapi.yaml repeats for API Gateway's models (tests/contract compares them): one line; one
-# line not blank once trimmed (some character besides Unicode White_Space, which pydantic trims);
+# line not blank once trimmed (some character besides Unicode White_Space, which `trimmed` strips);
 # several lines. No pattern can name a lone surrogate (UTF-8 regex engines have none): plain_text
-# refuses it, and pydantic's JSON parser a body that escapes one.
+# refuses it, and the JSON reader (Model.model_validate_json) a body that escapes one.
 _NEVER = r"\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff\ufffe\uffff"
 _BLANK = r" \xa0\u1680\u2000-\u200a\u202f\u205f\u3000"
 ONE_LINE = rf"^[^\x00-\x1f{_NEVER}]*$"
@@ -71,8 +71,8 @@ def as_plain_text(text: str, multiline: bool = True) -> str:
 
 def refuse_nulls(value: object) -> object:
     """A nested record's fields are given or left out, never null, as its schema says: a push,
-    which API Gateway does not validate, must refuse what a POST's model refuses. For
-    `model_validator(mode="before")`."""
+    which API Gateway does not validate, must refuse what a POST's model refuses. For a model's
+    `before_fields`."""
     if isinstance(value, dict):
         nulls = sorted(str(name) for name, item in value.items() if item is None)
         if nulls:

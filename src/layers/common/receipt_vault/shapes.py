@@ -1,8 +1,8 @@
 """Type aliases for data whose shape the code does not model statically, each with the reason.
 
 `Any` stays inside these aliases, so that each use says which kind of unmodelled data it is: a
-value of one is read by key where it is used and checked there (pydantic models at the API's
-edge, `receipts.models` for stored receipts), not by the type checker.
+value of one is read by key where it is used and checked there (models, receipt_vault.validation,
+at the API's edge and for stored receipts), not by the type checker.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any, TypeAlias
 
 # JSON as it arrives or leaves: an API body, an SQS or SNS message, a Lambda event, a model's
-# answer. `json.loads` gives Any; the shape is validated by pydantic at the edge or read field by
+# answer. `json.loads` gives Any; the shape is validated by the models at the edge or read field by
 # field, and values nest (objects, arrays, numbers, strings, booleans, null) to any depth.
 JsonObject: TypeAlias = dict[str, Any]
 JsonValue: TypeAlias = Any

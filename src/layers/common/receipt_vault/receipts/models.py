@@ -1,4 +1,4 @@
-"""Pydantic models of receipts: what a client may send, and what is stored and returned.
+"""Models of receipts: what a client may send, and what is stored and returned.
 
 Money is a decimal string with an ISO 4217 currency, never a float. Unknown fields are
 rejected, so a client can never write a server-owned field such as `serverVersion`,
@@ -8,9 +8,7 @@ rejected, so a client can never write a server-owned field such as `serverVersio
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Literal, get_args
-
-from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from typing import ClassVar, Literal, get_args
 
 from receipt_vault.model_base import (
     MAX_VERSION,
@@ -23,6 +21,21 @@ from receipt_vault.model_base import (
     trimmed,
 )
 from receipt_vault.shapes import DynamoItem, JsonObject
+from receipt_vault.validation import (
+    AnyJson,
+    Boolean,
+    DecimalNumber,
+    Extra,
+    Integer,
+    ListOf,
+    MapOf,
+    Nested,
+    Number,
+    OneOf,
+    Text,
+    field,
+    optional,
+)
 
 MAX_LINE_ITEMS = 200
 MAX_TAGS = 50
@@ -47,19 +60,25 @@ EXPIRY_DATE = (
     rf"|(?:{_LEAP_YEAR}|22(?:0[48]|[24][048]|[13][26]))-02-29)$"
 )
 
-Money = Annotated[str, StringConstraints(pattern=r"^-?\d{1,12}(\.\d{1,4})?$")]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-IsoDate = Annotated[str, StringConstraints(pattern=CALENDAR_DATE)]
-ExpiryDate = Annotated[str, StringConstraints(pattern=EXPIRY_DATE)]
+MONEY = Text(pattern=r"^-?\d{1,12}(\.\d{1,4})?$")
+CURRENCY_CODE = Text(pattern=r"^[A-Z]{3}$")
+ISO_DATE = Text(pattern=CALENDAR_DATE)
+EXPIRY_DAY = Text(pattern=EXPIRY_DATE)
 # Trimmed one-line text, not blank: checked as sent, then trimmed.
-ShortText = Annotated[
-    str, StringConstraints(min_length=1, max_length=50, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
-]
-StoreName = Annotated[
-    str, StringConstraints(min_length=1, max_length=200, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
-]
-Notes = Annotated[str, StringConstraints(max_length=5000, pattern=SEVERAL_LINES)]
-ReceiptId = Annotated[str, StringConstraints(pattern=UUID_PATTERN)]
+SHORT_TEXT = Text(min_length=1, max_length=50, pattern=ONE_LINE_NOT_BLANK, after=trimmed)
+STORE_NAME = Text(min_length=1, max_length=200, pattern=ONE_LINE_NOT_BLANK, after=trimmed)
+NOTES = Text(max_length=5000, pattern=SEVERAL_LINES)
+RECEIPT_ID = Text(pattern=UUID_PATTERN)
+VERSION = Integer(ge=1, le=MAX_VERSION)
+
+
+def one_line(value: object) -> object:
+    return plain_text(value)
+
+
+def paragraphs(value: object) -> object:
+    return plain_text(value, multiline=True)
+
 
 ClientStatus = Literal["active", "returned", "archived"]
 Status = Literal["active", "returned", "archived", "deleted"]
@@ -109,42 +128,40 @@ def _check_confidences(value: object, depth: int) -> None:
         raise ValueError("a refinement's numbers are confidences, from 0 to 1")
 
 
+def _a_number_not_a_string(value: object) -> object:
+    if isinstance(value, str | bool):  # the contract's `type: number`, as API Gateway checks it
+        raise ValueError("quantity is a number")
+    return Decimal(str(value)) if isinstance(value, int | float) else value
+
+
 class LineItem(InputModel):
-    description: Annotated[
-        str, StringConstraints(min_length=1, max_length=500, pattern=ONE_LINE_NOT_BLANK), AfterValidator(trimmed)
-    ]
-    quantity: Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=12, decimal_places=4)] = Decimal(1)
-    unitPrice: Money | None = None
-    totalPrice: Money | None = None
-
-    _one_line = field_validator("description", mode="before")(plain_text)
-
-    @field_validator("quantity", mode="before")
-    @classmethod
-    def _a_number_not_a_string(cls, value: object) -> object:
-        if isinstance(value, str | bool):  # the contract's `type: number`, as API Gateway checks it
-            raise ValueError("quantity is a number")
-        return Decimal(str(value)) if isinstance(value, int | float) else value
+    description: str = field(
+        Text(min_length=1, max_length=500, pattern=ONE_LINE_NOT_BLANK, after=trimmed), before=one_line
+    )
+    quantity: Decimal = field(
+        DecimalNumber(ge=0, le=1_000_000, max_digits=12, decimal_places=4),
+        default=Decimal(1),
+        before=_a_number_not_a_string,
+    )
+    unitPrice: str | None = optional(MONEY)
+    totalPrice: str | None = optional(MONEY)
 
 
 class ExtendedWarranty(InputModel):
     """Cover bought on top of the manufacturer's. It ends on `expiryDate`, or `months` after the
     purchase date; the warranty in force is the later of the two covers."""
 
-    provider: ShortText
-    expiryDate: ExpiryDate | None = None
-    months: Annotated[int, Field(ge=1, le=600)] | None = None
-    cost: Money | None = None
-    reference: ShortText | None = None
+    before_fields = (refuse_nulls,)
 
-    _one_line = field_validator("provider", "reference", mode="before")(plain_text)
-    _no_nulls = model_validator(mode="before")(refuse_nulls)
+    provider: str = field(SHORT_TEXT, before=one_line)
+    expiryDate: str | None = optional(EXPIRY_DAY)
+    months: int | None = optional(Integer(ge=1, le=600))
+    cost: str | None = optional(MONEY)
+    reference: str | None = optional(SHORT_TEXT, before=one_line)
 
-    @model_validator(mode="after")
-    def _one_end(self) -> ExtendedWarranty:
+    def check(self) -> None:
         if (self.expiryDate is None) == (self.months is None):
             raise ValueError("an extended warranty ends on expiryDate or after months: give exactly one")
-        return self
 
 
 ClaimStatus = Literal["open", "approved", "rejected", "repaired", "replaced", "refunded"]
@@ -153,6 +170,10 @@ ClaimStatus = Literal["open", "approved", "rejected", "repaired", "replaced", "r
 CLOSED_CLAIM_STATUSES = ("rejected", "repaired", "replaced", "refunded")
 WARRANTY_ENDING_OUTCOMES = ("replaced", "refunded")
 MAX_CLAIMS = 20
+CLAIM_STATUS = OneOf(get_args(ClaimStatus))
+# A claim's id, as its receipt's: canonical in lower case.
+CLAIM_ID = Text(pattern=UUID_PATTERN, after=str.lower)
+EXTENSION_MONTHS = Integer(ge=1, le=120)
 
 
 class Claim(InputModel):
@@ -160,31 +181,19 @@ class Claim(InputModel):
     the warranty is over; with `repaired` and `extendsWarrantyMonths`, the cover runs at least
     that long after `closedAt`."""
 
-    claimId: ReceiptId
-    openedAt: IsoDate
-    status: ClaimStatus = "open"
-    reference: ShortText | None = None
-    notes: Notes | None = None
-    closedAt: IsoDate | None = None
-    cost: Money | None = None
-    endsWarranty: bool | None = None
-    extendsWarrantyMonths: Annotated[int, Field(ge=1, le=120)] | None = None
+    before_fields = (refuse_nulls,)
 
-    _one_line = field_validator("reference", mode="before")(plain_text)
-    _no_nulls = model_validator(mode="before")(refuse_nulls)
+    claimId: str = field(CLAIM_ID)
+    openedAt: str = field(ISO_DATE)
+    status: ClaimStatus = field(CLAIM_STATUS, default="open")
+    reference: str | None = optional(SHORT_TEXT, before=one_line)
+    notes: str | None = optional(NOTES, before=paragraphs)
+    closedAt: str | None = optional(ISO_DATE)
+    cost: str | None = optional(MONEY)
+    endsWarranty: bool | None = optional(Boolean())
+    extendsWarrantyMonths: int | None = optional(EXTENSION_MONTHS)
 
-    @field_validator("notes", mode="before")
-    @classmethod
-    def _plain_paragraphs(cls, value: object) -> object:
-        return plain_text(value, multiline=True)
-
-    @field_validator("claimId")
-    @classmethod
-    def _canonical_id(cls, value: str) -> str:
-        return value.lower()
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Claim:
+    def check(self) -> None:
         if self.closedAt is not None and self.status not in CLOSED_CLAIM_STATUSES:
             raise ValueError("a claim has a closedAt only once closed (rejected, repaired, replaced, refunded)")
         if self.closedAt is not None and self.closedAt < self.openedAt:
@@ -193,56 +202,52 @@ class Claim(InputModel):
             raise ValueError("only a replaced or refunded claim can end the warranty (endsWarranty)")
         if self.extendsWarrantyMonths is not None and (self.status != "repaired" or self.closedAt is None):
             raise ValueError("only a repaired claim with its closedAt extends the warranty (extendsWarrantyMonths)")
-        return self
+
+
+def _ocr_text_fits(value: str) -> str:
+    if len(value.encode("utf-8")) > MAX_OCR_TEXT_BYTES:
+        raise ValueError(f"ocrRawText exceeds {MAX_OCR_TEXT_BYTES} bytes")
+    return value
+
+
+def _deduplicate(value: list[str]) -> list[str]:
+    return list(dict.fromkeys(value))
+
+
+def _one_claim_per_id(value: list[Claim]) -> list[Claim]:
+    if len({claim.claimId for claim in value}) != len(value):
+        raise ValueError("each claim has its own claimId")
+    return value
+
+
+LINE_ITEMS = ListOf(Nested(LineItem), max_length=MAX_LINE_ITEMS)
 
 
 class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
 
-    storeName: StoreName | None = None
-    purchaseDate: IsoDate | None = None
-    totalAmount: Money | None = None
-    currency: CurrencyCode | None = None
-    taxAmount: Money | None = None
-    category: ShortText | None = None
-    items: Annotated[list[LineItem], Field(max_length=MAX_LINE_ITEMS)] | None = None
-    paymentMethod: ShortText | None = None
-    warrantyMonths: Annotated[int, Field(ge=0, le=600)] | None = None
-    warrantyExpiryDate: ExpiryDate | None = None
-    warrantyStatus: WarrantyStatus | None = None  # absent: active
-    extendedWarranty: ExtendedWarranty | None = None
-    claims: Annotated[list[Claim], Field(max_length=MAX_CLAIMS)] | None = None
-    notes: Notes | None = None
-    tags: Annotated[list[ShortText], Field(max_length=MAX_TAGS)] | None = None
-    ocrRawText: Annotated[str, StringConstraints(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES)] | None = None
-    userEditedFields: Annotated[list[EditableField], Field(max_length=20)] | None = None
-
-    _one_line = field_validator("storeName", "category", "paymentMethod", "tags", mode="before")(plain_text)
-
-    @field_validator("notes", "ocrRawText", mode="before")
-    @classmethod
-    def _plain_paragraphs(cls, value: object) -> object:
-        return plain_text(value, multiline=True)
-
-    @field_validator("ocrRawText")
-    @classmethod
-    def _ocr_text_fits(cls, value: str | None) -> str | None:
-        if value is not None and len(value.encode("utf-8")) > MAX_OCR_TEXT_BYTES:
-            raise ValueError(f"ocrRawText exceeds {MAX_OCR_TEXT_BYTES} bytes")
-        return value
-
-    @field_validator("tags", "userEditedFields")
-    @classmethod
-    def _deduplicate(cls, value: list[str] | None) -> list[str] | None:
-        return list(dict.fromkeys(value)) if value is not None else None
-
-    @field_validator("claims")
-    @classmethod
-    def _one_claim_per_id(cls, value: list[Claim] | None) -> list[Claim] | None:
-        if value is not None and len({claim.claimId for claim in value}) != len(value):
-            raise ValueError("each claim has its own claimId")
-        return value
+    storeName: str | None = optional(STORE_NAME, before=one_line)
+    purchaseDate: str | None = optional(ISO_DATE)
+    totalAmount: str | None = optional(MONEY)
+    currency: str | None = optional(CURRENCY_CODE)
+    taxAmount: str | None = optional(MONEY)
+    category: str | None = optional(SHORT_TEXT, before=one_line)
+    items: list[LineItem] | None = optional(LINE_ITEMS)
+    paymentMethod: str | None = optional(SHORT_TEXT, before=one_line)
+    warrantyMonths: int | None = optional(Integer(ge=0, le=600))
+    warrantyExpiryDate: str | None = optional(EXPIRY_DAY)
+    warrantyStatus: WarrantyStatus | None = optional(OneOf(get_args(WarrantyStatus)))  # absent: active
+    extendedWarranty: ExtendedWarranty | None = optional(Nested(ExtendedWarranty))
+    claims: list[Claim] | None = optional(ListOf(Nested(Claim), max_length=MAX_CLAIMS), after=_one_claim_per_id)
+    notes: str | None = optional(NOTES, before=paragraphs)
+    tags: list[str] | None = optional(ListOf(SHORT_TEXT, max_length=MAX_TAGS), before=one_line, after=_deduplicate)
+    ocrRawText: str | None = optional(
+        Text(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES), before=paragraphs, after=_ocr_text_fits
+    )
+    userEditedFields: list[EditableField] | None = optional(
+        ListOf(OneOf(get_args(EditableField)), max_length=20), after=_deduplicate
+    )
 
     def content(self) -> DynamoItem:
         """The client-writable fields set, status apart, ready to store (money as strings,
@@ -251,38 +256,40 @@ class ReceiptFields(InputModel):
 
 
 class ReceiptCreate(ReceiptFields):
-    receiptId: ReceiptId | None = None
-    status: ClientStatus = "active"
+    receiptId: str | None = optional(RECEIPT_ID)
+    status: ClientStatus = field(OneOf(get_args(ClientStatus)), default="active")
 
 
 class Refinement(VaultModel):
-    model: str | None = None
-    confidence: float | None = None
-    fieldConfidence: dict[str, float] | None = None
-    refinedAt: str | None = None
-    needsReview: bool | None = None
-    status: Literal["refined", "failed"] | None = None
-    problems: list[str] | None = None  # why the result is doubtful (refined), or why each model failed
+    model: str | None = optional(Text())
+    confidence: float | None = optional(Number())
+    fieldConfidence: dict[str, float] | None = optional(MapOf(Number()))
+    refinedAt: str | None = optional(Text())
+    needsReview: bool | None = optional(Boolean())
+    status: Literal["refined", "failed"] | None = optional(OneOf(("refined", "failed")))
+    # why the result is doubtful (refined), or why each model failed
+    problems: list[str] | None = optional(ListOf(Text()))
 
 
 # Where a receipt came from: absent for the app's own captures, `email` for one received at the
 # user's inbound address (inbound_mail), with the message it came in.
 ReceiptSource = Literal["email"]
 AuthenticationResult = Literal["pass", "fail", "softfail", "neutral", "none", "temperror", "permerror"]
+AUTHENTICATION_RESULT = OneOf(get_args(AuthenticationResult))
 
 
 class EmailOrigin(InputModel):
     """The message a receipt came in: who sent it, about what, when, and what SES found of its
     authenticity (the SPF, DKIM and DMARC results of SES's Authentication-Results header)."""
 
-    sender: str
-    senderName: str | None = None
-    subject: str | None = None
-    sentAt: str | None = None
-    receivedAt: str
-    spf: AuthenticationResult
-    dkim: AuthenticationResult
-    dmarc: AuthenticationResult
+    sender: str = field(Text())
+    senderName: str | None = optional(Text())
+    subject: str | None = optional(Text())
+    sentAt: str | None = optional(Text())
+    receivedAt: str = field(Text())
+    spf: AuthenticationResult = field(AUTHENTICATION_RESULT)
+    dkim: AuthenticationResult = field(AUTHENTICATION_RESULT)
+    dmarc: AuthenticationResult = field(AUTHENTICATION_RESULT)
 
 
 DuplicateReason = Literal["same-image", "same-content", "similar-text", "similar-image"]
@@ -292,9 +299,9 @@ class PossibleDuplicate(InputModel):
     """Another receipt of the user that may be this one (receipt_vault/duplicates), for review.
     Stored as a map by receiptId, so a flag is added once and atomically; shown as a list."""
 
-    receiptId: ReceiptId
-    reasons: Annotated[list[DuplicateReason], Field(min_length=1, max_length=4)]
-    score: Annotated[float, Field(ge=0, le=1)]
+    receiptId: str = field(RECEIPT_ID)
+    reasons: list[DuplicateReason] = field(ListOf(OneOf(get_args(DuplicateReason)), min_length=1, max_length=4))
+    score: float = field(Number(ge=0, le=1))
 
 
 def duplicates_as_stored(flags: list[PossibleDuplicate]) -> DynamoItem:
@@ -313,6 +320,16 @@ def duplicates_as_shown(stored: DynamoItem) -> list[JsonObject]:
     ]
 
 
+def _a_refinement_the_server_could_have_stored(value: JsonObject) -> JsonObject:
+    """A refinement holds confidences (0..1), texts and flags; anything else cannot equal the
+    stored one, and would not even fit a DynamoDB number."""
+    _check_confidences(value, depth=0)
+    return value
+
+
+STATUS = OneOf(get_args(Status))
+
+
 class ReceiptUpdate(ReceiptFields):
     """A full update: fields left out are removed. `status` may change here too.
 
@@ -323,27 +340,21 @@ class ReceiptUpdate(ReceiptFields):
     that is not deleted is a 400, as a PUT never deletes.
     """
 
-    serverVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)]
-    status: Status | None = None  # `deleted` only as GET showed it: a PUT never deletes (409 or 400)
-    receiptId: ReceiptId | None = None
-    createdAt: str | None = None
-    deletedAt: str | None = None
-    updatedAt: str | None = None
-    imageKeys: list[str] | None = None
-    thumbnailKeys: list[str] | None = None
-    refinement: JsonObject | None = None  # as GET returned it, every key included
-    possibleDuplicates: Annotated[list[PossibleDuplicate], Field(max_length=20)] | None = None
-    source: ReceiptSource | None = None
-    email: EmailOrigin | None = None
-
-    @field_validator("refinement")
-    @classmethod
-    def _a_refinement_the_server_could_have_stored(cls, value: JsonObject | None) -> JsonObject | None:
-        """A refinement holds confidences (0..1), texts and flags; anything else cannot equal the
-        stored one, and would not even fit a DynamoDB number."""
-        if value is not None:
-            _check_confidences(value, depth=0)
-        return value
+    serverVersion: int = field(VERSION)
+    status: Status | None = optional(STATUS)  # `deleted` only as GET showed it: a PUT never deletes (409 or 400)
+    receiptId: str | None = optional(RECEIPT_ID)
+    createdAt: str | None = optional(Text())
+    deletedAt: str | None = optional(Text())
+    updatedAt: str | None = optional(Text())
+    imageKeys: list[str] | None = optional(ListOf(Text()))
+    thumbnailKeys: list[str] | None = optional(ListOf(Text()))
+    # as GET returned it, every key included
+    refinement: JsonObject | None = optional(
+        AnyJson(object_only=True), after=_a_refinement_the_server_could_have_stored
+    )
+    possibleDuplicates: list[PossibleDuplicate] | None = optional(ListOf(Nested(PossibleDuplicate), max_length=20))
+    source: ReceiptSource | None = optional(OneOf(get_args(ReceiptSource)))
+    email: EmailOrigin | None = optional(Nested(EmailOrigin))
 
     def echoed_server_fields(self) -> JsonObject:
         """The server-owned fields the body carries, which must equal the stored ones."""
@@ -355,21 +366,21 @@ class ReceiptUpdate(ReceiptFields):
 
 
 class StatusChange(InputModel):
-    status: ClientStatus
-    serverVersion: Annotated[int, Field(ge=1, le=MAX_VERSION)]
+    status: ClientStatus = field(OneOf(get_args(ClientStatus)))
+    serverVersion: int = field(VERSION)
 
 
 class ReceiptListQuery(InputModel):
     """The listing's filters. A parameter it does not know is a 400, as the contract says: a
     misspelt filter (`categroy=`) must not silently answer every receipt."""
 
-    from_: IsoDate | None = Field(default=None, alias="from")
-    to: IsoDate | None = None
-    category: ShortText | None = None
-    store: StoreName | None = None
-    status: Status | None = None
-    limit: Annotated[int, Field(ge=1, le=100)] = 50
-    nextToken: Annotated[str, StringConstraints(min_length=1, max_length=2048)] | None = None
+    from_: str | None = optional(ISO_DATE, alias="from")
+    to: str | None = optional(ISO_DATE)
+    category: str | None = optional(SHORT_TEXT)
+    store: str | None = optional(STORE_NAME)
+    status: Status | None = optional(STATUS)
+    limit: int = field(Integer(ge=1, le=100), default=50)
+    nextToken: str | None = optional(Text(min_length=1, max_length=2048))
 
     def filters(self) -> dict[str, str]:
         """What a page token is bound to: every filter, but not the page size."""
@@ -379,20 +390,20 @@ class ReceiptListQuery(InputModel):
 class Receipt(ReceiptFields):
     """A receipt as stored and returned: the client content plus server-owned fields."""
 
-    model_config = ConfigDict(extra="ignore")
+    extra: ClassVar[Extra] = "ignore"
 
-    receiptId: str
-    status: Status
-    imageKeys: list[str] = Field(default_factory=list)
-    thumbnailKeys: list[str] = Field(default_factory=list)
-    refinement: Refinement | None = None
-    possibleDuplicates: list[PossibleDuplicate] = Field(default_factory=list)
-    source: ReceiptSource | None = None
-    email: EmailOrigin | None = None
-    serverVersion: int
-    createdAt: str
-    updatedAt: str
-    deletedAt: str | None = None
+    receiptId: str = field(Text())
+    status: Status = field(STATUS)
+    imageKeys: list[str] = field(ListOf(Text()), default_factory=list)
+    thumbnailKeys: list[str] = field(ListOf(Text()), default_factory=list)
+    refinement: Refinement | None = optional(Nested(Refinement))
+    possibleDuplicates: list[PossibleDuplicate] = field(ListOf(Nested(PossibleDuplicate)), default_factory=list)
+    source: ReceiptSource | None = optional(OneOf(get_args(ReceiptSource)))
+    email: EmailOrigin | None = optional(Nested(EmailOrigin))
+    serverVersion: int = field(Integer())
+    createdAt: str = field(Text())
+    updatedAt: str = field(Text())
+    deletedAt: str | None = optional(Text())
 
 
 PUBLIC_FIELDS = frozenset(Receipt.model_fields)

@@ -1,4 +1,4 @@
-"""Receipt statuses: a module of its own, so data access needs no pydantic models to know them."""
+"""Receipt statuses: a module of its own, so data access needs no models to know them."""
 
 ACTIVE = "active"
 RETURNED = "returned"
