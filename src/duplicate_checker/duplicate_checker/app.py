@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from duplicate_checker.receipt_checks import ReceiptChecks
 from receipt_vault import keys
+from receipt_vault.batches import PartialBatchResponse, partial_batch_response, stream_sequence_number
 from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
 from receipt_vault.duplicates.store import DuplicateStore
@@ -25,21 +23,20 @@ table = dynamodb_table(settings.table_name)
 checks = ReceiptChecks(
     ReceiptStore(table), DuplicateStore(table), ErasedAccounts(table), duplicate_detector(table, logger), utc_now
 )
-# Partial batch responses: the stream resumes at the first failed record, not at the batch's start.
-batch = BatchProcessor(EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialItemFailureResponse:
+def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialBatchResponse:
     checks_of_batch = checks.for_one_batch()
 
-    def check_record(record: DynamoDBRecord) -> None:
-        changed = record.raw_event["dynamodb"]["Keys"]
+    def check_record(record: JsonObject) -> None:
+        changed = record["dynamodb"]["Keys"]
         user_id = keys.user_id_of(changed["PK"]["S"])
         receipt_id = changed["SK"]["S"].removeprefix(keys.RECEIPT_PREFIX)
         outcome = checks_of_batch.check(user_id, receipt_id)
         logger.info("receipt checked", extra={"user_hash": hash_user_id(user_id), "outcome": outcome})
 
-    return process_partial_response(event, check_record, batch, context)
+    # Partial batch responses: the stream resumes at the first failed record, not at the batch's start.
+    return partial_batch_response(event["Records"], check_record, stream_sequence_number, logger)

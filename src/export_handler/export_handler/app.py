@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from export_handler.export_builder import ExportBuilder
 from export_handler.export_gateway import ExportGateway
 from export_handler.export_worker import ExportWorker
+from receipt_vault.batches import PartialBatchResponse, partial_batch_response, sqs_message_id
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
@@ -36,26 +34,25 @@ worker = ExportWorker(
     utc_now,
     logger,
 )
-# Partial batch responses: only a failed message is delivered again. A batch whose every message
-# failed is answered so too, not raised: a message for an export being built elsewhere is no error.
-batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
-def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialItemFailureResponse:
-    return process_partial_response(event, export_message, batch, context)
+def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialBatchResponse:
+    # Partial batch responses: only a failed message is delivered again. A batch whose every message
+    # failed is answered so too, not raised: a message for an export being built elsewhere is no error.
+    return partial_batch_response(event["Records"], export_message, sqs_message_id, logger)
 
 
-def export_message(record: SQSRecord) -> None:
+def export_message(record: JsonObject) -> None:
     """One job; raises when the message should be delivered again."""
     try:
-        message = json.loads(record.body)
+        message = json.loads(record["body"])
         user_id, export_id = message["userId"], message["exportId"]
     except (ValueError, KeyError, TypeError):
-        logger.error("unreadable export message dropped", extra={"message_id": record.message_id})
+        logger.error("unreadable export message dropped", extra={"message_id": record["messageId"]})
         return  # a poison message: retrying cannot help
-    delivery = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", "1"))  # 1 if hand-made
+    delivery = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))  # 1 if hand-made
     outcome = worker.process(user_id, export_id, delivery)
     logger.info("export message", extra={"user_hash": hash_user_id(user_id), "outcome": outcome})

@@ -13,12 +13,10 @@ import datetime as dt
 import json
 from collections.abc import Callable
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
+from receipt_vault.batches import PartialBatchResponse, partial_batch_response, sqs_message_id
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import iso_timestamp, utc_now
 from receipt_vault.dynamo import dynamodb_table
@@ -119,33 +117,30 @@ api_handler = make_lambda_handler(
 )
 
 
-def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject | PartialItemFailureResponse:
+def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject | PartialBatchResponse:
     """API Gateway requests, or the account-deletion queue's messages."""
     if "Records" in event:
         return _erase_queued(event, context)
     return api_handler(event, context)
 
 
-# _erase_queued raises itself whenever a message failed, so Powertools' BatchProcessingError for
-# a batch that failed entirely is turned off: the same error, however many failed.
-queued_batch = BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False)
-
-
 @logger.inject_lambda_context(clear_state=True)
-def _erase_queued(event: JsonObject, context: LambdaContext) -> PartialItemFailureResponse:
-    response = process_partial_response(event, _erase_message, queued_batch, context)
+def _erase_queued(event: JsonObject, context: LambdaContext) -> PartialBatchResponse:
+    response = partial_batch_response(
+        event["Records"], lambda record: _erase_message(record, context), sqs_message_id, logger
+    )
     failures = response["batchItemFailures"]
     if failures:  # the function's Errors metric drives the UserDeletionFailure alarm
         raise RuntimeError(f"{len(failures)} account erasures failed")
     return response
 
 
-def _erase_message(record: SQSRecord, lambda_context: LambdaContext) -> None:
+def _erase_message(record: JsonObject, lambda_context: LambdaContext) -> None:
     try:
-        message = json.loads(record.body)
+        message = json.loads(record["body"])
         user_id = message["userId"]
     except (ValueError, KeyError, TypeError):
-        logger.error("unreadable deletion message dropped", extra={"message_id": record.message_id})
+        logger.error("unreadable deletion message dropped", extra={"message_id": record["messageId"]})
         return
     try:
         _handle(user_id, message, lambda_context)
