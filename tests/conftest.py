@@ -194,6 +194,8 @@ class ApiClient:
         if self.before_each_call is not None:
             self.before_each_call()
         response = self.module.lambda_handler(api_event(method, resource, **kwargs), lambda_context())
+        if response.get("body"):  # what API Gateway sends on as UTF-8: a lone surrogate cannot be
+            response["body"].encode("utf-8")
         body = json.loads(response["body"]) if response.get("body") else None
         headers = dict(response.get("headers") or {})
         for name, values in (response.get("multiValueHeaders") or {}).items():

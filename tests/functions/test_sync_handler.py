@@ -249,6 +249,25 @@ def test_one_bad_item_never_fails_the_batch(sync, table):
     assert stored(table, "user-a", good)["storeName"] == "Good"
 
 
+def test_an_item_no_answer_could_hold_is_rejected_alone_and_named_by_nothing_it_sent(sync, table):
+    good = str(uuid.uuid4())
+
+    response = push(sync, [{"receiptId": good, "storeName": "first"}, {"receiptId": "\ud800"}, {"x\udfff": 1}])
+
+    assert response.status == 200  # and its body is UTF-8 (ApiClient checks)
+    accepted, lone_id, lone_key = response.body["results"]
+    assert accepted["outcome"] == "accepted" and stored(table, "user-a", good)["storeName"] == "first"
+    assert lone_id["outcome"] == lone_key["outcome"] == "rejected"
+    assert "\ud800" not in json.dumps(lone_id, ensure_ascii=False)
+
+
+def test_an_unknown_key_of_the_push_is_a_400_that_names_no_key_it_sent(sync):
+    for key in ("\ud800", "john.doe@example.com"):
+        response = sync.call("POST", "/sync/push", body={"items": [{"receiptId": str(uuid.uuid4())}], key: 1})
+        assert_error_shape(response, 400, "VALIDATION_ERROR")
+        assert key not in json.dumps(response.body, ensure_ascii=False)
+
+
 def test_a_null_status_is_rejected_as_the_contract_says_an_absent_one_keeps_the_status(sync, table):
     receipt = put_receipt(table, status="returned")
     item = {"receiptId": receipt["receiptId"], "serverVersion": 1}

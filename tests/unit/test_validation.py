@@ -50,10 +50,11 @@ def test_an_integer_is_a_number_where_a_number_goes():
     assert update.possibleDuplicates[0].score == 1.0 and isinstance(update.possibleDuplicates[0].score, float)
 
 
-def test_a_query_string_is_read_as_the_number_it_spells():
+def test_a_query_string_is_read_as_the_integer_it_spells_in_ascii_digits():
     assert ReceiptListQuery.model_validate({"limit": "7"}).limit == 7
-    assert ReceiptListQuery.model_validate({"limit": " 7 "}).limit == 7
-    for spelled in ("1e3", "7.5", "seven", "", "0x10"):
+    assert ReceiptListQuery.model_validate({"limit": "100"}).limit == 100
+    spellings = ("1e3", "7.5", "7.0", " 7 ", "+7", "1_0", "\u0667", "\uff17", "seven", "", "0x10", "9" * 5000)
+    for spelled in spellings:
         assert "limit" in _problems(lambda spelled=spelled: ReceiptListQuery.model_validate({"limit": spelled}))
 
 
@@ -166,6 +167,19 @@ def test_every_problem_is_named_by_its_path_in_one_answer():
         "claims.0.openedAt": "missing",
         "storeNmae": "extra_forbidden",
     }
+
+
+def test_an_error_names_a_key_only_when_it_is_shaped_like_a_field():
+    body = {"storeNmae": 1, "john.doe@example.com": 1, "\ud800": 1, "extendedWarranty": {"provider": "A", "a b": None}}
+    with pytest.raises(ValidationError) as raised:
+        ReceiptCreate.model_validate(body, strict=True)
+    issues = raised.value.errors()
+    assert {".".join(map(str, issue["loc"])) for issue in issues} == {
+        "storeNmae",
+        "(undeclared field)",
+        "extendedWarranty",
+    }
+    assert all("a b" not in issue["msg"] and "john" not in issue["msg"] for issue in issues)
 
 
 def test_a_message_never_echoes_the_input():

@@ -48,6 +48,7 @@ from receipt_vault.receipts.rules import (
 from receipt_vault.receipts.status import DELETED
 from receipt_vault.receipts.store import Page, ReceiptStore
 from receipt_vault.shapes import DynamoItem, JsonObject, JsonValue
+from receipt_vault.validation import has_lone_surrogate
 from sync_handler.models import FullRequest, PullRequest, PushItem, PushRequest, validated_push_item
 
 SYNC_SAFETY_MARGIN = dt.timedelta(seconds=60)
@@ -253,7 +254,8 @@ def _gone(receipt_id: str) -> JsonObject:
 def _rejected(raw: JsonValue, error: ApiError) -> JsonObject:
     receipt_id = raw.get("receiptId") if isinstance(raw, dict) else None
     return {
-        "receiptId": receipt_id if isinstance(receipt_id, str) else None,
+        # The item's own id, so the device can match the answer, if an answer can hold it.
+        "receiptId": receipt_id if isinstance(receipt_id, str) and not has_lone_surrogate(receipt_id) else None,
         "outcome": "rejected",
         "serverVersion": None,
         "item": None,

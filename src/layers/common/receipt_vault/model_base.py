@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import ClassVar
 
-from receipt_vault.validation import Extra, Model
+from receipt_vault.validation import Extra, Model, key_as_named
 
 
 class VaultModel(Model):
@@ -74,7 +74,7 @@ def refuse_nulls(value: object) -> object:
     which API Gateway does not validate, must refuse what a POST's model refuses. For a model's
     `before_fields`."""
     if isinstance(value, dict):
-        nulls = sorted(str(name) for name, item in value.items() if item is None)
+        nulls = sorted({key_as_named(name) for name, item in value.items() if item is None})
         if nulls:
             raise ValueError(f"leave a field out rather than null: {', '.join(nulls)}")
     return value

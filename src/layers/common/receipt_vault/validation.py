@@ -57,6 +57,22 @@ class _RefusedError(Exception):
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")  # in a str, only a lone one: a pair is one code point
+# A key an error may name: one shaped like a field. Any other key a client sent (an e-mail
+# address, a lone surrogate no response could encode) is input, never echoed.
+_NAMEABLE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}\Z")
+UNDECLARED = "(undeclared field)"
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """No UTF-8 holds a lone surrogate: a text with one can be neither stored nor answered."""
+    return bool(_SURROGATE.search(text))
+
+
+def key_as_named(key: object) -> str:
+    """A client's key as an error may name it."""
+    return key if isinstance(key, str) and _NAMEABLE.match(key) else UNDECLARED
+
+
 _FAILED: Any = object()  # a value that failed; its problems are already recorded
 _REQUIRED: Any = object()
 
@@ -140,7 +156,7 @@ class Text(Kind):
     def check(self, value: Any, strict: bool) -> Any:
         if not isinstance(value, str):
             raise self.refused()
-        if _SURROGATE.search(value):  # no UTF-8 holds it: DynamoDB, S3 and JSON encoders would fail on it
+        if has_lone_surrogate(value):  # no UTF-8 holds it: DynamoDB, S3 and JSON encoders would fail on it
             raise _RefusedError("string_unicode", "Input should be a valid string, without lone surrogates")
         if self.min_length is not None and len(value) < self.min_length:
             raise _RefusedError("string_too_short", f"String should have at least {self.min_length} characters")
@@ -160,7 +176,9 @@ class Text(Kind):
         return {"type": "string", **{key: limit for key, limit in limits if limit is not None}}
 
 
-_WHOLE_NUMBER = re.compile(r"\s*([+-]?\d+(?:_\d+)*)(?:\.0*)?\s*\Z")
+# A query's integer: ASCII digits only (no "٥", "1_0", "5.0" or " 7 "), and few enough that
+# int() never meets Python's limit on digits.
+_WHOLE_NUMBER = re.compile(r"-?[0-9]{1,19}\Z")
 _TRUE = frozenset({"1", "on", "t", "true", "y", "yes"})
 _FALSE = frozenset({"0", "off", "f", "false", "n", "no"})
 
@@ -202,10 +220,9 @@ class Integer(Kind):
         if isinstance(value, bool):
             return int(value)
         if isinstance(value, str):
-            whole = _WHOLE_NUMBER.match(value)  # "50", " 7 ", "5.0", "1_000"; never "1e3"
-            if whole is None:
+            if not _WHOLE_NUMBER.match(value):
                 raise _RefusedError("int_parsing", "Input should be a valid integer")
-            return int(whole.group(1))
+            return int(value)
         if isinstance(value, float):
             value = Decimal(value)
         if isinstance(value, Decimal):
@@ -386,7 +403,7 @@ class MapOf(Kind):
     def validate(self, value: Any, check: _Check, loc: Loc) -> Any:
         if not isinstance(value, dict):
             return check.refuse(loc, *self.type_error)
-        entries = {key: self.value.validate(item, check, (*loc, key)) for key, item in value.items()}
+        entries = {key: self.value.validate(item, check, (*loc, key_as_named(key))) for key, item in value.items()}
         return _FAILED if any(item is _FAILED for item in entries.values()) else entries
 
     def schema(self) -> dict[str, Any]:
@@ -571,7 +588,7 @@ class Model:
         if cls.extra == "forbid":
             for key in data:
                 if key not in cls._by_key:
-                    check.refuse((*loc, key), "extra_forbidden", "Extra inputs are not permitted")
+                    check.refuse((*loc, key_as_named(key)), "extra_forbidden", "Extra inputs are not permitted")
                     failed = True
         if failed:
             return _FAILED  # type: ignore[no-any-return]
@@ -654,7 +671,7 @@ def _no_constant(name: str) -> Any:
 def _refuse_lone_surrogates(value: Any) -> None:
     """After parsing, a surrogate left in a string had no partner: no UTF-8 can hold it."""
     if isinstance(value, str):
-        if _SURROGATE.search(value):
+        if has_lone_surrogate(value):
             raise ValueError("a lone surrogate")
     elif isinstance(value, dict):
         for key, item in value.items():
