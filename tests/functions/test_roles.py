@@ -33,6 +33,7 @@ from local import iam
 from local.cfn_template import load_template
 from local.iam.policy import Request, action_matches
 from local.iam.roles import role_logical_id
+from receipt_vault.clients import LazyClient
 from receipt_vault.images import MAX_IMAGES_PER_RECEIPT
 from receipt_vault.scheduled_jobs import RunIncompleteError
 from tests.conftest import TABLE_NAME, ApiClient, load_function, put_receipt
@@ -80,6 +81,8 @@ def fail_from_aws(client: Any, operation: str, naming: str, code: str) -> None:
 def respond_instead(client: Any, operation: str, respond: Callable[[dict[str, Any]], Any]) -> None:
     """The client's sending step (after every hook, the guard's included) replaced for one
     operation: `respond(request)` gives (status, parsed response), or None to send it."""
+    if isinstance(client, LazyClient):  # a client made on first use: stub the client it stands for
+        client = client.instance()
     send = client._make_request
 
     def make_request(model: Any, request: dict[str, Any], context: dict[str, Any]) -> Any:

@@ -39,6 +39,10 @@ class LazyClient:
         """Whether the client exists yet: False until something has used it."""
         return self._create.cache_info().currsize > 0
 
+    def instance(self) -> object:
+        """The client itself, created now if it is not yet: what a stub of its requests replaces."""
+        return self._create()
+
     def __getattr__(self, name: str) -> object:
         return getattr(self._create(), name)
 

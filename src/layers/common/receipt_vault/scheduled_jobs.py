@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, NamedTuple
 
-import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 
+from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
-from receipt_vault.dynamo import CLIENT_CONFIG, DynamoTable, dynamodb_table
+from receipt_vault.dynamo import DynamoTable, dynamodb_table
 from receipt_vault.erasure import ErasedAccounts
 from receipt_vault.notification_ledger import (
     ALREADY_SENT,
@@ -103,8 +103,10 @@ class JobReport:
 
 def ledgered_push(table: DynamoTable, region: str, observability: Observability) -> OncePerLedgerPush:
     """Pushes through the notification ledger, as every scheduled job sends them."""
-    sns = boto3.client("sns", region_name=region, config=CLIENT_CONFIG)
-    sender = PushSender(PushGateway(sns), SettingsStore(table), ErasedAccounts(table), observability.logger)
+    # Created at the first push, not at init: a run with nothing due sends none.
+    sender = PushSender(
+        PushGateway(lazy_client("sns", region)), SettingsStore(table), ErasedAccounts(table), observability.logger
+    )
     return OncePerLedgerPush(NotificationLedger(table), sender, utc_now)
 
 
