@@ -72,11 +72,8 @@ RECEIPT_ID = Text(pattern=UUID_PATTERN)
 VERSION = Integer(ge=1, le=MAX_VERSION)
 
 
-def one_line(value: object) -> object:
-    return plain_text(value)
-
-
 def paragraphs(value: object) -> object:
+    """plain_text for a field of several lines (notes, OCR text)."""
     return plain_text(value, multiline=True)
 
 
@@ -136,7 +133,7 @@ def _a_number_not_a_string(value: object) -> object:
 
 class LineItem(InputModel):
     description: str = field(
-        Text(min_length=1, max_length=500, pattern=ONE_LINE_NOT_BLANK, after=trimmed), before=one_line
+        Text(min_length=1, max_length=500, pattern=ONE_LINE_NOT_BLANK, after=trimmed), before=plain_text
     )
     quantity: Decimal = field(
         DecimalNumber(ge=0, le=1_000_000, max_digits=12, decimal_places=4),
@@ -153,11 +150,11 @@ class ExtendedWarranty(InputModel):
 
     before_fields = (refuse_nulls,)
 
-    provider: str = field(SHORT_TEXT, before=one_line)
+    provider: str = field(SHORT_TEXT, before=plain_text)
     expiryDate: str | None = optional(EXPIRY_DAY)
     months: int | None = optional(Integer(ge=1, le=600))
     cost: str | None = optional(MONEY)
-    reference: str | None = optional(SHORT_TEXT, before=one_line)
+    reference: str | None = optional(SHORT_TEXT, before=plain_text)
 
     def check(self) -> None:
         if (self.expiryDate is None) == (self.months is None):
@@ -186,7 +183,7 @@ class Claim(InputModel):
     claimId: str = field(CLAIM_ID)
     openedAt: str = field(ISO_DATE)
     status: ClaimStatus = field(CLAIM_STATUS, default="open")
-    reference: str | None = optional(SHORT_TEXT, before=one_line)
+    reference: str | None = optional(SHORT_TEXT, before=plain_text)
     notes: str | None = optional(NOTES, before=paragraphs)
     closedAt: str | None = optional(ISO_DATE)
     cost: str | None = optional(MONEY)
@@ -227,21 +224,21 @@ class ReceiptFields(InputModel):
     """The client-writable content of a receipt. Every field is optional: an offline capture
     may exist before its store or date is known."""
 
-    storeName: str | None = optional(STORE_NAME, before=one_line)
+    storeName: str | None = optional(STORE_NAME, before=plain_text)
     purchaseDate: str | None = optional(ISO_DATE)
     totalAmount: str | None = optional(MONEY)
     currency: str | None = optional(CURRENCY_CODE)
     taxAmount: str | None = optional(MONEY)
-    category: str | None = optional(SHORT_TEXT, before=one_line)
+    category: str | None = optional(SHORT_TEXT, before=plain_text)
     items: list[LineItem] | None = optional(LINE_ITEMS)
-    paymentMethod: str | None = optional(SHORT_TEXT, before=one_line)
+    paymentMethod: str | None = optional(SHORT_TEXT, before=plain_text)
     warrantyMonths: int | None = optional(Integer(ge=0, le=600))
     warrantyExpiryDate: str | None = optional(EXPIRY_DAY)
     warrantyStatus: WarrantyStatus | None = optional(OneOf(get_args(WarrantyStatus)))  # absent: active
     extendedWarranty: ExtendedWarranty | None = optional(Nested(ExtendedWarranty))
     claims: list[Claim] | None = optional(ListOf(Nested(Claim), max_length=MAX_CLAIMS), after=_one_claim_per_id)
     notes: str | None = optional(NOTES, before=paragraphs)
-    tags: list[str] | None = optional(ListOf(SHORT_TEXT, max_length=MAX_TAGS), before=one_line, after=_deduplicate)
+    tags: list[str] | None = optional(ListOf(SHORT_TEXT, max_length=MAX_TAGS), before=plain_text, after=_deduplicate)
     ocrRawText: str | None = optional(
         Text(max_length=MAX_OCR_TEXT_BYTES, pattern=SEVERAL_LINES), before=paragraphs, after=_ocr_text_fits
     )
