@@ -60,18 +60,24 @@ OPTIONAL_FEATURES_ON = {"InboundMailDomain": "receipts.example.com"}
 _TIMED = """
 import time
 started = time.perf_counter()
-import boto3
+{pause}import boto3
 boto3.client("dynamodb")
 {libraries}
-print(time.perf_counter() - started)
+{resume}print(time.perf_counter() - started)
 """
-BASELINE_CODE = _TIMED.format(libraries="")
+BASELINE_CODE = _TIMED.format(pause="", libraries="", resume="")
+# The floors' init runs as each function's does (receipt_vault.init_phase): the cyclic garbage
+# collector paused from its start, and what init made frozen at its end.
+_PAUSE = "import gc\ngc.disable()\n"
+_RESUME = "gc.freeze()\ngc.enable()\n"
 
 # What every API function needs, used as the project uses it, and none of its functions' code:
 # boto3 and its client, a model (receipt_vault.validation, from the common layer), and
 # Powertools' Logger, Metrics and Tracer (botocore patched, as receipt_vault.observability sets
-# it up). What no cut in a function's own code can go below. Each part is also timed alone on
-# top of the baseline, so the output shows what each one takes of the limit's margin.
+# it up), in an init without the collector. What no cut in a function's own code can go below.
+# Each part is also timed alone on top of the baseline, so the output shows what each one takes
+# of the limit's margin; and the baseline itself without the collector, so it shows what the
+# pause alone saves (the baseline's ratios stay against the baseline as any function runs it).
 _MODEL = """
 from receipt_vault.validation import Model, Text, field
 class Body(Model):
@@ -82,9 +88,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 Logger(), Metrics(), Tracer(patch_modules=("botocore",))
 """
 FLOORS = {
-    "floor": ("the baseline + a model + Powertools Logger, Metrics, Tracer", _MODEL + _POWERTOOLS),
-    "floor/model": ("the baseline + a model (receipt_vault.validation)", _MODEL),
-    "floor/powertools": ("the baseline + Powertools Logger, Metrics, Tracer", _POWERTOOLS),
+    "floor": ("the baseline + a model + Powertools Logger, Metrics, Tracer, collector paused", _MODEL + _POWERTOOLS),
+    "floor/model": ("the baseline + a model (receipt_vault.validation), collector paused", _MODEL),
+    "floor/powertools": ("the baseline + Powertools Logger, Metrics, Tracer, collector paused", _POWERTOOLS),
+    "floor/collector": ("the baseline alone, collector paused (receipt_vault.init_phase)", ""),
 }
 
 HANDLER_CODE = """
@@ -103,6 +110,7 @@ def lambda_environment(function_name: str, declared: dict[str, str], path: list[
         "AWS_LAMBDA_FUNCTION_NAME": function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
         "AWS_EXECUTION_ENV": "AWS_Lambda_python3.12",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "LAMBDA_TASK_ROOT": "/var/task",
         **declared,
         "REGION": REGION,
@@ -261,7 +269,7 @@ def main() -> int:
     )
 
     for key, (_, libraries) in FLOORS.items():
-        runs[key] = (_TIMED.format(libraries=libraries), floor_environment)
+        runs[key] = (_TIMED.format(pause=_PAUSE, libraries=libraries, resume=_RESUME), floor_environment)
     samples: dict[str, list[float]] = {"baseline": [], **{key: [] for key in runs}}
     ratios: dict[str, list[float]] = {key: [] for key in runs}
     for _ in range(args.runs):

@@ -6,6 +6,7 @@ import ast
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from local.cfn_template import (
     load_yaml,
     resources_of_type,
 )
+from local.runtime import EnvironmentSpec
 from receipt_vault import settings as settings_module
 
 TEMPLATE = load_template()
@@ -115,6 +117,13 @@ def _declared_environment(name: str) -> set[str]:
     return set(global_variables) | set(own)
 
 
+def _runtime_environment() -> set[str]:
+    """What Lambda's runtime sets itself (a template may not declare these reserved names), as the
+    local stack's execution environments set them."""
+    placeholder = SimpleNamespace(function_name="f", memory_mb=128, code_dir=Path("/var/task"), handler="f.app.h")
+    return set(EnvironmentSpec.runtime_variables(placeholder))  # type: ignore[arg-type]
+
+
 def _environment_reads(source_files: list[Path]) -> set[str]:
     """Literal names read through os.environ / os.getenv, plus the settings models loaded."""
     names: set[str] = set()
@@ -139,7 +148,8 @@ def test_every_environment_variable_a_handler_reads_is_declared(name):
     reads = _environment_reads(sorted(code_dir.rglob("*.py")) + sorted(LAYER_PACKAGE.rglob("*.py")))
 
     assert reads, "the settings model of the function was not found"
-    assert reads <= _declared_environment(name), reads - _declared_environment(name)
+    available = _declared_environment(name) | _runtime_environment()
+    assert reads <= available, reads - available
     assert "POWERTOOLS_SERVICE_NAME" in _declared_environment(name)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from calendar_feed.feed_service import FEED_SUFFIX, CalendarFeedService
 from calendar_feed.feed_store import FeedStore
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, to_json
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
@@ -68,3 +69,5 @@ def _public_base_url() -> str:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from category_handler.category_service import CategoryService
 from category_handler.models import CategoriesUpdate
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.categories import CategoriesView
 from receipt_vault.category_store import CategoryStore
@@ -29,3 +30,5 @@ def put_categories() -> CategoriesView:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

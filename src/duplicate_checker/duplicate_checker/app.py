@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from duplicate_checker.receipt_checks import ReceiptChecks
-from receipt_vault import keys
+from receipt_vault import init_phase, keys
 from receipt_vault.batches import PartialBatchResponse, partial_batch_response, stream_sequence_number
 from receipt_vault.clock import utc_now
 from receipt_vault.duplicates.setup import duplicate_detector
@@ -40,3 +40,6 @@ def lambda_handler(event: JsonObject, context: LambdaContext) -> PartialBatchRes
 
     # Partial batch responses: the stream resumes at the first failed record, not at the batch's start.
     return partial_batch_response(event["Records"], check_record, stream_sequence_number, logger)
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -9,6 +9,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from export_handler.export_builder import ExportBuilder
 from export_handler.export_gateway import ExportGateway
 from export_handler.export_worker import ExportWorker
+from receipt_vault import init_phase
 from receipt_vault.batches import PartialBatchResponse, partial_batch_response, sqs_message_id
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
@@ -56,3 +57,6 @@ def export_message(record: JsonObject) -> None:
     delivery = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))  # 1 if hand-made
     outcome = worker.process(user_id, export_id, delivery)
     logger.info("export message", extra={"user_hash": hash_user_id(user_id), "outcome": outcome})
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -10,6 +10,7 @@ import json
 
 from export_request.export_status import ExportService
 from export_request.models import ExportRequest
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
@@ -47,3 +48,5 @@ def export_status(exportId: str) -> JsonObject:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receipt_vault import __version__
+from receipt_vault import __version__, init_phase
 from receipt_vault.api import build_api, make_lambda_handler
 from receipt_vault.observability import setup_observability
 from receipt_vault.settings import ApiSettings, load_settings
@@ -18,3 +18,5 @@ def health() -> dict[str, str]:
 
 
 lambda_handler = make_lambda_handler(app, observability)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -11,6 +11,7 @@ from inbound_mail.inbound_store import InboundStore
 from inbound_mail.mail_gateway import MailGateway
 from inbound_mail.mailroom import Mailroom, MailroomConfig
 from inbound_mail.message_parser import Limits
+from receipt_vault import init_phase
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
@@ -75,3 +76,6 @@ def lambda_handler(event: JsonObject, context: LambdaContext) -> dict[str, list[
         outcomes.extend(mailroom.receive(key, size))
     logger.info("messages received", extra={"outcomes": outcomes})
     return {"outcomes": outcomes}
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

@@ -13,6 +13,7 @@ from botocore.config import Config
 from ocr_refine.model_gateway import ModelGateway
 from ocr_refine.models import RefineRequest
 from ocr_refine.refine_service import Models, RefineService
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.clients import lazy_client, new_client
 from receipt_vault.clock import utc_now
@@ -113,3 +114,6 @@ def lambda_handler(event: JsonObject, context: LambdaContext) -> JsonObject:
     if event.get("Records"):
         return cast("JsonObject", refine_queued(event, context))
     return api_handler(event, context)
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

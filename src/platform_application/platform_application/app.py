@@ -18,6 +18,7 @@ import boto3
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from receipt_vault import init_phase
 from receipt_vault.dynamo import CLIENT_CONFIG
 from receipt_vault.settings import RegionSettings, load_settings
 from receipt_vault.shapes import JsonObject
@@ -133,3 +134,6 @@ def lambda_handler(event: CustomResourceEvent, context: LambdaContext) -> None:
         send_response(event, "FAILED", event.get("PhysicalResourceId", ""), type(error).__name__)
     else:
         send_response(event, "SUCCESS", physical_id)
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

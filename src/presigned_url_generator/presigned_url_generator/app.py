@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from presigned_url_generator.models import DownloadUrl, UploadUrl, UploadUrlRequest
 from presigned_url_generator.upload_urls import ImageUrls
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -31,3 +32,5 @@ def download_url(receiptId: str, imageId: str) -> DownloadUrl:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

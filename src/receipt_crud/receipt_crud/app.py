@@ -8,6 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from receipt_crud.claims import ClaimService
 from receipt_crud.duplicate_review import DuplicateReview
 from receipt_crud.models import ClaimChange, ClaimOpening, DuplicatePairQuery, DuplicateResolution
+from receipt_vault import init_phase
 from receipt_vault.api import (
     build_api,
     current_user_id,
@@ -103,3 +104,5 @@ def change_claim(receiptId: str, claimId: str) -> JsonObject:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

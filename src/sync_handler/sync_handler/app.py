@@ -6,6 +6,7 @@ import time
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, parse_json_body
 from receipt_vault.clock import utc_now
 from receipt_vault.dynamo import dynamodb_table
@@ -64,3 +65,5 @@ def full() -> JsonObject:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

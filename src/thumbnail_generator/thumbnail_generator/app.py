@@ -6,6 +6,7 @@ from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from receipt_vault import init_phase
 from receipt_vault.clients import lazy_client
 from receipt_vault.dynamo import dynamodb_table
 from receipt_vault.observability import setup_observability
@@ -37,3 +38,6 @@ def lambda_handler(event: JsonObject, context: LambdaContext) -> dict[str, list[
         outcomes.append(pipeline.handle(s3["bucket"]["name"], key, int(s3["object"].get("size", 0))))
     logger.info("uploads processed", extra={"outcomes": outcomes})
     return {"outcomes": outcomes}
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

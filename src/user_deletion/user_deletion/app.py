@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, current_username, make_lambda_handler, to_json
 from receipt_vault.batches import PartialBatchResponse, partial_batch_response, sqs_message_id
 from receipt_vault.clients import lazy_client
@@ -166,3 +167,6 @@ def _handle(user_id: str, message: JsonObject, context: LambdaContext) -> None:
         return
     if eraser.erase(user_id, seconds_left).status != COMPLETED:
         raise TimeoutError("ran out of time; the message comes back")
+
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

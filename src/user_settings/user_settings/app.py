@@ -3,6 +3,7 @@ POST and DELETE /user/inbound-address."""
 
 from __future__ import annotations
 
+from receipt_vault import init_phase
 from receipt_vault.api import build_api, current_user_id, make_lambda_handler, parse_body, to_json
 from receipt_vault.clients import lazy_client
 from receipt_vault.clock import utc_now
@@ -73,3 +74,5 @@ def disable_inbound_address() -> Response[str]:
 
 
 lambda_handler = make_lambda_handler(app, observability, table_name=settings.table_name)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

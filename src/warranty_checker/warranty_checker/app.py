@@ -6,6 +6,7 @@ retry or an overlapping run harmless anyway.
 
 from __future__ import annotations
 
+from receipt_vault import init_phase
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import job_environment, scheduled_handler
 from receipt_vault.settings import ScheduledJobSettings, load_settings
@@ -26,3 +27,5 @@ METRICS = {
     "ExpiredWarrantiesRemoved": "expired_removed",
 }
 lambda_handler = scheduled_handler(checker.run, METRICS, observability)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes

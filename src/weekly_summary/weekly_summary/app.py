@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from receipt_vault import init_phase
 from receipt_vault.receipts.store import ReceiptStore
 from receipt_vault.scheduled_jobs import job_environment, scheduled_handler
 from receipt_vault.settings import ScheduledJobSettings, load_settings
@@ -21,3 +22,5 @@ METRICS = {
     "PushEndpointsRemoved": "endpoints_removed",
 }
 lambda_handler = scheduled_handler(summary.run, METRICS, observability)
+
+init_phase.end()  # init is over: what it made is frozen, collecting resumes
