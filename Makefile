@@ -116,8 +116,9 @@ build: venv
 	PATH="$(PY312_BIN):$$PATH" python3.12 -m local.bytecode .aws-sam/build
 
 # Every benchmark under bench/, then bench/RESULTS.md: each figure against its same-run baseline.
+# Cold starts are timed by the runtime's Python (3.12) where this machine has it, as `build` compiles.
 bench: venv
-	$(BIN)/python bench/run_all.py $(ONLY)
+	PATH="$(PY312_BIN):$$PATH" $(BIN)/python bench/run_all.py $(ONLY)
 
 # The sync simulation over many seeds (three run in `make test`): make soak SEEDS=200 STEPS=300
 SEEDS ?= 40

@@ -8,7 +8,9 @@ and boto3 in the runtime's own, compiled, /var/runtime. So this stages the same 
 - `bytecode`: the same after `make build`'s bytecode step (local/bytecode.py). This is what is
   deployed, and what the limit applies to.
 The trees are made read-only and children run with PYTHONDONTWRITEBYTECODE=1 and without the
-venv's site-packages (`python -S`); a `source` tree that gained a `.pyc` fails the run.
+venv's site-packages (`python -S`); a `source` tree that gained a `.pyc` fails the run. Installs,
+bytecode and children are Lambda's Python 3.12 where it is on PATH (`make bench` adds pyenv's),
+else this interpreter; the output names the version.
 
 The baseline is what any Python function pays anyway: `import boto3` plus one client, from a
 compiled boto3 on an otherwise empty path. Each handler is imported by its module
@@ -31,6 +33,7 @@ exceeds 1.30x, or if a read-only tree was written to.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -45,7 +48,6 @@ from pathlib import Path
 
 from environment import CREDENTIALS, REGION
 
-from local.bytecode import compile_tree
 from local.cfn_template import load_template, resources_of_type
 from local.intrinsics import Resolver
 
@@ -56,6 +58,10 @@ VARIANTS = ("bytecode", "source")
 BREAKDOWN_TOP = 6
 # Parameters without which a function is not deployed at all (its Condition): set, so it is measured.
 OPTIONAL_FEATURES_ON = {"InboundMailDomain": "receipts.example.com"}
+# Lambda's interpreter where this machine has it (`make bench` puts pyenv's 3.12 on PATH): it
+# installs the dependencies, compiles the bytecode and runs every timed child. Otherwise this one,
+# which the output names: versions differ in speed, baseline and functions alike.
+RUNTIME_PYTHON = shutil.which("python3.12") or sys.executable
 
 _TIMED = """
 import time
@@ -121,19 +127,48 @@ def lambda_environment(function_name: str, declared: dict[str, str], path: list[
 
 def pip_target(requirements: list[Path], name: str) -> Path:
     """The requirements installed as `sam build` installs them (no bytecode), cached by content."""
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in requirements)).hexdigest()[:12]
+    contents = [python_version().encode(), *(path.read_bytes() for path in requirements)]
+    digest = hashlib.sha256(b"".join(contents)).hexdigest()[:12]
     target = STAGE / "pip" / f"{name}-{digest}"
     if not target.exists():
         partial = target.with_suffix(".partial")
         shutil.rmtree(partial, ignore_errors=True)
         arguments = [arg for path in requirements for arg in ("-r", str(path))]
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(partial), *arguments],
+            [RUNTIME_PYTHON, "-m", "pip", "install", "--quiet", "--no-compile", "--target", str(partial), *arguments],
             check=True,
             stderr=subprocess.DEVNULL,  # the offline mirror's warnings; a failure still raises
         )
         partial.rename(target)
     return target
+
+
+@functools.cache
+def python_version() -> str:
+    """The timing interpreter's version, such as 3.12.1."""
+    return subprocess.run(
+        [RUNTIME_PYTHON, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@functools.cache
+def stdlib_module_names() -> frozenset[str]:
+    """The timing interpreter's standard library, by top-level name."""
+    names = subprocess.run(
+        [RUNTIME_PYTHON, "-c", "import sys; print(*sys.stdlib_module_names)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return frozenset(names)
+
+
+def compile_tree(tree: Path) -> None:
+    """`make build`'s bytecode step (local/bytecode.py), by the timing interpreter: its own `.pyc` names."""
+    subprocess.run([RUNTIME_PYTHON, "-m", "local.bytecode", str(tree)], cwd=ROOT, check=True)
 
 
 def copy_source(source: Path, destination: Path) -> None:
@@ -203,7 +238,7 @@ class Staged:
 
 
 def time_once(code: str, environment: dict[str, str]) -> float:
-    result = subprocess.run([sys.executable, "-S", "-c", code], env=environment, capture_output=True, text=True)
+    result = subprocess.run([RUNTIME_PYTHON, "-S", "-c", code], env=environment, capture_output=True, text=True)
     if result.returncode:
         raise SystemExit(f"{environment['AWS_LAMBDA_FUNCTION_NAME']} did not import:\n{result.stderr}")
     return float(result.stdout.strip().splitlines()[-1])
@@ -215,7 +250,7 @@ IMPORT_TIME = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \|(\s*)(\S+)$")
 def breakdown(code: str, environment: dict[str, str]) -> list[tuple[str, float]]:
     """Self import time by top-level package, largest first, in milliseconds."""
     stderr = subprocess.run(
-        [sys.executable, "-S", "-X", "importtime", "-c", code],
+        [RUNTIME_PYTHON, "-S", "-X", "importtime", "-c", code],
         env=environment,
         capture_output=True,
         text=True,
@@ -226,7 +261,7 @@ def breakdown(code: str, environment: dict[str, str]) -> list[tuple[str, float]]
         match = IMPORT_TIME.match(line)
         if match:
             top = match.group(3).split(".")[0]
-            totals["(stdlib)" if top in sys.stdlib_module_names else top] += int(match.group(1)) / 1000
+            totals["(stdlib)" if top in stdlib_module_names() else top] += int(match.group(1)) / 1000
     return sorted(totals.items(), key=lambda item: -item[1])
 
 
@@ -285,7 +320,7 @@ def main() -> int:
     baseline = statistics.median(samples["baseline"])
     print(
         f"Cold start (median over {args.runs} rounds of fresh processes, read-only trees, no bytecode written), "
-        f"Python {platform.python_version()}, {platform.machine()}, {os.cpu_count()} cores"
+        f"Python {python_version()}, {platform.machine()}, {os.cpu_count()} cores"
     )
     floors = {
         key: {
@@ -333,7 +368,14 @@ def main() -> int:
     if args.json:
         args.json.write_text(
             json.dumps(
-                {"baseline_ms": round(baseline * 1000), "limit": LIMIT, "floors": floors, "functions": rows}, indent=2
+                {
+                    "python": python_version(),
+                    "baseline_ms": round(baseline * 1000),
+                    "limit": LIMIT,
+                    "floors": floors,
+                    "functions": rows,
+                },
+                indent=2,
             )
         )
     return 0 if untouched and all(row["ratio"] <= LIMIT for row in rows) else 1

@@ -26,7 +26,8 @@ Row = tuple[str, str, str, str, str]  # figure, value, baseline, ratio, limit
 def _cold_start(data: dict[str, Any]) -> list[Row]:
     """The deployed package's figure (with bytecode) against the limit, the source-only one beside
     it, and the largest imports, so that a regression names its cause."""
-    baseline = f"{data['baseline_ms']} ms (import boto3 + a client)"
+    on = f", Python {data['python']}" if "python" in data else ""
+    baseline = f"{data['baseline_ms']} ms (import boto3 + a client{on})"
     rows: list[Row] = []
     for floor in data.get("floors", {}).values():
         figure = f"cold start floor: {floor['what']}; no function's code"
