@@ -1,9 +1,10 @@
 """An execution environment's init, run with Python's cyclic garbage collector paused.
 
-Init imports boto3, the layer and the function's code and builds its clients: some 200,000
-objects (modules, classes, botocore's service models) that live as long as the environment, and
-next to no garbage. The collector still scans every one of them each time the heap has grown by a
-quarter, so a cold start spent about 30 of its 200 ms freeing nothing (bench/cold_start.py).
+Init imports boto3, the layer and the function's code and builds its clients: some 100,000
+tracked objects (modules, classes, botocore's service models) that live as long as the
+environment, and next to no garbage (about 700 unreachable objects at its end, which stay).
+The collector still scans every one of them each time the heap has grown by a quarter, so a
+cold start spent about 30 of its 200 ms freeing nothing (bench/cold_start.py).
 
 `begin()`, in each function package's `__init__` (the runtime imports the package before its
 `app`), pauses the collector. `end()`, the last line of `app`, moves everything init made into the
